@@ -1,0 +1,1 @@
+"""Sequence coding: settings, GOP structure, frame coders, the encoder and decoder objects."""

@@ -1,0 +1,95 @@
+"""YUV 4:2:0 planes <-> the network's padded 3-channel tensor, and back.
+
+The networks see full-resolution YCbCr: chroma is upsampled by repeating each
+sample 2x2, the frame is replicate-padded on the right and bottom to a multiple
+of 16, and the output is cropped, chroma 2x2-averaged, scaled to 8 bits and
+rounded half to even.  Odd sizes work because 4:2:0 chroma of an odd-sized
+frame covers ``2*ceil(n/2)`` luma samples, which is what is cropped back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+#: the networks' total downsampling: frames are padded to a multiple of this
+FRAME_ALIGN = 16
+
+
+@dataclass(frozen=True)
+class Planes:
+    """One 8-bit YUV 4:2:0 frame; chroma planes are ceil(h/2) x ceil(w/2)."""
+
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+
+    @property
+    def height(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.y.shape[1])
+
+    def validate(self) -> None:
+        for name, plane in (("y", self.y), ("u", self.u), ("v", self.v)):
+            if plane.dtype != np.uint8 or plane.ndim != 2:
+                raise ValueError(f"plane {name} must be a 2-D uint8 array, got {plane.dtype} {plane.shape}")
+        ch, cw = chroma_size(self.height, self.width)
+        if self.u.shape != (ch, cw) or self.v.shape != (ch, cw):
+            raise ValueError(
+                f"chroma planes of a {self.width}x{self.height} frame must be {cw}x{ch}, "
+                f"got {self.u.shape[::-1]} and {self.v.shape[::-1]}"
+            )
+
+
+def chroma_size(height: int, width: int) -> tuple[int, int]:
+    return (height + 1) // 2, (width + 1) // 2
+
+
+def padded_size(height: int, width: int, align: int = FRAME_ALIGN) -> tuple[int, int]:
+    return -(-height // align) * align, -(-width // align) * align
+
+
+def latent_size(height: int, width: int, factor: int) -> tuple[int, int]:
+    """Size of a latent at 1/factor resolution of an (unpadded) frame: rounded up."""
+    return -(-height // factor), -(-width // factor)
+
+
+def pad_replicate(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Replicate-pad the bottom and right of ``x`` to ``height`` x ``width`` (no-op when equal)."""
+    pad_b, pad_r = height - x.shape[-2], width - x.shape[-1]
+    if pad_b == 0 and pad_r == 0:
+        return x
+    return F.pad(x, (0, pad_r, 0, pad_b), mode="replicate")
+
+
+def planes_to_tensor(frame: Planes, device: torch.device | str = "cpu") -> torch.Tensor:
+    """[1, 3, H16, W16] float32 YCbCr in [0, 1], padded for the networks."""
+    h, w = frame.height, frame.width
+    y = torch.from_numpy(np.ascontiguousarray(frame.y)).to(device=device, dtype=torch.float32) / 255.0
+    uv = np.stack((frame.u, frame.v))
+    uv = torch.from_numpy(uv).to(device=device, dtype=torch.float32) / 255.0
+    uv = uv.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)
+    ph, pw = padded_size(h, w)
+    y = pad_replicate(y[None, None], ph, pw)
+    uv = pad_replicate(uv[None], ph, pw)
+    return torch.cat((y, uv), dim=1)
+
+
+def tensor_to_planes(x_hat: torch.Tensor, height: int, width: int) -> Planes:
+    """Crop a decoded [1, 3, H16, W16] tensor to the frame and quantise it to 8-bit 4:2:0."""
+    y = x_hat[:, :1, :height, :width]
+    ch, cw = chroma_size(height, width)
+    uv = F.avg_pool2d(x_hat[:, 1:, : 2 * ch, : 2 * cw], kernel_size=2, stride=2)
+    y8 = _to_uint8(y)
+    uv8 = _to_uint8(uv)
+    return Planes(y=y8[0, 0], u=uv8[0, 0], v=uv8[0, 1])
+
+
+def _to_uint8(t: torch.Tensor) -> np.ndarray:
+    return torch.round(torch.clamp(t * 255.0, 0.0, 255.0)).to(torch.uint8).cpu().numpy()

@@ -1,0 +1,1 @@
+"""Entropy model: what to code (tables, indices, context steps); the native coder codes it."""

@@ -1,0 +1,90 @@
+"""Named architecture configurations.
+
+One code path builds every size of the DCVC-RT architecture; a config only
+chooses widths and block counts.  ``dcvc-rt`` reproduces the published model
+(and so loads ``cvpr2025_image.pth.tar`` / ``cvpr2025_video.pth.tar``); smaller
+configs trade quality for CPU speed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nvcodec.errors import ModelError
+
+#: qp rows of the intra model's per-qp parameters (qp 0..63).
+INTRA_QP_COUNT = 64
+#: The inter model also needs the hierarchical shifts (+8 at most): qp 0..71.
+P_QP_SHIFTS = (0, 8, 4)
+INTER_QP_COUNT = INTRA_QP_COUNT + max(P_QP_SHIFTS)
+
+
+@dataclass(frozen=True)
+class IntraConfig:
+    """Widths and depths of the intra model (DMCI)."""
+
+    latent: int = 256  # y channels (N); four spatial-context groups of latent // 4
+    hyper: int = 128  # z channels
+    feature: int = 368  # width of the 1/8-resolution feature domain
+    enc_blocks: int = 6
+    dec_blocks: int = 12
+    prior_fusion_blocks: int = 3
+    spatial_prior_blocks: int = 3
+
+    def validate(self) -> None:
+        if self.latent % 4 or self.latent <= 0:
+            raise ModelError(f"intra latent channels must be a positive multiple of 4, got {self.latent}")
+
+
+@dataclass(frozen=True)
+class InterConfig:
+    """Widths and depths of the inter model (DMC)."""
+
+    feature: int = 256  # g_ch_d: reference feature / context width at 1/8
+    latent: int = 128  # y channels; two spatial-context groups of latent // 2
+    hyper: int = 128  # z channels
+    recon: int = 320  # width of the reconstruction network
+    extractor_conv1_blocks: int = 2
+    extractor_conv2_blocks: int = 4
+    encoder_conv2_blocks: int = 2
+    decoder_conv1_blocks: int = 3
+    recon_blocks: int = 4
+    prior_fusion_blocks: int = 3
+    spatial_prior_blocks: int = 2
+
+    def validate(self) -> None:
+        if self.latent % 2 or self.latent <= 0:
+            raise ModelError(f"inter latent channels must be a positive even number, got {self.latent}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A named pair of intra and inter architectures."""
+
+    name: str
+    intra: IntraConfig
+    inter: InterConfig
+
+
+DCVC_RT = ModelConfig("dcvc-rt", IntraConfig(), InterConfig())
+
+_CONFIGS: dict[str, ModelConfig] = {DCVC_RT.name: DCVC_RT}
+
+
+def register_config(config: ModelConfig) -> None:
+    """Make ``config`` available by name (used by the compact default model)."""
+    config.intra.validate()
+    config.inter.validate()
+    _CONFIGS[config.name] = config
+
+
+def get_config(name: str) -> ModelConfig:
+    try:
+        return _CONFIGS[name]
+    except KeyError:
+        known = ", ".join(sorted(_CONFIGS))
+        raise ModelError(f"unknown model config {name!r} (known: {known})") from None
+
+
+def config_names() -> list[str]:
+    return sorted(_CONFIGS)

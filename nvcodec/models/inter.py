@@ -1,0 +1,166 @@
+"""The inter (P-frame) model, DCVC-RT's DMC.
+
+Conditional coding without motion: the previous frame's decoder feature (or,
+after an I frame or a reset, its pixels) is turned into a context ``ctx`` that
+both the encoder and the decoder concatenate with their inputs, and into a
+temporal prior ``ctx_t`` for the entropy model.  Module names match the
+published checkpoint ``cvpr2025_video.pth.tar``.
+
+Data flow::
+
+    reference -feature_adaptor_{i,p}-> F -conv1-> F1 -*q_feature-> ctx_t
+                                            F1 -conv2-> ctx
+    x, ctx -encoder (*q_encoder)-> y -> hyper_encoder -> z_hat -> hyper_decoder --+
+    ctx_t -temporal_prior_encoder-------------------------------------------------+-> y_prior_fusion
+    y -2-step checkerboard context-> y_hat -decoder(ctx, *q_decoder)-> feature (next reference)
+    feature -recon_generation_net (*q_recon)-> x_hat
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nvcodec.entropy.factorized import FactorizedPrior
+from nvcodec.models.config import INTER_QP_COUNT, InterConfig
+from nvcodec.models.layers import (
+    DepthConvBlock,
+    ResidualBlockUpsample,
+    ResidualBlockWithStride2,
+    SubpelConv2x,
+    depth_conv_stack,
+)
+
+PIXEL_CHANNELS = 3 * 8 * 8
+
+
+class FeatureExtractor(nn.Module):
+    def __init__(self, cfg: InterConfig):
+        super().__init__()
+        d = cfg.feature
+        self.conv1 = nn.Sequential(*depth_conv_stack(d, d, cfg.extractor_conv1_blocks))
+        self.conv2 = nn.Sequential(*depth_conv_stack(d, d, cfg.extractor_conv2_blocks))
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: InterConfig):
+        super().__init__()
+        d = cfg.feature
+        self.conv1 = nn.Conv2d(PIXEL_CHANNELS, d, 1)
+        self.conv2 = nn.Sequential(*depth_conv_stack(d * 2, d, cfg.encoder_conv2_blocks))
+        self.conv3 = DepthConvBlock(d, d)
+        self.down = nn.Conv2d(d, cfg.latent, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        feature = self.conv1(F.pixel_unshuffle(x, 8))
+        feature = self.conv3(self.conv2(torch.cat((feature, ctx), dim=1)))
+        return self.down(feature * q)
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: InterConfig):
+        super().__init__()
+        d = cfg.feature
+        self.up = SubpelConv2x(cfg.latent, d, 3, padding=1)
+        self.conv1 = nn.Sequential(*depth_conv_stack(d * 2, d, cfg.decoder_conv1_blocks))
+        self.conv2 = nn.Conv2d(d, d, 1)
+
+    def forward(self, y_hat: torch.Tensor, ctx: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        feature = self.conv1(torch.cat((self.up(y_hat), ctx), dim=1))
+        return self.conv2(feature) * q
+
+
+class ReconGeneration(nn.Module):
+    def __init__(self, cfg: InterConfig):
+        super().__init__()
+        self.conv = nn.Sequential(*depth_conv_stack(cfg.feature, cfg.recon, cfg.recon_blocks))
+        self.head = nn.Conv2d(cfg.recon, PIXEL_CHANNELS, 1)
+
+    def forward(self, feature: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        out = self.head(self.conv(feature) * q)
+        return torch.clamp(F.pixel_shuffle(out, 8), 0.0, 1.0)
+
+
+class _Wrapped(nn.Module):
+    """A Sequential under the attribute ``conv`` (the checkpoint's nesting)."""
+
+    def __init__(self, *layers: nn.Module):
+        super().__init__()
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class InterModel(nn.Module):
+    """DMC: conditional P-frame codec with a two-step checkerboard context model."""
+
+    qp_count = INTER_QP_COUNT
+    context_steps = 2
+
+    def __init__(self, cfg: InterConfig | None = None):
+        super().__init__()
+        cfg = cfg or InterConfig()
+        cfg.validate()
+        self.cfg = cfg
+        d, y, z = cfg.feature, cfg.latent, cfg.hyper
+        self.bit_estimator_z = FactorizedPrior(self.qp_count, z)
+        self.feature_adaptor_i = DepthConvBlock(PIXEL_CHANNELS, d)
+        self.feature_adaptor_p = nn.Conv2d(d, d, 1)
+        self.feature_extractor = FeatureExtractor(cfg)
+        self.encoder = Encoder(cfg)
+        self.hyper_encoder = _Wrapped(
+            DepthConvBlock(y, z), ResidualBlockWithStride2(z, z), ResidualBlockWithStride2(z, z)
+        )
+        self.hyper_decoder = _Wrapped(
+            ResidualBlockUpsample(z, z), ResidualBlockUpsample(z, z), DepthConvBlock(z, y)
+        )
+        self.temporal_prior_encoder = ResidualBlockWithStride2(d, y * 2)
+        self.y_prior_fusion = _Wrapped(
+            *depth_conv_stack(y * 3, y * 3, cfg.prior_fusion_blocks), nn.Conv2d(y * 3, y * 3, 1)
+        )
+        self.y_spatial_prior = _Wrapped(
+            *depth_conv_stack(y * 4, y * 3, cfg.spatial_prior_blocks), nn.Conv2d(y * 3, y * 2, 1)
+        )
+        self.decoder = Decoder(cfg)
+        self.recon_generation_net = ReconGeneration(cfg)
+        self.q_encoder = nn.Parameter(torch.ones((self.qp_count, d, 1, 1)))
+        self.q_decoder = nn.Parameter(torch.ones((self.qp_count, d, 1, 1)))
+        self.q_feature = nn.Parameter(torch.ones((self.qp_count, d, 1, 1)))
+        self.q_recon = nn.Parameter(torch.ones((self.qp_count, cfg.recon, 1, 1)))
+
+    # -- stages -------------------------------------------------------------
+    def reference_feature(self, frame: torch.Tensor | None, feature: torch.Tensor | None) -> torch.Tensor:
+        """F: from the stored feature when there is one, else from the pixel reference."""
+        if feature is not None:
+            return self.feature_adaptor_p(feature)
+        return self.feature_adaptor_i(F.pixel_unshuffle(frame, 8))
+
+    def temporal_context(self, ref: torch.Tensor, qp: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(F1, ctx_t): the first half of the feature extractor and the entropy-model context."""
+        f1 = self.feature_extractor.conv1(ref)
+        return f1, f1 * self.q_feature[qp : qp + 1]
+
+    def context(self, f1: torch.Tensor) -> torch.Tensor:
+        return self.feature_extractor.conv2(f1)
+
+    def analysis(self, x: torch.Tensor, ctx: torch.Tensor, qp: int) -> torch.Tensor:
+        return self.encoder(x, ctx, self.q_encoder[qp : qp + 1])
+
+    def prior_params(self, z_hat: torch.Tensor, ctx_t: torch.Tensor) -> torch.Tensor:
+        """[quant_step | scales | means] for step 0, each ``latent`` channels."""
+        temporal = self.temporal_prior_encoder(ctx_t)
+        _, _, h, w = temporal.shape
+        hyper = self.hyper_decoder(z_hat)[:, :, :h, :w].contiguous()
+        return self.y_prior_fusion(torch.cat((hyper, temporal), dim=1))
+
+    def step_prior(self, y_hat_0: torch.Tensor, params: torch.Tensor):
+        """Scales and means of the second checkerboard step."""
+        return self.y_spatial_prior(torch.cat((y_hat_0, params), dim=1)).chunk(2, 1)
+
+    def synthesis_feature(self, y_hat: torch.Tensor, ctx: torch.Tensor, qp: int) -> torch.Tensor:
+        return self.decoder(y_hat, ctx, self.q_decoder[qp : qp + 1])
+
+    def reconstruct(self, feature: torch.Tensor, qp: int) -> torch.Tensor:
+        return self.recon_generation_net(feature, self.q_recon[qp : qp + 1])

@@ -1,0 +1,123 @@
+"""The intra (I-frame) model, DCVC-RT's DMCI.
+
+Only the networks live here; which symbols are coded and in what order is the
+job of :mod:`nvcodec.entropy.context` and :mod:`nvcodec.codec.frames`.  Module
+names match the published checkpoint ``cvpr2025_image.pth.tar``.
+
+Data flow (encoder; the decoder starts at z_hat)::
+
+    x (3xHxW) -pixel_unshuffle 8-> enc_1 -*q_scale_enc[qp]-> enc_2 -> y (N x H/16)
+    y -pad to 4-> hyper_enc -> z -round-> z_hat -> hyper_dec -> y_prior_fusion -> params
+    params + y -4-step spatial context-> y_hat -> dec_1 -*q_scale_dec[qp]-> dec_2 -> x_hat
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nvcodec.entropy.factorized import FactorizedPrior
+from nvcodec.models.config import INTRA_QP_COUNT, IntraConfig
+from nvcodec.models.layers import (
+    DepthConvBlock,
+    ResidualBlockUpsample,
+    ResidualBlockWithStride2,
+    depth_conv_stack,
+)
+
+PIXEL_CHANNELS = 3 * 8 * 8
+
+
+class IntraEncoder(nn.Module):
+    def __init__(self, cfg: IntraConfig):
+        super().__init__()
+        self.enc_1 = DepthConvBlock(PIXEL_CHANNELS, cfg.feature)
+        self.enc_2 = nn.Sequential(
+            *depth_conv_stack(cfg.feature, cfg.feature, cfg.enc_blocks),
+            nn.Conv2d(cfg.feature, cfg.latent, 3, stride=2, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor, q_scale: torch.Tensor) -> torch.Tensor:
+        out = self.enc_1(F.pixel_unshuffle(x, 8))
+        return self.enc_2(out * q_scale)
+
+
+class IntraDecoder(nn.Module):
+    def __init__(self, cfg: IntraConfig):
+        super().__init__()
+        self.dec_1 = nn.Sequential(
+            ResidualBlockUpsample(cfg.latent, cfg.feature),
+            *depth_conv_stack(cfg.feature, cfg.feature, cfg.dec_blocks),
+        )
+        self.dec_2 = DepthConvBlock(cfg.feature, PIXEL_CHANNELS)
+
+    def forward(self, y_hat: torch.Tensor, q_scale: torch.Tensor) -> torch.Tensor:
+        out = self.dec_1(y_hat) * q_scale
+        return F.pixel_shuffle(self.dec_2(out), 8)
+
+
+class IntraModel(nn.Module):
+    """DMCI: hyperprior image codec with a four-step spatial context model."""
+
+    qp_count = INTRA_QP_COUNT
+    context_steps = 4
+
+    def __init__(self, cfg: IntraConfig | None = None):
+        super().__init__()
+        cfg = cfg or IntraConfig()
+        cfg.validate()
+        self.cfg = cfg
+        n, z = cfg.latent, cfg.hyper
+        self.bit_estimator_z = FactorizedPrior(self.qp_count, z)
+        self.enc = IntraEncoder(cfg)
+        self.hyper_enc = nn.Sequential(
+            DepthConvBlock(n, z),
+            ResidualBlockWithStride2(z, z),
+            ResidualBlockWithStride2(z, z),
+        )
+        self.hyper_dec = nn.Sequential(
+            ResidualBlockUpsample(z, z),
+            ResidualBlockUpsample(z, z),
+            DepthConvBlock(z, n),
+        )
+        self.y_prior_fusion = nn.Sequential(
+            *depth_conv_stack(n, n * 2, cfg.prior_fusion_blocks),
+            nn.Conv2d(n * 2, n * 2 + 2, 1),
+        )
+        self.y_spatial_prior_reduction = nn.Conv2d(n * 2 + 2, n, 1)
+        self.y_spatial_prior_adaptor_1 = DepthConvBlock(n * 2, n * 2, force_adaptor=True)
+        self.y_spatial_prior_adaptor_2 = DepthConvBlock(n * 2, n * 2, force_adaptor=True)
+        self.y_spatial_prior_adaptor_3 = DepthConvBlock(n * 2, n * 2, force_adaptor=True)
+        self.y_spatial_prior = nn.Sequential(
+            *depth_conv_stack(n * 2, n * 2, cfg.spatial_prior_blocks),
+            nn.Conv2d(n * 2, n * 2, 1),
+        )
+        self.dec = IntraDecoder(cfg)
+        self.q_scale_enc = nn.Parameter(torch.ones((self.qp_count, cfg.feature, 1, 1)))
+        self.q_scale_dec = nn.Parameter(torch.ones((self.qp_count, cfg.feature, 1, 1)))
+
+    # -- stages -------------------------------------------------------------
+    def analysis(self, x: torch.Tensor, qp: int) -> torch.Tensor:
+        return self.enc(x, self.q_scale_enc[qp : qp + 1])
+
+    def prior_params(self, z_hat: torch.Tensor, y_size: tuple[int, int]) -> torch.Tensor:
+        """hyper_dec + fusion, cropped to y's size: [q maps (2) | scales (N) | means (N)]."""
+        params = self.y_prior_fusion(self.hyper_dec(z_hat))
+        return params[:, :, : y_size[0], : y_size[1]].contiguous()
+
+    @staticmethod
+    def split_params(params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The two q-maps (in [0.5, 2]) for y before and y_hat after quantisation, then scales, means."""
+        q_enc, q_dec = (torch.sigmoid(params[:, :2, :, :]) * 1.5 + 0.5).chunk(2, 1)
+        scales, means = params[:, 2:, :, :].chunk(2, 1)
+        return q_enc, q_dec, scales, means
+
+    def step_prior(self, step: int, y_hat_so_far: torch.Tensor, common: torch.Tensor):
+        """Scales and means of spatial step 1..3 from what steps before it decoded."""
+        adaptor = (self.y_spatial_prior_adaptor_1, self.y_spatial_prior_adaptor_2,
+                   self.y_spatial_prior_adaptor_3)[step - 1]
+        return self.y_spatial_prior(adaptor(torch.cat((y_hat_so_far, common), dim=1))).chunk(2, 1)
+
+    def synthesis(self, y_hat: torch.Tensor, qp: int) -> torch.Tensor:
+        return self.dec(y_hat, self.q_scale_dec[qp : qp + 1]).clamp_(0, 1)

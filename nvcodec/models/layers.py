@@ -1,0 +1,105 @@
+"""Building blocks shared by the intra and inter networks.
+
+The sub-module names (``adaptor``, ``dc.0``, ``dc.2``, ``dc.3``, ``ffn.0``,
+``ffn.2``, ``down``, ``up.conv.0``, ``conv``) are part of the checkpoint format:
+the published DCVC-RT weights load by name, so they must not change.  The
+arithmetic order inside each block is also fixed, because conformance is
+bit-exact: ``dc(x) + x`` is not the same float result as ``x + dc(x)`` once
+kernels fuse differently, so keep the expressions as they are.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class WSiLU(nn.Module):
+    """``x * sigmoid(4x)``: a sharper SiLU, DCVC-RT's only non-linearity."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(4.0 * x) * x
+
+
+class WSiLUChunkAdd(nn.Module):
+    """WSiLU, then fold the channel halves onto each other (a gated FFN without gates)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first, second = (torch.sigmoid(4.0 * x) * x).chunk(2, 1)
+        return first + second
+
+
+class DepthConvBlock(nn.Module):
+    """Depthwise-separable residual block followed by a pointwise FFN.
+
+    An ``adaptor`` (1x1) exists only when the channel count changes or when the
+    caller forces one; the published checkpoints rely on exactly this rule.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, shortcut: bool = False, force_adaptor: bool = False):
+        super().__init__()
+        self.adaptor = nn.Conv2d(in_ch, out_ch, 1) if (in_ch != out_ch or force_adaptor) else None
+        self.shortcut = shortcut
+        self.dc = nn.Sequential(
+            nn.Conv2d(out_ch, out_ch, 1),
+            WSiLU(),
+            nn.Conv2d(out_ch, out_ch, 3, padding=1, groups=out_ch),
+            nn.Conv2d(out_ch, out_ch, 1),
+        )
+        self.ffn = nn.Sequential(
+            nn.Conv2d(out_ch, out_ch * 4, 1),
+            WSiLUChunkAdd(),
+            nn.Conv2d(out_ch * 2, out_ch, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.adaptor is not None:
+            x = self.adaptor(x)
+        out = self.dc(x) + x
+        out = self.ffn(out) + out
+        if self.shortcut:
+            out = out + x
+        return out
+
+
+class SubpelConv2x(nn.Module):
+    """Convolution to 4x the channels, then a 2x pixel shuffle (learned upsampling)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, padding: int = 0):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(in_ch, out_ch * 4, kernel_size=kernel_size, padding=padding),
+            nn.PixelShuffle(2),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class ResidualBlockWithStride2(nn.Module):
+    """2x2 stride-2 downsampling followed by a shortcut DepthConvBlock."""
+
+    def __init__(self, in_ch: int, out_ch: int):
+        super().__init__()
+        self.down = nn.Conv2d(in_ch, out_ch, 2, stride=2)
+        self.conv = DepthConvBlock(out_ch, out_ch, shortcut=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.down(x))
+
+
+class ResidualBlockUpsample(nn.Module):
+    """Sub-pixel 2x upsampling (1x1 kernel) followed by a shortcut DepthConvBlock."""
+
+    def __init__(self, in_ch: int, out_ch: int):
+        super().__init__()
+        self.up = SubpelConv2x(in_ch, out_ch, 1)
+        self.conv = DepthConvBlock(out_ch, out_ch, shortcut=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.up(x))
+
+
+def depth_conv_stack(first_in: int, width: int, count: int) -> list[nn.Module]:
+    """``count`` DepthConvBlocks, the first adapting ``first_in`` channels to ``width``."""
+    return [DepthConvBlock(first_in if i == 0 else width, width) for i in range(count)]

@@ -1,0 +1,141 @@
+"""Numerics profiles: the pinned float environment that makes decoding exact.
+
+DCVC-RT has no integer path: table indices, skip decisions and the P-frame
+feature chain are all float computations, and their last bits depend on which
+CPU kernels run and how many threads split each reduction.  A stream therefore
+decodes exactly only where the decoder reproduces the encoder's kernels and
+thread count.  nvc makes that a named, recorded property of every stream
+instead of luck: a *profile* fixes the kernel ISA cap (environment variables
+that torch and oneDNN read once, before torch is imported), the intra-op
+thread count and the dtype.
+
+``cpu-avx2-t2`` is the profile the DCVC-RT conformance vectors were produced
+with, and nvc's default: any x86-64 CPU with AVX2 can run it, whatever its core
+count.  ``cpu-native`` uses whatever torch picks (fastest, but only portable to
+an identical machine).
+
+The library never re-executes anything itself: :func:`prepare_environment`
+sets the variables when torch has not been imported yet (the CLI and the test
+suite call it first), :func:`check` reports whether the running process honours
+a profile, and :func:`pinned` fixes the thread count around a coding call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from nvcodec.errors import NumericsError
+
+
+@dataclass(frozen=True)
+class NumericsProfile:
+    name: str
+    threads: int | None  # None: leave torch's choice
+    env: dict[str, str] = field(default_factory=dict)
+    cpu_capability: str | None = None  # what torch.backends.cpu.get_cpu_capability() must say
+    description: str = ""
+
+
+CONFORMANCE = NumericsProfile(
+    name="cpu-avx2-t2",
+    threads=2,
+    env={"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"},
+    cpu_capability="AVX2",
+    description="float32, 2 intra-op threads, kernels capped at AVX2 (the DCVC-RT conformance profile)",
+)
+NATIVE = NumericsProfile(
+    name="cpu-native",
+    threads=None,
+    description="float32 with torch's default kernels and threads (exact only on an identical machine)",
+)
+
+PROFILES: dict[str, NumericsProfile] = {p.name: p for p in (CONFORMANCE, NATIVE)}
+DEFAULT_PROFILE = CONFORMANCE.name
+
+
+def get_profile(name: str) -> NumericsProfile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise NumericsError(f"unknown numerics profile {name!r} (known: {', '.join(PROFILES)})") from None
+
+
+def torch_imported() -> bool:
+    return "torch" in sys.modules
+
+
+def prepare_environment(name: str = DEFAULT_PROFILE) -> bool:
+    """Set the profile's variables in ``os.environ`` if torch is not loaded yet.
+
+    Returns True when the process will run the profile (variables set in time or
+    already right), False when torch was imported first with other settings.
+    """
+    profile = get_profile(name)
+    if not torch_imported():
+        os.environ.update(profile.env)
+        return True
+    return all(os.environ.get(k) == v for k, v in profile.env.items())
+
+
+def environment_for(name: str = DEFAULT_PROFILE, base: dict[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``base`` (default: this process's environment) with the profile applied,
+    for starting a child process that must run the profile."""
+    env = dict(os.environ if base is None else base)
+    env.update(get_profile(name).env)
+    return env
+
+
+def supported(name: str = DEFAULT_PROFILE) -> bool:
+    """Whether this machine can run the profile at all (AVX2 profiles need x86-64 with AVX2)."""
+    profile = get_profile(name)
+    if profile.cpu_capability is None:
+        return True
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return " avx2" in f.read()
+    except OSError:
+        return True  # no way to tell; torch's check below decides
+
+
+def check(name: str = DEFAULT_PROFILE) -> None:
+    """Raise :class:`NumericsError` unless the running process honours the profile."""
+    profile = get_profile(name)
+    if not supported(name):
+        raise NumericsError(f"numerics profile {name} needs an x86-64 CPU with AVX2")
+    wrong = {k: os.environ.get(k) for k, v in profile.env.items() if os.environ.get(k) != v}
+    if wrong:
+        settings = " ".join(f"{k}={v}" for k, v in profile.env.items())
+        raise NumericsError(
+            f"numerics profile {name} must be set before torch is imported ({settings}); "
+            "call nvcodec.numerics.prepare_environment() first or run through the nvc command"
+        )
+    if profile.cpu_capability is not None:
+        import torch
+
+        actual = torch.backends.cpu.get_cpu_capability()
+        if actual != profile.cpu_capability:
+            raise NumericsError(f"numerics profile {name} needs {profile.cpu_capability} kernels, torch uses {actual}")
+
+
+@contextlib.contextmanager
+def pinned(name: str = DEFAULT_PROFILE) -> Iterator[NumericsProfile]:
+    """Run the enclosed coding work with the profile's thread count, then restore the caller's."""
+    import torch
+
+    profile = get_profile(name)
+    check(name)
+    before = torch.get_num_threads()
+    if profile.threads is not None and before != profile.threads:
+        torch.set_num_threads(profile.threads)
+    try:
+        yield profile
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
