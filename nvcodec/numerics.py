@@ -39,14 +39,18 @@ class NumericsProfile:
     env: dict[str, str] = field(default_factory=dict)
     cpu_capability: str | None = None  # what torch.backends.cpu.get_cpu_capability() must say
     description: str = ""
+    device: str = "cpu"  # the device kind the profile computes on
 
 
 CONFORMANCE = NumericsProfile(
     name="cpu-avx2-t2",
     threads=2,
-    env={"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"},
+    # MKL_CBWR pins MKL's GEMM (used by torch for small convolutions) to its AVX2
+    # code path in conditional-numerical-reproducibility mode, so the result no
+    # longer depends on the CPU model; oneDNN and ATen are capped by the other two.
+    env={"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"},
     cpu_capability="AVX2",
-    description="float32, 2 intra-op threads, kernels capped at AVX2 (the DCVC-RT conformance profile)",
+    description="float32, 2 intra-op threads, oneDNN/ATen/MKL kernels pinned to AVX2 (DCVC-RT conformance)",
 )
 NATIVE = NumericsProfile(
     name="cpu-native",
@@ -54,8 +58,20 @@ NATIVE = NumericsProfile(
     description="float32 with torch's default kernels and threads (exact only on an identical machine)",
 )
 
-PROFILES: dict[str, NumericsProfile] = {p.name: p for p in (CONFORMANCE, NATIVE)}
+CUDA = NumericsProfile(
+    name="cuda-f32",
+    threads=None,
+    description="float32 on CUDA without TF32, deterministic kernels (exact on the same GPU model and driver)",
+    device="cuda",
+)
+
+PROFILES: dict[str, NumericsProfile] = {p.name: p for p in (CONFORMANCE, NATIVE, CUDA)}
 DEFAULT_PROFILE = CONFORMANCE.name
+
+
+def default_profile_for(device_type: str) -> str:
+    """The profile nvc uses on a device when none is asked for."""
+    return CUDA.name if device_type == "cuda" else DEFAULT_PROFILE
 
 
 def get_profile(name: str) -> NumericsProfile:
@@ -107,6 +123,8 @@ def supported(name: str = DEFAULT_PROFILE) -> bool:
 def check(name: str = DEFAULT_PROFILE) -> None:
     """Raise :class:`NumericsError` unless the running process honours the profile."""
     profile = get_profile(name)
+    if profile.device == "cuda":
+        return
     if not supported(name):
         raise NumericsError(f"numerics profile {name} needs an x86-64 CPU with AVX2")
     wrong = {k: os.environ.get(k) for k, v in profile.env.items() if os.environ.get(k) != v}
@@ -131,6 +149,11 @@ def pinned(name: str = DEFAULT_PROFILE) -> Iterator[NumericsProfile]:
 
     profile = get_profile(name)
     check(name)
+    if profile.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
     before = torch.get_num_threads()
     if profile.threads is not None and before != profile.threads:
         torch.set_num_threads(profile.threads)

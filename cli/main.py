@@ -1,0 +1,97 @@
+"""``nvc``: the command group, global options and the one error path.
+
+Exit codes follow ffmpeg: 0 success, 1 any error (one line on stderr, no
+traceback unless ``--loglevel debug``), 255 interrupted.  Usage errors, which
+click would exit with 2, are mapped to 1 as well.  The numerics profile's
+environment is established here, before anything imports torch.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from nvcodec import __version__
+from nvcodec.errors import NvcError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 255
+
+
+class Context:
+    def __init__(self, loglevel: str) -> None:
+        self.loglevel = loglevel
+
+    @property
+    def debug(self) -> bool:
+        return self.loglevel == "debug"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nvc")
+@click.option(
+    "--loglevel",
+    type=click.Choice(["quiet", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+    help="How much to print; 'debug' also shows tracebacks.",
+)
+@click.pass_context
+def cli(ctx: click.Context, loglevel: str) -> None:
+    """nvc: neural video compression (DCVC-RT) from the command line."""
+    ctx.obj = Context(loglevel)
+
+
+def _register() -> None:
+    from cli.conform import conform
+
+    cli.add_command(conform)
+
+
+_register()
+
+
+def fail(message: str) -> NoReturn:
+    """Raise the error that main() turns into one stderr line and exit code 1."""
+    raise click.ClickException(message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from nvcodec import numerics
+
+    numerics.prepare_environment()
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--loglevel" in args and "debug" in args
+    try:
+        cli.main(args=args, prog_name="nvc", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        click.echo("nvc: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        click.echo("nvc: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except click.UsageError as exc:
+        click.echo(f"nvc: {exc.format_message()}", err=True)
+        return EXIT_ERROR
+    except click.ClickException as exc:
+        click.echo(f"nvc: {exc.format_message()}", err=True)
+        return exc.exit_code if exc.exit_code not in (0, 2) else EXIT_ERROR
+    except NvcError as exc:
+        if debug:
+            raise
+        click.echo(f"nvc: {exc}", err=True)
+        return EXIT_ERROR
+    except (OSError, ValueError) as exc:
+        if debug:
+            raise
+        click.echo(f"nvc: {exc}", err=True)
+        return EXIT_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

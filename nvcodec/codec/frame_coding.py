@@ -1,0 +1,221 @@
+"""Coding one frame: the networks on one side, the rANS coder on the other.
+
+Encoder and decoder share every prediction step; they differ only in where a
+step's symbols come from (quantising y, or the payload).  Each function
+mirrors the reference's float expressions so that the decoder's tensors are
+bit-identical to the encoder's under the same numerics profile.
+
+Payload layout of a frame (each item one "handed-over array")::
+
+    I: z | y step 0 | y step 1 | y step 2 | y step 3
+    P: z | y step 0 | y step 1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from nvcodec.codec.frames import latent_size, pad_replicate
+from nvcodec.entropy.context import MaskCache, fold, quantize_step, unfold
+from nvcodec.entropy.gaussian import ScaleIndexer
+from nvcodec.entropy.rans import CdfTable, RansDecoder, RansEncoder
+from nvcodec.models.inter import InterModel
+from nvcodec.models.intra import IntraModel
+
+
+@dataclass
+class CoderContext:
+    """What every frame coder needs besides the networks: tables, masks, the skip rule."""
+
+    gaussian: CdfTable
+    z_table: CdfTable
+    indexer: ScaleIndexer
+    masks: MaskCache
+
+
+@dataclass
+class Reference:
+    """The decoded picture buffer: the previous frame's pixels and/or its decoder feature."""
+
+    frame: torch.Tensor | None
+    feature: torch.Tensor | None
+    qp: int  # qp of the frame that produced it (a reset regenerates pixels with it)
+
+
+# -- shared pieces ------------------------------------------------------------
+
+
+def _z_rows(qp: int, channels: int, size: tuple[int, int]) -> np.ndarray:
+    per_channel = size[0] * size[1]
+    return np.repeat(np.arange(channels, dtype=np.int32) + qp * channels, per_channel)
+
+
+def _round_z(z: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(torch.round(z), -128.0, 127.0)
+
+
+def _encode_z(coder: RansEncoder, ctx: CoderContext, z_hat: torch.Tensor, qp: int) -> None:
+    _, c, h, w = z_hat.shape
+    symbols = z_hat.to(torch.int8).reshape(-1).cpu().numpy().astype(np.int32)
+    coder.encode(symbols, _z_rows(qp, c, (h, w)), ctx.z_table)
+
+
+def _decode_z(coder: RansDecoder, ctx: CoderContext, qp: int, channels: int, size: tuple[int, int],
+              device: torch.device) -> torch.Tensor:
+    symbols = coder.decode(_z_rows(qp, channels, size), ctx.z_table)
+    z = torch.from_numpy(symbols.astype(np.float32)).to(device)
+    return z.reshape(1, channels, size[0], size[1])
+
+
+def _encode_step(coder: RansEncoder, ctx: CoderContext, symbols: torch.Tensor, scales: torch.Tensor,
+                 groups: int) -> None:
+    """Fold one step to its grid and hand the coded elements to the coder."""
+    grid = fold(symbols, groups).reshape(-1)
+    index, coded = ctx.indexer.indices(fold(scales, groups).reshape(-1))
+    if coded is not None:
+        grid, index = grid[coded], index[coded]
+    coder.encode(grid.to(torch.int32).cpu().numpy(), index.to(torch.int32).cpu().numpy(), ctx.gaussian)
+
+
+def _decode_step(coder: RansDecoder, ctx: CoderContext, scales_grid: torch.Tensor) -> torch.Tensor:
+    """Read one step's grid (zeros where skipped) given its folded scales."""
+    shape = scales_grid.shape
+    index, coded = ctx.indexer.indices(scales_grid.reshape(-1))
+    if coded is None:
+        values = coder.decode(index.to(torch.int32).cpu().numpy(), ctx.gaussian)
+        grid = torch.from_numpy(values.astype(np.float32))
+    else:
+        coded_cpu = coded.cpu()
+        values = coder.decode(index[coded].to(torch.int32).cpu().numpy(), ctx.gaussian)
+        grid = torch.zeros(coded_cpu.numel(), dtype=torch.float32)
+        grid[coded_cpu] = torch.from_numpy(values.astype(np.float32))
+    return grid.to(scales_grid.device).reshape(shape)
+
+
+def _hyper_input(y: torch.Tensor) -> torch.Tensor:
+    h, w = y.shape[-2:]
+    return pad_replicate(y, -(-h // 4) * 4, -(-w // 4) * 4)
+
+
+# -- intra --------------------------------------------------------------------
+
+
+@torch.no_grad()
+def encode_intra(model: IntraModel, ctx: CoderContext, x: torch.Tensor, qp: int, two_ec: bool
+                 ) -> tuple[bytes, torch.Tensor]:
+    """Payload and reconstruction (padded, clamped) of an I frame."""
+    y = model.analysis(x, qp)
+    z_hat = _round_z(model.hyper_enc(_hyper_input(y)))
+    size = (y.shape[2], y.shape[3])
+    params = model.prior_params(z_hat, size)
+    q_enc, q_dec, scales, means = model.split_params(params)
+    common = model.y_spatial_prior_reduction(params)
+    masks = ctx.masks.get(4, y.shape[1], size[0], size[1], y.dtype, y.device)
+    y = y * q_enc
+
+    coder = RansEncoder(two_ec)
+    _encode_z(coder, ctx, z_hat, qp)
+    y_hat_so_far = None
+    for step in range(4):
+        if step:
+            scales, means = model.step_prior(step, y_hat_so_far, common)
+        q = quantize_step(y, scales, means, masks[step], ctx.indexer.skip_threshold)
+        y_hat_so_far = q.y_hat if y_hat_so_far is None else y_hat_so_far + q.y_hat
+        _encode_step(coder, ctx, q.symbols, q.scales, 4)
+    x_hat = model.synthesis(y_hat_so_far * q_dec, qp)
+    return coder.flush(), x_hat
+
+
+@torch.no_grad()
+def decode_intra(model: IntraModel, ctx: CoderContext, payload: bytes, qp: int, height: int, width: int,
+                 two_ec: bool, device: torch.device) -> torch.Tensor:
+    coder = RansDecoder(payload, two_ec)
+    z_hat = _decode_z(coder, ctx, qp, model.cfg.hyper, latent_size(height, width, 64), device)
+    size = latent_size(height, width, 16)
+    params = model.prior_params(z_hat, size)
+    _, q_dec, scales, means = model.split_params(params)
+    common = model.y_spatial_prior_reduction(params)
+    masks = ctx.masks.get(4, model.cfg.latent, size[0], size[1], params.dtype, params.device)
+    y_hat_so_far = None
+    for step in range(4):
+        if step:
+            scales, means = model.step_prior(step, y_hat_so_far, common)
+        grid = _decode_step(coder, ctx, fold(scales * masks[step], 4))
+        y_hat = unfold(grid, means, masks[step], 4)
+        y_hat_so_far = y_hat if y_hat_so_far is None else y_hat_so_far + y_hat
+    coder.finish()
+    return model.synthesis(y_hat_so_far * q_dec, qp)
+
+
+# -- inter --------------------------------------------------------------------
+
+
+def _reference_feature(model: InterModel, ref: Reference) -> torch.Tensor:
+    return model.reference_feature(ref.frame, ref.feature)
+
+
+@torch.no_grad()
+def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int, ref: Reference,
+                 two_ec: bool, reconstruct: bool) -> tuple[bytes, Reference]:
+    """Payload of a P frame and the new reference (with pixels when ``reconstruct``)."""
+    f1, ctx_t = model.temporal_context(_reference_feature(model, ref), qp)
+    context = model.context(f1)
+    y = model.analysis(x, context, qp)
+    z_hat = _round_z(model.hyper_encoder(_hyper_input(y)))
+    params = model.prior_params(z_hat, ctx_t)
+    q_dec, scales, means = params.chunk(3, 1)
+    q_dec = torch.clamp_min(q_dec, 0.5)
+    y = y * torch.reciprocal(q_dec)
+    _, c, h, w = y.shape
+    masks = ctx.masks.get(2, c, h, w, y.dtype, y.device)
+
+    coder = RansEncoder(two_ec)
+    _encode_z(coder, ctx, z_hat, qp)
+    q0 = quantize_step(y, scales, means, masks[0], ctx.indexer.skip_threshold)
+    _encode_step(coder, ctx, q0.symbols, q0.scales, 2)
+    scales, means = model.step_prior(q0.y_hat, params)
+    q1 = quantize_step(y, scales, means, masks[1], ctx.indexer.skip_threshold)
+    _encode_step(coder, ctx, q1.symbols, q1.scales, 2)
+    y_hat = (q0.y_hat + q1.y_hat) * q_dec
+
+    feature = model.synthesis_feature(y_hat, context, qp)
+    frame = model.reconstruct(feature, qp) if reconstruct else None
+    return coder.flush(), Reference(frame=frame, feature=feature, qp=qp)
+
+
+@torch.no_grad()
+def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, height: int, width: int,
+                 ref: Reference, two_ec: bool, device: torch.device) -> Reference:
+    coder = RansDecoder(payload, two_ec)
+    z_hat = _decode_z(coder, ctx, qp, model.cfg.hyper, latent_size(height, width, 64), device)
+    f1, ctx_t = model.temporal_context(_reference_feature(model, ref), qp)
+    params = model.prior_params(z_hat, ctx_t)
+    q_dec, scales, means = params.chunk(3, 1)
+    q_dec = torch.clamp_min(q_dec, 0.5)
+    _, c, h, w = means.shape
+    masks = ctx.masks.get(2, c, h, w, means.dtype, means.device)
+
+    grid = _decode_step(coder, ctx, fold(scales * masks[0], 2))
+    y_hat_0 = unfold(grid, means, masks[0], 2)
+    scales, means = model.step_prior(y_hat_0, params)
+    grid = _decode_step(coder, ctx, fold(scales * masks[1], 2))
+    y_hat_1 = unfold(grid, means, masks[1], 2)
+    coder.finish()
+    y_hat = (y_hat_0 + y_hat_1) * q_dec
+
+    feature = model.synthesis_feature(y_hat, model.context(f1), qp)
+    return Reference(frame=model.reconstruct(feature, qp), feature=feature, qp=qp)
+
+
+@torch.no_grad()
+def regenerate_reference(model: InterModel, ref: Reference) -> Reference:
+    """A reset: predict the next frame from pixels, not from the propagated feature.
+
+    The encoder rebuilds the pixels from the stored feature with the qp that
+    produced it (the decoder already holds exactly those pixels).
+    """
+    frame = ref.frame if ref.frame is not None else model.reconstruct(ref.feature, ref.qp)
+    return Reference(frame=frame, feature=None, qp=ref.qp)

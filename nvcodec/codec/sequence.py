@@ -1,0 +1,188 @@
+"""Coding a sequence frame by frame: the encoder and decoder objects.
+
+    encoder = SequenceEncoder(model, CodingSettings(qp_i=40))
+    stream = b"".join(u.to_bytes() for f in frames for u in encoder.encode(f).units)
+    decoder = SequenceDecoder(model, skip_threshold=encoder.settings.skip_threshold)
+    frames_out = list(decoder.decode_stream(stream))
+
+The encoder returns its own reconstruction of every frame, which a decoder
+running the same numerics profile reproduces exactly.  The decoder keeps no
+state from the encoder: everything it needs is in the stream, except the
+skip threshold (DCVC-RT's stream has no field for it; the .nvc container does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from nvcodec.bitstream import FrameType, FrameUnit, SpsUnit, Unit, read_units
+from nvcodec.bitstream.units import MAX_SPS_ID
+from nvcodec.codec import frame_coding as fc
+from nvcodec.codec.device import resolve_device
+from nvcodec.codec.frames import Planes, planes_to_tensor, tensor_to_planes
+from nvcodec.codec.gop import FramePlan, plan_frame
+from nvcodec.codec.settings import CodingSettings
+from nvcodec.entropy.context import MaskCache
+from nvcodec.entropy.gaussian import ScaleIndexer
+from nvcodec.entropy.tables import factorized_table, gaussian_table
+from nvcodec.errors import ConfigError, InputError, NumericsError, StreamError
+from nvcodec.models.bundle import CodecModel
+from nvcodec.models.config import INTER_QP_COUNT, INTRA_QP_COUNT
+from nvcodec.numerics import default_profile_for, get_profile, pinned
+
+#: frames beyond this many pixels per side are refused before anything is allocated
+MAX_DIMENSION = 16384
+
+
+@dataclass(frozen=True)
+class EncodedFrame:
+    """One frame's units (an SPS first when the frame needs a new one) and what the decoder will show."""
+
+    plan: FramePlan
+    units: list[Unit]
+    reconstruction: Planes | None
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(len(u.to_bytes()) for u in self.units)
+
+
+def _contexts(model: CodecModel, skip_threshold: float | None) -> tuple[fc.CoderContext, fc.CoderContext]:
+    indexer = ScaleIndexer(skip_threshold)
+    masks = MaskCache()
+    gauss = gaussian_table()
+    return (
+        fc.CoderContext(gauss, factorized_table(model.intra.bit_estimator_z), indexer, masks),
+        fc.CoderContext(gauss, factorized_table(model.inter.bit_estimator_z), indexer, masks),
+    )
+
+
+def _numerics_for(device: torch.device, requested: str | None) -> str:
+    name = requested or default_profile_for(device.type)
+    if get_profile(name).device != device.type:
+        raise NumericsError(f"numerics profile {name} computes on {get_profile(name).device}, not {device.type}")
+    return name
+
+
+class SequenceEncoder:
+    """Encodes frames of one size in display order (low-delay P)."""
+
+    def __init__(self, model: CodecModel, settings: CodingSettings, device: str = "auto",
+                 reconstruct: bool = True) -> None:
+        self.settings = settings
+        self.device = resolve_device(device)
+        self.numerics = _numerics_for(self.device, settings.numerics if self.device.type == "cpu" else None)
+        with pinned(self.numerics):
+            self.model = model.to(self.device)
+            self.intra_ctx, self.inter_ctx = _contexts(model, settings.skip_threshold)
+        self.reconstruct = reconstruct
+        self._index = 0
+        self._size: tuple[int, int] | None = None
+        self._ref: fc.Reference | None = None
+        self._sps: dict[tuple[int, int, bool, bool], int] = {}
+
+    @property
+    def frames_encoded(self) -> int:
+        return self._index
+
+    def encode(self, frame: Planes) -> EncodedFrame:
+        frame.validate()
+        size = (frame.height, frame.width)
+        if self._size is None:
+            if not (0 < size[0] <= MAX_DIMENSION and 0 < size[1] <= MAX_DIMENSION):
+                raise InputError(f"frame size {size[1]}x{size[0]} is outside 1..{MAX_DIMENSION}")
+            self._size = size
+        elif size != self._size:
+            raise InputError(f"frame {self._index} is {size[1]}x{size[0]}, the sequence is "
+                             f"{self._size[1]}x{self._size[0]}")
+        plan = plan_frame(self._index, self.settings)
+        two_ec = self.settings.use_two_ec(*size)
+        units: list[Unit] = []
+        sps_id = self._sps_id(size, two_ec, plan.use_ada_i, units)
+
+        with pinned(self.numerics):
+            x = planes_to_tensor(frame, self.device)
+            if plan.frame_type == FrameType.I:
+                payload, x_hat = fc.encode_intra(self.model.intra, self.intra_ctx, x, plan.qp, two_ec)
+                self._ref = fc.Reference(frame=x_hat, feature=None, qp=plan.qp)
+            else:
+                assert self._ref is not None
+                if plan.use_ada_i:
+                    self._ref = fc.regenerate_reference(self.model.inter, self._ref)
+                payload, self._ref = fc.encode_inter(self.model.inter, self.inter_ctx, x, plan.qp, self._ref,
+                                                     two_ec, self.reconstruct)
+                x_hat = self._ref.frame
+            recon = tensor_to_planes(x_hat, *size) if x_hat is not None else None
+        units.append(FrameUnit(plan.frame_type, sps_id, plan.qp, payload))
+        self._index += 1
+        return EncodedFrame(plan, units, recon)
+
+    def _sps_id(self, size: tuple[int, int], two_ec: bool, use_ada_i: bool, units: list[Unit]) -> int:
+        key = (size[0], size[1], two_ec, use_ada_i)
+        if key not in self._sps:
+            if len(self._sps) > MAX_SPS_ID:
+                raise ConfigError("sps", len(self._sps), f"at most {MAX_SPS_ID + 1} parameter sets per stream")
+            self._sps[key] = len(self._sps)
+            units.append(SpsUnit(self._sps[key], size[0], size[1], two_ec, use_ada_i))
+        return self._sps[key]
+
+
+class SequenceDecoder:
+    """Decodes a DCVC-RT unit stream; needs nothing from the encoder but the skip threshold."""
+
+    def __init__(self, model: CodecModel, skip_threshold: float | None, device: str = "auto",
+                 numerics: str | None = None) -> None:
+        self.device = resolve_device(device)
+        self.numerics = _numerics_for(self.device, numerics)
+        with pinned(self.numerics):
+            self.model = model.to(self.device)
+            self.intra_ctx, self.inter_ctx = _contexts(model, skip_threshold)
+        self._sps: dict[int, SpsUnit] = {}
+        self._ref: fc.Reference | None = None
+        self._size: tuple[int, int] | None = None
+        self.frames_decoded = 0
+
+    def decode(self, unit: Unit) -> Planes | None:
+        """The decoded frame for a frame unit, None for a parameter set."""
+        if isinstance(unit, SpsUnit):
+            if not (unit.height <= MAX_DIMENSION and unit.width <= MAX_DIMENSION):
+                raise StreamError(f"SPS frame size {unit.width}x{unit.height} exceeds {MAX_DIMENSION}")
+            self._sps[unit.sps_id] = unit
+            return None
+        sps = self._sps.get(unit.sps_id)
+        if sps is None:
+            raise StreamError(f"frame {self.frames_decoded} refers to undefined SPS {unit.sps_id}")
+        size = (sps.height, sps.width)
+        if self._size is not None and size != self._size and unit.frame_type == FrameType.P:
+            raise StreamError(f"P frame {self.frames_decoded} changes the frame size without an I frame")
+        with pinned(self.numerics):
+            if unit.frame_type == FrameType.I:
+                if unit.qp >= INTRA_QP_COUNT:
+                    raise StreamError(f"I frame {self.frames_decoded} has qp {unit.qp} (0..{INTRA_QP_COUNT - 1})")
+                x_hat = fc.decode_intra(self.model.intra, self.intra_ctx, unit.payload, unit.qp, *size,
+                                        sps.ec_part, self.device)
+                self._ref = fc.Reference(frame=x_hat, feature=None, qp=unit.qp)
+            else:
+                if unit.qp >= INTER_QP_COUNT:
+                    raise StreamError(f"P frame {self.frames_decoded} has qp {unit.qp} (0..{INTER_QP_COUNT - 1})")
+                if self._ref is None:
+                    raise StreamError(f"P frame {self.frames_decoded} has no reference (stream must start with I)")
+                ref = self._ref
+                if sps.use_ada_i:
+                    ref = fc.Reference(frame=ref.frame, feature=None, qp=ref.qp)
+                self._ref = fc.decode_inter(self.model.inter, self.inter_ctx, unit.payload, unit.qp, *size,
+                                            ref, sps.ec_part, self.device)
+                x_hat = self._ref.frame
+            self._size = size
+            out = tensor_to_planes(x_hat, *size)
+        self.frames_decoded += 1
+        return out
+
+    def decode_stream(self, data: bytes) -> Iterator[Planes]:
+        for unit in read_units(data):
+            frame = self.decode(unit)
+            if frame is not None:
+                yield frame

@@ -1,0 +1,58 @@
+"""Coding settings, validated once before an encoder exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nvcodec.errors import ConfigError
+from nvcodec.numerics import DEFAULT_PROFILE, PROFILES
+
+QP_MAX = 63
+#: above this many pixels the encoder splits every symbol array over two rANS coders
+TWO_EC_PIXELS = 1280 * 720
+DEFAULT_SKIP_THRESHOLD = 0.12
+
+
+@dataclass(frozen=True)
+class CodingSettings:
+    """How a sequence is coded.
+
+    qp runs 0..63 and, as in DCVC-RT, *higher is better quality*.  P frames add
+    the hierarchical shift (+8, +4, 0 by position in each group of 8), so their
+    coded qp reaches 71.  ``intra_period`` -1 means a single I frame;
+    ``reset_interval`` 0 disables the periodic pixel-domain reference reset.
+    ``two_ec`` None chooses two coders for frames above 1280x720.
+    ``skip_threshold`` (DCVC-RT's force_zero_thres) is not in the DCVC-RT
+    stream, so the decoder must be given the same value (the .nvc header carries it).
+    """
+
+    qp_i: int = 32
+    qp_p: int | None = None  # None: same as qp_i
+    intra_period: int = -1
+    reset_interval: int = 64
+    two_ec: bool | None = None
+    skip_threshold: float | None = DEFAULT_SKIP_THRESHOLD
+    numerics: str = DEFAULT_PROFILE
+
+    def __post_init__(self) -> None:
+        for key in ("qp_i", "qp_p"):
+            value = getattr(self, key)
+            if value is None and key == "qp_p":
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= QP_MAX:
+                raise ConfigError(key, value, f"an integer 0..{QP_MAX} (higher is better quality)")
+        if not isinstance(self.intra_period, int) or not (self.intra_period == -1 or self.intra_period >= 1):
+            raise ConfigError("intra_period", self.intra_period, "-1 (one I frame) or a period >= 1")
+        if not isinstance(self.reset_interval, int) or self.reset_interval < 0:
+            raise ConfigError("reset_interval", self.reset_interval, "an integer >= 0 (0 disables resets)")
+        if self.skip_threshold is not None and not (0.0 <= float(self.skip_threshold) < 16.0):
+            raise ConfigError("skip_threshold", self.skip_threshold, "None or a scale in [0, 16)")
+        if self.numerics not in PROFILES:
+            raise ConfigError("numerics", self.numerics, f"one of {', '.join(PROFILES)}")
+
+    @property
+    def base_qp_p(self) -> int:
+        return self.qp_i if self.qp_p is None else self.qp_p
+
+    def use_two_ec(self, height: int, width: int) -> bool:
+        return self.two_ec if self.two_ec is not None else height * width > TWO_EC_PIXELS

@@ -1,0 +1,91 @@
+"""Loading checkpoints: one funnel for every wrapping quirk, and a model identity.
+
+Published DCVC-RT checkpoints come as a bare state dict, or wrapped in a
+``state_dict`` / ``net`` entry, possibly with the ``module.`` prefix that
+DataParallel adds.  Checkpoints are untrusted files: they are loaded with
+``weights_only=True`` and checked key by key and shape by shape before any
+model sees them, so a wrong file gives one clear message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from nvcodec.errors import ModelError
+
+#: refuse to even open checkpoint files bigger than this (the published pair is ~270 MB in float32)
+MAX_CHECKPOINT_BYTES = 2 << 30
+
+
+def unwrap_state_dict(obj: object) -> dict[str, torch.Tensor]:
+    """The plain name -> tensor mapping inside whatever wrapper the checkpoint uses."""
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "net"):
+            inner = obj.get(key)
+            if isinstance(inner, Mapping):
+                obj = inner
+                break
+    if not isinstance(obj, Mapping) or not obj:
+        raise ModelError("checkpoint does not contain a state dict")
+    out: dict[str, torch.Tensor] = {}
+    for key, value in obj.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ModelError(f"checkpoint entry {key!r} is not a named tensor")
+        out[key.removeprefix("module.")] = value
+    return out
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Load a checkpoint file safely (``weights_only=True``) and unwrap it."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise ModelError(f"cannot read checkpoint {os.fspath(path)!r}: {exc.strerror}") from None
+    if size > MAX_CHECKPOINT_BYTES:
+        raise ModelError(f"checkpoint {os.fspath(path)!r} is {size} bytes, above the {MAX_CHECKPOINT_BYTES} limit")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise ModelError(f"{os.fspath(path)!r} is not a loadable checkpoint: {exc}") from None
+    return unwrap_state_dict(obj)
+
+
+def load_into(model: nn.Module, state: Mapping[str, torch.Tensor], what: str = "model") -> nn.Module:
+    """``load_state_dict(strict=True)`` with a readable account of any mismatch."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in expected if k in state and tuple(state[k].shape) != expected[k])
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if wrong:
+            k = wrong[0]
+            parts.append(f"{len(wrong)} with wrong shapes (e.g. {k}: {tuple(state[k].shape)}, expected {expected[k]})")
+        raise ModelError(f"checkpoint does not fit the {what}: " + "; ".join(parts))
+    model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)
+    return model
+
+
+def state_sha256(*states: Mapping[str, torch.Tensor]) -> str:
+    """A content hash of one or more state dicts (names, shapes, float32 bytes), order independent.
+
+    Streams name the model that coded them by this hash, so it must not depend
+    on how the weights were stored (float16 on disk, wrappers, prefixes).
+    """
+    digest = hashlib.sha256()
+    for state in states:
+        for key in sorted(state):
+            tensor = state[key].detach().to("cpu", torch.float32).contiguous()
+            digest.update(key.encode())
+            digest.update(repr(tuple(tensor.shape)).encode())
+            digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
