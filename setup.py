@@ -5,7 +5,7 @@ from setuptools import setup
 
 rans = Pybind11Extension(
     "nvcodec._rans",
-    sources=["native/rans/rans.cpp", "native/bindings.cpp"],
+    sources=["native/rans/rans.cpp", "native/rans/quantize.cpp", "native/bindings.cpp"],
     include_dirs=["native"],
     cxx_std=17,
     extra_compile_args=["-O3"],
