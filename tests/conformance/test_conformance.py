@@ -1,0 +1,56 @@
+"""The shared DCVC-RT conformance vectors, checked bit for bit through the library."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nvcodec.conform import check_cdf, check_decode, check_encode, check_weights, read_cases
+from nvcodec.models.bundle import synthetic_model
+
+FOLDER = Path(__file__).parent.parent / "fixtures" / "conformance"
+CASES = [c["name"] for c in json.loads((FOLDER / "cases.json").read_text())["cases"]]
+
+# Known divergence, tracked on issue 3: the reference machine's MKL GEMM rounding is not reproduced
+# exactly for the small (<= 4x4 latent) convolutions; with MKL pinned to its AVX2 path one luma and
+# one chroma sample of this case's first frame land on the other side of a rounding boundary.
+KNOWN_DECODE_DIVERGENCE = {"c1_64x64_ip-1_reset2"}
+
+
+@pytest.fixture(scope="module")
+def setup():
+    seed, cases = read_cases(FOLDER)
+    return seed, {c.name: c for c in cases}, synthetic_model(seed)
+
+
+def test_weights_load_strict_and_checksums(setup):
+    seed, _, _ = setup
+    result = check_weights(FOLDER, seed)
+    assert result.passed, result.detail
+
+
+def test_gaussian_cdf_table_is_identical():
+    result = check_cdf(FOLDER)
+    assert result.passed, result.detail
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_encode_reproduces_stream(setup, name):
+    _, cases, model = setup
+    result = check_encode(FOLDER, cases[name], model)
+    assert result.passed, result.detail
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="known MKL rounding divergence, issue 3"))
+        if n in KNOWN_DECODE_DIVERGENCE
+        else n
+        for n in CASES
+    ],
+)
+def test_decode_reproduces_frames(setup, name):
+    _, cases, model = setup
+    result = check_decode(FOLDER, cases[name], model)
+    assert result.passed, result.detail

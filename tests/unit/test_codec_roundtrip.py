@@ -1,0 +1,123 @@
+"""The central test: the decoder reproduces the encoder's reconstruction exactly."""
+
+import numpy as np
+import pytest
+import torch
+
+from nvcodec.bitstream import FrameUnit, read_units
+from nvcodec.codec.frames import Planes, chroma_size
+from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
+from nvcodec.codec.settings import CodingSettings
+from nvcodec.errors import StreamError
+from tests.unit.tiny import tiny_model
+
+
+def seeded_clip(seed: int, frames: int, height: int, width: int) -> list[Planes]:
+    """Smooth moving content plus noise: enough structure for the P path to matter."""
+    rng = np.random.default_rng(seed)
+    ch, cw = chroma_size(height, width)
+    yy, xx = np.mgrid[0:height, 0:width]
+    out = []
+    for t in range(frames):
+        base = 128 + 60 * np.sin((xx + 3 * t) / 5.0) * np.cos((yy - 2 * t) / 7.0)
+        y = np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
+        u = rng.integers(90, 170, (ch, cw), dtype=np.uint8)
+        v = rng.integers(90, 170, (ch, cw), dtype=np.uint8)
+        out.append(Planes(y, u, v))
+    return out
+
+
+def assert_planes_equal(a: Planes, b: Planes, frame: int) -> None:
+    for name in "yuv":
+        pa, pb = getattr(a, name), getattr(b, name)
+        assert pa.shape == pb.shape, f"frame {frame} plane {name}: shape {pa.shape} vs {pb.shape}"
+        if not np.array_equal(pa, pb):
+            rows = np.nonzero((pa != pb).any(axis=1))[0]
+            raise AssertionError(f"frame {frame} plane {name}: rows {rows[:5].tolist()} differ")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model(seed=7)
+
+
+@pytest.mark.parametrize(
+    "size,settings",
+    [
+        ((17, 33), CodingSettings(qp_i=30, qp_p=20, intra_period=-1, reset_interval=2)),
+        ((30, 50), CodingSettings(qp_i=63, qp_p=63, intra_period=3, reset_interval=0, two_ec=True)),
+        ((16, 16), CodingSettings(qp_i=0, qp_p=0, intra_period=-1, reset_interval=3, skip_threshold=None)),
+        ((33, 70), CodingSettings(qp_i=45, qp_p=50, intra_period=4, reset_interval=2, two_ec=True,
+                                  skip_threshold=0.5)),
+    ],
+)
+def test_decoder_reproduces_encoder_reconstruction(model, size, settings):
+    frames = seeded_clip(sum(size), 6, *size)
+    encoder = SequenceEncoder(model, settings, device="cpu")
+    stream = b""
+    recons = []
+    for frame in frames:
+        encoded = encoder.encode(frame)
+        stream += b"".join(u.to_bytes() for u in encoded.units)
+        recons.append(encoded.reconstruction)
+    decoder = SequenceDecoder(model, settings.skip_threshold, device="cpu")
+    decoded = list(decoder.decode_stream(stream))
+    assert len(decoded) == len(frames)
+    for i, (a, b) in enumerate(zip(recons, decoded)):
+        assert a.height == size[0] and a.width == size[1]
+        assert_planes_equal(a, b, i)
+
+
+def test_agreement_holds_whatever_the_callers_thread_setting(model):
+    """The profile pins the thread count; the caller's own setting must not leak in."""
+    settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=2)
+    frames = seeded_clip(5, 4, 37, 45)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        encoder = SequenceEncoder(model, settings, device="cpu")
+        encoded = [encoder.encode(f) for f in frames]
+        assert torch.get_num_threads() == 1  # restored after each call
+        torch.set_num_threads(3)
+        decoder = SequenceDecoder(model, settings.skip_threshold, device="cpu")
+        stream = b"".join(u.to_bytes() for e in encoded for u in e.units)
+        for i, (e, d) in enumerate(zip(encoded, decoder.decode_stream(stream))):
+            assert_planes_equal(e.reconstruction, d, i)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_quality_rises_with_qp(model):
+    """qp is 'higher is better': more bits at a higher qp, even for synthetic weights' rate model."""
+    frames = seeded_clip(11, 1, 32, 32)
+    sizes = []
+    for qp in (0, 63):
+        encoder = SequenceEncoder(model, CodingSettings(qp_i=qp), device="cpu")
+        sizes.append(encoder.encode(frames[0]).size_bytes)
+    assert sizes[0] != sizes[1]
+
+
+def test_corrupted_payload_raises_stream_error(model):
+    settings = CodingSettings(qp_i=40)
+    encoder = SequenceEncoder(model, settings, device="cpu")
+    units = encoder.encode(seeded_clip(3, 1, 24, 40)[0]).units
+    frame = units[-1]
+    assert isinstance(frame, FrameUnit)
+    for cut in (0, 1, len(frame.payload) // 2):
+        bad = FrameUnit(frame.frame_type, frame.sps_id, frame.qp, frame.payload[:cut])
+        decoder = SequenceDecoder(model, settings.skip_threshold, device="cpu")
+        decoder.decode(units[0])
+        with pytest.raises(StreamError):
+            decoder.decode(bad)
+
+
+def test_p_frame_without_reference_is_refused(model):
+    settings = CodingSettings(qp_i=40)
+    encoder = SequenceEncoder(model, settings, device="cpu")
+    frames = seeded_clip(3, 2, 16, 16)
+    units = [u for f in frames for u in encoder.encode(f).units]
+    decoder = SequenceDecoder(model, settings.skip_threshold, device="cpu")
+    stream = b"".join(u.to_bytes() for u in units if not (isinstance(u, FrameUnit) and u.frame_type == 1))
+    with pytest.raises(StreamError, match="no reference"):
+        list(decoder.decode_stream(stream))
+    assert len(list(read_units(stream))) >= 2
