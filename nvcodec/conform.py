@@ -31,7 +31,7 @@ from nvcodec.codec.settings import CodingSettings
 from nvcodec.entropy.tables import gaussian_table
 from nvcodec.errors import NvcError, StreamError
 from nvcodec.models.bundle import CodecModel, synthetic_model
-from nvcodec.models.checkpoint import load_into, read_checkpoint
+from nvcodec.models.checkpoint import load_into
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
 from nvcodec.models.synthetic import synthetic_state_dict
@@ -196,7 +196,7 @@ def check_decode(folder: Path, case: CaseSpec, model: CodecModel) -> CheckResult
         return CheckResult(case.name, "decode", False, f"stream rejected: {exc}")
     if len(frames) != len(expected):
         return CheckResult(case.name, "decode", False, f"{len(frames)} frames decoded, {len(expected)} expected")
-    for i, (got, want) in enumerate(zip(frames, expected)):
+    for i, (got, want) in enumerate(zip(frames, expected, strict=True)):
         for plane in "yuv":
             a, b = getattr(got, plane), getattr(want, plane)
             if a.shape != b.shape or not np.array_equal(a, b):

@@ -1,6 +1,13 @@
 import pytest
 
-from nvcodec.bitstream import FrameType, FrameUnit, SpsUnit, read_adaptive_uint, read_units, write_adaptive_uint
+from nvcodec.bitstream import (
+    FrameType,
+    FrameUnit,
+    SpsUnit,
+    read_adaptive_uint,
+    read_units,
+    write_adaptive_uint,
+)
 from nvcodec.bitstream.units import AUINT_MAX
 from nvcodec.errors import StreamError, TruncatedStreamError
 

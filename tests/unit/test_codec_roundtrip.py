@@ -63,7 +63,7 @@ def test_decoder_reproduces_encoder_reconstruction(model, size, settings):
     decoder = SequenceDecoder(model, settings.skip_threshold, device="cpu")
     decoded = list(decoder.decode_stream(stream))
     assert len(decoded) == len(frames)
-    for i, (a, b) in enumerate(zip(recons, decoded)):
+    for i, (a, b) in enumerate(zip(recons, decoded, strict=True)):
         assert a.height == size[0] and a.width == size[1]
         assert_planes_equal(a, b, i)
 
@@ -81,7 +81,7 @@ def test_agreement_holds_whatever_the_callers_thread_setting(model):
         torch.set_num_threads(3)
         decoder = SequenceDecoder(model, settings.skip_threshold, device="cpu")
         stream = b"".join(u.to_bytes() for e in encoded for u in e.units)
-        for i, (e, d) in enumerate(zip(encoded, decoder.decode_stream(stream))):
+        for i, (e, d) in enumerate(zip(encoded, decoder.decode_stream(stream), strict=True)):
             assert_planes_equal(e.reconstruction, d, i)
     finally:
         torch.set_num_threads(before)

@@ -1,0 +1,37 @@
+# nvc developer entry points. `make test` and `make demo` set up everything from scratch.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo conform bench lint clean
+
+$(STAMP): pyproject.toml setup.py $(wildcard native/*.cpp native/rans/*)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# the CPU build that lies on these machines; never let pip pick a CUDA build
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/python examples/roundtrip.py
+
+conform: install
+	$(BIN)/nvc conform tests/fixtures/conformance
+
+bench: install
+	$(BIN)/pip install -q 'constriction>=0.4'
+	$(BIN)/python bench/bench_rans.py
+	$(BIN)/python bench/bench_codec.py --size 1920x1080 --frames 2
+
+lint: install
+	$(BIN)/ruff check nvcodec cli tests bench examples
+
+clean:
+	rm -rf build *.egg-info nvcodec/*.so
