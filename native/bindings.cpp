@@ -2,9 +2,11 @@
 // index checked while the GIL is held, the coding itself run without it.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -152,23 +154,30 @@ PYBIND11_MODULE(_rans, m) {
         .def("finished", &r::Decoder::finished)
         .def(
             "decode",
-            [](r::Decoder& dec, const py::array& indexes, const std::shared_ptr<r::CdfTable>& table) {
+            [](r::Decoder& dec, const py::array& indexes, const std::shared_ptr<r::CdfTable>& table,
+               std::optional<py::array> out) {
                 BusyGuard guard(dec.busy());
                 const int32_t* idx = require_array<int32_t>(indexes, "indexes", 1);
                 const auto n = static_cast<size_t>(indexes.shape(0));
-                // A private copy: other Python threads may touch the caller's
-                // array once the GIL is released, after it was checked.
-                const std::vector<int32_t> rows(idx, idx + n);
-                check_indexes(*table, rows.data(), n);
-                py::array_t<int32_t> out(static_cast<py::ssize_t>(n));
-                int32_t* o = out.mutable_data();
+                check_indexes(*table, idx, n);
+                py::array_t<int32_t> result;
+                if (out) {
+                    require_array<int32_t>(*out, "out", 1);
+                    if (static_cast<size_t>(out->shape(0)) != n)
+                        throw py::value_error("out must have the length of indexes");
+                    if (!out->writeable()) throw py::value_error("out must be writeable");
+                    result = py::reinterpret_borrow<py::array_t<int32_t>>(*out);
+                } else {
+                    result = py::array_t<int32_t>(static_cast<py::ssize_t>(n));
+                }
+                int32_t* o = result.mutable_data();
                 {
                     py::gil_scoped_release nogil;
-                    dec.decode(rows.data(), n, *table, o);
+                    dec.decode(idx, n, *table, o);
                 }
-                return out;
+                return result;
             },
-            py::arg("indexes"), py::arg("table"));
+            py::arg("indexes"), py::arg("table"), py::arg("out") = py::none());
 
     m.def("pmf_to_quantized_cdf", &quantize_one, py::arg("pmf"));
     m.def("quantize_pmfs", &quantize_batch, py::arg("pmfs"), py::arg("pmf_lengths"), py::arg("tail_mass"));

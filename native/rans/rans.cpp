@@ -14,7 +14,7 @@ constexpr uint32_t kBypassFreq = 1u << (kPrecision - kBypassBits);
 constexpr uint32_t kBypassXMax = kBypassFreq << 15;
 // Decoder lookup budget: at most this many uint16 bucket entries per table.
 constexpr size_t kLutBudget = size_t{1} << 20;
-constexpr int kLutMaxBits = 7;
+constexpr int kLutMaxBits = 6;
 
 std::string at(const char* what, size_t i) { return std::string(what) + " (row " + std::to_string(i) + ")"; }
 
@@ -24,104 +24,156 @@ int ceil_log2(uint32_t v) {
     return l;
 }
 
-// Output grows towards lower addresses: bytes live in buf[pos, buf.size()).
-class BackWriter {
-public:
-    explicit BackWriter(size_t hint) : buf_(std::max<size_t>(hint, 64)) {
-        lo_ = buf_.data();
-        p_ = lo_ + buf_.size();
-    }
+#if defined(__GNUC__) || defined(__clang__)
+#define NVC_INLINE inline __attribute__((always_inline))
+#define NVC_NOINLINE __attribute__((noinline))
+#else
+#define NVC_INLINE inline
+#define NVC_NOINLINE
+#endif
 
-    // Makes room for at least k more bytes in front of p.
-    inline void reserve(size_t k) {
-        if (static_cast<size_t>(p_ - lo_) < k) grow(k);
-    }
-    inline void put(uint8_t b) { *--p_ = b; }
+// The hot loops keep every piece of coder state in locals passed by value or
+// by reference to always-inlined helpers, and copy table pointers out of the
+// CdfTable first: with the state in registers, the byte stores (which may
+// alias anything) force no reloads.  Rare paths are out of line and take and
+// return their state by value for the same reason.
 
-    // Emits the low n (0..2) bytes of x, low byte last in memory order; needs
-    // reserve(2).  Both bytes are stored every time so that no branch depends
-    // on n; a byte not kept is overwritten later or falls outside the result.
-    inline void put_low_bytes(uint32_t x, unsigned n) {
-        p_[-1] = static_cast<uint8_t>(x);
-        p_[-2] = static_cast<uint8_t>(x >> 8);
-        p_ -= n;
-    }
+// ---------------------------------------------------------------------------
+// Encoder side
 
-    std::vector<uint8_t> take() {
-        const size_t used = static_cast<size_t>(lo_ + buf_.size() - p_);
-        return std::vector<uint8_t>(p_, p_ + used);
-    }
-
-private:
-    void grow(size_t k) {
-        const size_t used = static_cast<size_t>(lo_ + buf_.size() - p_);
-        std::vector<uint8_t> bigger(std::max(buf_.size() * 2, used + k + 64));
-        std::memcpy(bigger.data() + bigger.size() - used, p_, used);
-        buf_.swap(bigger);
-        lo_ = buf_.data();
-        p_ = lo_ + buf_.size() - used;
-    }
-
-    std::vector<uint8_t> buf_;
-    uint8_t* lo_;
-    uint8_t* p_;
+// The output grows towards lower addresses inside a buffer that the Encoder
+// keeps between frames: the stream so far is [p, buf.data() + buf.size()).
+struct Out {
+    uint8_t* lo;
+    uint8_t* p;
 };
 
-inline void put_bits(uint32_t& x, BackWriter& w, uint32_t bits) {
-    while (x >= kBypassXMax) {
-        w.put(static_cast<uint8_t>(x));
-        x >>= 8;
+NVC_NOINLINE Out grow(std::vector<uint8_t>& buf, Out o, size_t k) {
+    const size_t used = static_cast<size_t>(buf.data() + buf.size() - o.p);
+    std::vector<uint8_t> bigger(std::max(buf.size() * 2, used + k + 64));
+    std::memcpy(bigger.data() + bigger.size() - used, o.p, used);
+    buf.swap(bigger);
+    return {buf.data(), buf.data() + buf.size() - used};
+}
+
+NVC_INLINE void reserve(std::vector<uint8_t>& buf, Out& o, size_t k) {
+    if (static_cast<size_t>(o.p - o.lo) < k) o = grow(buf, o, k);
+}
+
+struct EncState {
+    uint32_t x;
+    Out out;
+};
+
+NVC_INLINE void put_bits(EncState& s, uint32_t bits) {
+    while (s.x >= kBypassXMax) {
+        *--s.out.p = static_cast<uint8_t>(s.x);
+        s.x >>= 8;
     }
-    x = (x << kBypassBits) | bits;
+    s.x = (s.x << kBypassBits) | bits;
 }
 
 // Escape payload for value v (outside [0, max_value)), pushed so that the
 // decoder pops the chunk count first and then the chunks, low bits first.
-void put_escape(uint32_t& x, BackWriter& w, int64_t v, int32_t max_value) {
+NVC_NOINLINE EncState put_escape(EncState s, std::vector<uint8_t>& buf, int64_t v, int32_t max_value) {
     const uint64_t raw = v < 0 ? static_cast<uint64_t>(-2 * v - 1) : static_cast<uint64_t>(2 * (v - max_value));
     int n = 0;
     while (n < 32 && (raw >> (kBypassBits * n)) != 0) ++n;
-    w.reserve(static_cast<size_t>(n + n / 3 + 8));
-    for (int j = n - 1; j >= 0; --j) put_bits(x, w, static_cast<uint32_t>(raw >> (kBypassBits * j)) & 3u);
-    put_bits(x, w, static_cast<uint32_t>(n % 3));
-    for (int j = 0; j < n / 3; ++j) put_bits(x, w, 3u);
+    reserve(buf, s.out, static_cast<size_t>(n + n / 3 + 8));  // at most one byte per put
+    for (int j = n - 1; j >= 0; --j) put_bits(s, static_cast<uint32_t>(raw >> (kBypassBits * j)) & 3u);
+    put_bits(s, static_cast<uint32_t>(n % 3));
+    for (int j = 0; j < n / 3; ++j) put_bits(s, 3u);
+    return s;
 }
 
-std::vector<uint8_t> encode_lane(const std::vector<Encoder::Segment>& segments) {
+struct EncTable {
+    const CdfTable::Row* rows;
+    const CdfTable::EncBin* bins;
+    explicit EncTable(const CdfTable& t) : rows(&t.row(0)), bins(t.bins()) {}
+};
+
+// Pushes one symbol.
+NVC_INLINE void encode_symbol(EncState& s, std::vector<uint8_t>& buf, int32_t symbol, int32_t index,
+                              const EncTable& t) {
+    const CdfTable::Row& row = t.rows[index];
+    const int64_t v = int64_t{symbol} - row.offset;
+    const CdfTable::EncBin* b;
+    if (static_cast<uint64_t>(v) < static_cast<uint64_t>(row.max_value)) {
+        b = t.bins + row.bin_base + static_cast<uint32_t>(v);
+    } else {
+        s = put_escape(s, buf, v, row.max_value);
+        b = t.bins + row.bin_base + static_cast<uint32_t>(row.max_value);
+    }
+    // x < 2^31 and x_max >= 2^15, so at most two bytes go out.  Both are
+    // stored and the pointer moves by the count, and the shifted state is
+    // selected rather than looped for, keeping data-dependent branches out.
+    reserve(buf, s.out, 2);
+    const uint32_t x = s.x;
+    const bool one = x >= b->x_max;
+    const bool two = x >= b->x_max2;
+    s.out.p[-1] = static_cast<uint8_t>(x);
+    s.out.p[-2] = static_cast<uint8_t>(x >> 8);
+    s.out.p -= static_cast<unsigned>(one) + static_cast<unsigned>(two);
+    const uint32_t y = two ? x >> 16 : (one ? x >> 8 : x);
+    const uint32_t q = static_cast<uint32_t>((uint64_t{y} * b->rcp) >> b->shift);
+    s.x = y + b->start + q * b->cmpl;
+}
+
+EncState start_stream(std::vector<uint8_t>& buf, size_t symbols) {
+    const size_t hint = symbols + symbols / 4 + 64;
+    if (buf.size() < hint) buf.resize(hint);
+    return {kStateLow, {buf.data(), buf.data() + buf.size()}};
+}
+
+std::vector<uint8_t> finish_stream(EncState s, std::vector<uint8_t>& buf) {
+    reserve(buf, s.out, 4);
+    for (int k = 3; k >= 0; --k) *--s.out.p = static_cast<uint8_t>(s.x >> (8 * k));
+    return std::vector<uint8_t>(s.out.p, buf.data() + buf.size());
+}
+
+size_t lane_size(const std::vector<Encoder::Segment>& segments) {
     size_t total = 0;
     for (const auto& s : segments) total += s.n;
-    if (total == 0) return {};
+    return total;
+}
 
-    BackWriter w(total + total / 4 + 64);
-    uint32_t x = kStateLow;
+std::vector<uint8_t> encode_lane(const std::vector<Encoder::Segment>& segments, const int32_t* pairs,
+                                 std::vector<uint8_t>& buf) {
+    const size_t total = lane_size(segments);
+    if (total == 0) return {};
+    EncState s = start_stream(buf, total);
     for (auto seg = segments.rbegin(); seg != segments.rend(); ++seg) {
-        const CdfTable& t = *seg->table;
-        const CdfTable::EncBin* bins = t.bins();
-        const int32_t* symbols = seg->symbols;
-        const int32_t* indexes = seg->indexes;
-        for (size_t i = seg->n; i-- > 0;) {
-            const CdfTable::Row& row = t.row(static_cast<size_t>(indexes[i]));
-            const int64_t v = int64_t{symbols[i]} - row.offset;
-            const CdfTable::EncBin* b;
-            if (static_cast<uint64_t>(v) < static_cast<uint64_t>(row.max_value)) {
-                b = bins + row.bin_base + static_cast<uint32_t>(v);
-            } else {
-                put_escape(x, w, v, row.max_value);
-                b = bins + row.bin_base + static_cast<uint32_t>(row.max_value);
-            }
-            // x < 2^31 and x_max >= 2^15, so at most two bytes go out.
-            w.reserve(2);
-            const unsigned n_out =
-                static_cast<unsigned>(x >= b->x_max) + static_cast<unsigned>(uint64_t{x} >= (uint64_t{b->x_max} << 8));
-            w.put_low_bytes(x, n_out);
-            x >>= 8 * n_out;
-            const uint32_t q = static_cast<uint32_t>((uint64_t{x} * b->rcp) >> b->shift);
-            x += b->start + q * b->cmpl;
+        const EncTable t(*seg->table);
+        const int32_t* p = pairs + 2 * seg->first;
+        for (size_t i = seg->n; i-- > 0;) encode_symbol(s, buf, p[2 * i], p[2 * i + 1], t);
+    }
+    return finish_stream(s, buf);
+}
+
+// Both coders of two-coder mode in one loop: their states are independent, so
+// the CPU overlaps the two dependency chains.  Segment k of either lane holds
+// one half of the k-th queued array (possibly empty), and coder 1's half is
+// never the shorter one.
+void encode_lanes_interleaved(const std::vector<Encoder::Segment>& seg0, const std::vector<Encoder::Segment>& seg1,
+                              const int32_t* pairs, std::vector<uint8_t> (&buf)[2],
+                              std::vector<uint8_t> (&streams)[2]) {
+    const size_t total0 = lane_size(seg0);
+    const size_t total1 = lane_size(seg1);
+    EncState s0 = start_stream(buf[0], total0);
+    EncState s1 = start_stream(buf[1], total1);
+    for (size_t k = seg0.size(); k-- > 0;) {
+        const EncTable t(*seg0[k].table);
+        const int32_t* p0 = pairs + 2 * seg0[k].first;
+        const int32_t* p1 = pairs + 2 * seg1[k].first;
+        const size_t n0 = seg0[k].n;
+        for (size_t i = seg1[k].n; i-- > n0;) encode_symbol(s1, buf[1], p1[2 * i], p1[2 * i + 1], t);
+        for (size_t i = n0; i-- > 0;) {
+            encode_symbol(s0, buf[0], p0[2 * i], p0[2 * i + 1], t);
+            encode_symbol(s1, buf[1], p1[2 * i], p1[2 * i + 1], t);
         }
     }
-    w.reserve(4);
-    for (int k = 3; k >= 0; --k) w.put(static_cast<uint8_t>(x >> (8 * k)));
-    return w.take();
+    if (total0) streams[0] = finish_stream(s0, buf[0]);
+    if (total1) streams[1] = finish_stream(s1, buf[1]);
 }
 
 // Runs f(1) on a helper thread and f(0) here; rethrows the first failure.
@@ -146,112 +198,179 @@ void run_two(F&& f) {
     if (err1) std::rethrow_exception(err1);
 }
 
-class LaneReader {
+// ---------------------------------------------------------------------------
+// Decoder side
+
+struct Src {
+    const uint8_t* data;
+    size_t size;
+};
+
+struct DecState {
+    uint32_t x;
+    size_t pos;
+    bool overrun;  // a read went past the data (and yielded a zero)
+    bool corrupt;  // a state, escape or row no conforming encoder produces
+};
+
+NVC_INLINE uint32_t read_byte(DecState& s, Src src) {
+    if (s.pos < src.size) return src.data[s.pos++];
+    s.overrun = true;
+    return 0;
+}
+
+NVC_NOINLINE DecState refill_slow(DecState s, Src src) {
+    while (s.x < kStateLow) s.x = (s.x << 8) | read_byte(s, src);
+    return s;
+}
+
+// Brings x back to >= 2^23.  x >= 2^7 here (it was >= 2^23 before the symbol
+// and every frequency is >= 1), so at most three bytes are needed; away from
+// the end of the data they are read without branching on their number.
+NVC_INLINE void refill(DecState& s, Src src) {
+    if (s.x >= kStateLow) return;
+    if (src.size - s.pos < 4) {
+        s = refill_slow(s, src);
+        return;
+    }
+    const unsigned n =
+        1u + static_cast<unsigned>(s.x < (kStateLow >> 8)) + static_cast<unsigned>(s.x < (kStateLow >> 16));
+    const uint8_t* p = src.data + s.pos;
+    const uint32_t next = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+    s.x = static_cast<uint32_t>(((uint64_t{s.x} << 32) | next) >> (32 - 8 * n));
+    s.pos += n;
+}
+
+NVC_INLINE uint32_t get_bits(DecState& s, Src src) {
+    const uint32_t v = s.x & 3u;
+    s.x >>= kBypassBits;
+    if (s.x < kStateLow) s.x = (s.x << 8) | read_byte(s, src);  // one byte always suffices
+    return v;
+}
+
+struct Escaped {
+    DecState s;
+    int64_t value;
+};
+
+// Reads the bypass chunks after an escape bin; the chunk count is bounded so
+// that garbage can neither loop for long nor overflow a shift.
+NVC_NOINLINE Escaped decode_escape(DecState s, Src src, int32_t max_value) {
+    uint32_t v = get_bits(s, src);
+    int n = static_cast<int>(v);
+    while (v == 3u && n <= kMaxBypassChunks) {
+        v = get_bits(s, src);
+        n += static_cast<int>(v);
+    }
+    if (n > kMaxBypassChunks) {
+        s.corrupt = true;
+        return {s, max_value};
+    }
+    uint64_t raw = 0;
+    for (int j = 0; j < n; ++j) raw |= uint64_t{get_bits(s, src)} << (kBypassBits * j);
+    const int64_t half = static_cast<int64_t>(raw >> 1);
+    return {s, (raw & 1u) ? -half - 1 : half + max_value};
+}
+
+struct DecTable {
+    const CdfTable::Row* rows;
+    uint32_t n_rows;
+    const uint32_t* cdf;
+    const uint16_t* lut;
+    const uint32_t* lut_bins;
+    int shift;
+    explicit DecTable(const CdfTable& t)
+        : rows(&t.row(0)),
+          n_rows(static_cast<uint32_t>(t.rows())),
+          cdf(t.cdf_data()),
+          lut(t.lut()),
+          lut_bins(t.lut_bins()),
+          shift(t.lut_shift()) {}
+};
+
+// Pops one symbol coded with row r.  r is read from caller memory only once
+// and bounded here: the caller checked the indexes, but another thread may
+// still write to them, so a bad row is reported as corrupt and row 0 used.
+NVC_INLINE int32_t decode_symbol(DecState& s, Src src, uint32_t r, const DecTable& t) {
+    if (r >= t.n_rows) {
+        s.corrupt = true;
+        r = 0;
+    }
+    const CdfTable::Row& row = t.rows[r];
+    const uint32_t cum = s.x & (kTotal - 1);
+    const uint32_t bucket = row.lut_base + (cum >> t.shift);
+    const uint32_t packed = t.lut_bins[bucket];
+    uint32_t sym = t.lut[bucket];
+    uint32_t start = packed & 0xFFFFu;
+    uint32_t freq = packed >> 16;
+    if (cum - start >= freq) {
+        const uint32_t* c = t.cdf + row.cdf_base;
+        do {
+            ++sym;
+        } while (c[sym + 1] <= cum);
+        start = c[sym];
+        freq = c[sym + 1] - start;
+    }
+    s.x = freq * (s.x >> kPrecision) + cum - start;
+    refill(s, src);
+    if (static_cast<int32_t>(sym) != row.max_value) return static_cast<int32_t>(sym) + row.offset;
+    const Escaped e = decode_escape(s, src, row.max_value);
+    s = e.s;
+    const int64_t value = e.value + row.offset;
+    if (value < std::numeric_limits<int32_t>::min() || value > std::numeric_limits<int32_t>::max()) {
+        s.corrupt = true;
+        return value < 0 ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max();
+    }
+    return static_cast<int32_t>(value);
+}
+
+// A lane's state as locals for the duration of one call, written back after.
+class LaneScope {
 public:
-    explicit LaneReader(Decoder::Lane& lane)
-        : lane_(lane), data_(lane.data), size_(lane.size), pos_(lane.pos), x_(lane.x) {}
-    ~LaneReader() {
-        lane_.pos = pos_;
-        lane_.x = x_;
+    explicit LaneScope(Decoder::Lane& lane)
+        : lane_(lane), src{lane.data, lane.size}, s{lane.x, lane.pos, lane.overrun, lane.corrupt} {}
+    ~LaneScope() {
+        lane_.x = s.x;
+        lane_.pos = s.pos;
+        lane_.overrun = s.overrun;
+        lane_.corrupt = s.corrupt;
     }
+    LaneScope(const LaneScope&) = delete;
+    LaneScope& operator=(const LaneScope&) = delete;
 
-    inline uint32_t byte() {
-        if (pos_ < size_) return data_[pos_++];
-        lane_.overrun = true;
-        return 0;
-    }
-
+    // Reads the initial state the first time the lane has a symbol to decode.
     void start() {
         if (lane_.started) return;
         lane_.started = true;
         uint32_t x = 0;
-        for (int k = 0; k < 4; ++k) x |= byte() << (8 * k);
+        for (int k = 0; k < 4; ++k) x |= read_byte(s, src) << (8 * k);
         // A conforming encoder never leaves a state below the lower bound; the
-        // decoder's loops rely on that bound to terminate.
+        // decoding loops rely on that bound to terminate.
         if (x < kStateLow) {
-            lane_.corrupt = true;
+            s.corrupt = true;
             x = kStateLow;
         }
-        x_ = x;
-    }
-
-    // Brings x back to >= 2^23.  x >= 2^7 here (it was >= 2^23 before the
-    // symbol and every frequency is >= 1), so at most three bytes are needed;
-    // away from the end of the data they are read without branching on n.
-    inline void refill() {
-        if (x_ >= kStateLow) return;
-        if (size_ - pos_ >= 4) {
-            const unsigned n = 1u + static_cast<unsigned>(x_ < (kStateLow >> 8)) +
-                               static_cast<unsigned>(x_ < (kStateLow >> 16));
-            const uint8_t* p = data_ + pos_;
-            const uint32_t next = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-            x_ = static_cast<uint32_t>(((uint64_t{x_} << 32) | next) >> (32 - 8 * n));
-            pos_ += n;
-            return;
-        }
-        while (x_ < kStateLow) x_ = (x_ << 8) | byte();
-    }
-
-    inline uint32_t bits() {
-        const uint32_t v = x_ & 3u;
-        x_ >>= kBypassBits;
-        if (x_ < kStateLow) x_ = (x_ << 8) | byte();
-        return v;
-    }
-
-    int64_t escape(int32_t max_value) {
-        uint32_t v = bits();
-        int n = static_cast<int>(v);
-        while (v == 3u && n <= kMaxBypassChunks) {
-            v = bits();
-            n += static_cast<int>(v);
-        }
-        if (n > kMaxBypassChunks) {
-            lane_.corrupt = true;
-            return max_value;
-        }
-        uint64_t raw = 0;
-        for (int j = 0; j < n; ++j) raw |= uint64_t{bits()} << (kBypassBits * j);
-        const int64_t half = static_cast<int64_t>(raw >> 1);
-        return (raw & 1u) ? -half - 1 : half + max_value;
-    }
-
-    void run(const int32_t* idx, size_t n, const CdfTable& t, int32_t* out) {
-        if (n == 0) return;
-        start();
-        const uint32_t* cdf = t.cdf_data();
-        const uint16_t* lut = t.lut();
-        const int shift = t.lut_shift();
-        for (size_t i = 0; i < n; ++i) {
-            const CdfTable::Row& row = t.row(static_cast<size_t>(idx[i]));
-            const uint32_t* c = cdf + row.cdf_base;
-            const uint32_t cum = x_ & (kTotal - 1);
-            uint32_t s = lut[row.lut_base + (cum >> shift)];
-            while (c[s + 1] <= cum) ++s;
-            const uint32_t start = c[s];
-            x_ = (c[s + 1] - start) * (x_ >> kPrecision) + cum - start;
-            refill();
-            if (static_cast<int32_t>(s) != row.max_value) {
-                out[i] = static_cast<int32_t>(s) + row.offset;
-                continue;
-            }
-            const int64_t value = escape(row.max_value) + row.offset;
-            if (value < std::numeric_limits<int32_t>::min() || value > std::numeric_limits<int32_t>::max()) {
-                lane_.corrupt = true;
-                out[i] = value < 0 ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max();
-            } else {
-                out[i] = static_cast<int32_t>(value);
-            }
-        }
+        s.x = x;
     }
 
 private:
     Decoder::Lane& lane_;
-    const uint8_t* data_;
-    size_t size_;
-    size_t pos_;
-    uint32_t x_;
+
+public:
+    Src src;
+    DecState s;
 };
+
+void decode_run(Decoder::Lane& lane, const int32_t* idx, size_t n, const CdfTable& table, int32_t* out) {
+    if (n == 0) return;
+    LaneScope l(lane);
+    l.start();
+    const DecTable t(table);
+    DecState s = l.s;
+    const Src src = l.src;
+    for (size_t i = 0; i < n; ++i) out[i] = decode_symbol(s, src, static_cast<uint32_t>(idx[i]), t);
+    l.s = s;
+}
 
 }  // namespace
 
@@ -290,6 +409,7 @@ CdfTable::CdfTable(const int32_t* cdf, size_t rows, size_t stride, const int32_t
     cdf_.reserve(n_cdf);
     bins_.reserve(n_cdf - rows);
     lut_.resize(rows * buckets);
+    lut_bins_.resize(rows * buckets);
     for (size_t r = 0; r < rows; ++r) {
         const int32_t len = lengths[r];
         const int32_t* c = cdf + r * stride;
@@ -305,6 +425,7 @@ CdfTable::CdfTable(const int32_t* cdf, size_t rows, size_t stride, const int32_t
             const int l = ceil_log2(freq);
             EncBin b;
             b.x_max = freq << 15;
+            b.x_max2 = freq < (1u << 9) ? freq << 23 : UINT32_MAX;  // x < 2^31 never reaches the latter
             b.shift = static_cast<uint32_t>(31 + l);
             // ceil(2^(31+l) / freq) < 2^32 for every freq in 1..65535.
             b.rcp = static_cast<uint32_t>(((uint64_t{1} << (31 + l)) + freq - 1) / freq);
@@ -318,57 +439,86 @@ CdfTable::CdfTable(const int32_t* cdf, size_t rows, size_t stride, const int32_t
             const int32_t cum = static_cast<int32_t>(j << lut_shift_);
             while (c[s + 1] <= cum) ++s;
             bucket[j] = static_cast<uint16_t>(s);
+            // start < 65536 and freq <= 65535 (every row has at least two bins).
+            lut_bins_[row.lut_base + j] = static_cast<uint32_t>(c[s]) | static_cast<uint32_t>(c[s + 1] - c[s]) << 16;
         }
     }
 }
 
 size_t CdfTable::find_bad_index(const int32_t* idx, size_t n) const {
+    // Blocks without an early exit vectorise; only a failing block is searched.
+    constexpr size_t kBlock = 1024;
     const uint32_t rows = static_cast<uint32_t>(rows_.size());
-    for (size_t i = 0; i < n; ++i)
-        if (static_cast<uint32_t>(idx[i]) >= rows) return i;
+    for (size_t b = 0; b < n; b += kBlock) {
+        const size_t e = std::min(n, b + kBlock);
+        uint32_t bad = 0;
+        for (size_t i = b; i < e; ++i) bad |= static_cast<uint32_t>(static_cast<uint32_t>(idx[i]) >= rows);
+        if (!bad) continue;
+        for (size_t i = b; i < e; ++i)
+            if (static_cast<uint32_t>(idx[i]) >= rows) return i;
+    }
     return n;
 }
 
 // ---------------------------------------------------------------------------
 // Encoder
 
+template <typename T>
+T* Encoder::Store<T>::extend(size_t n) {
+    if (size_ + n > capacity_) {
+        const size_t cap = std::max(size_ + n, 2 * capacity_);
+        std::unique_ptr<T[]> bigger(new T[cap]);
+        if (size_) std::memcpy(bigger.get(), data_.get(), size_ * sizeof(T));
+        data_ = std::move(bigger);
+        capacity_ = cap;
+    }
+    T* out = data_.get() + size_;
+    size_ += n;
+    return out;
+}
+
 void Encoder::push(const int32_t* symbols, const int32_t* indexes, size_t n,
                    std::shared_ptr<const CdfTable> table) {
     if (!table) throw InvalidArgument("no CDF table");
-    Chunk chunk{std::unique_ptr<int32_t[]>(new int32_t[2 * n]), table};
-    int32_t* sym = chunk.data.get();
-    int32_t* idx = sym + n;
-    // Copy and range-check in one pass; the message needs a second look only on failure.
+    const size_t first = pairs_.size() / 2;
+    int32_t* out = pairs_.extend(2 * n);
+    // Copy and range-check in one pass (reading each index once); a refused
+    // array is taken back out, so it leaves no trace.
     const uint32_t rows = static_cast<uint32_t>(table->rows());
-    bool bad = false;
+    uint32_t bad = 0;
     for (size_t i = 0; i < n; ++i) {
-        sym[i] = symbols[i];
-        idx[i] = indexes[i];
-        bad |= static_cast<uint32_t>(indexes[i]) >= rows;
+        const int32_t r = indexes[i];
+        out[2 * i] = symbols[i];
+        out[2 * i + 1] = r;
+        bad |= static_cast<uint32_t>(static_cast<uint32_t>(r) >= rows);
     }
     if (bad) {
-        const size_t at = table->find_bad_index(indexes, n);
-        throw InvalidArgument("index " + std::to_string(indexes[at]) + " at position " + std::to_string(at) +
+        pairs_.shrink(2 * first);
+        size_t at = 0;
+        while (static_cast<uint32_t>(out[2 * at + 1]) < rows) ++at;
+        throw InvalidArgument("index " + std::to_string(out[2 * at + 1]) + " at position " + std::to_string(at) +
                               " is not a row of the table (" + std::to_string(rows) + " rows)");
     }
-    const size_t h = two_ec_ ? n / 2 : n;
-    if (h > 0) lanes_[0].push_back({sym, idx, h, table.get()});
-    if (n > h) lanes_[1].push_back({sym + h, idx + h, n - h, table.get()});
-    chunks_.push_back(std::move(chunk));
+    if (two_ec_) {
+        // Both lanes get a segment, even an empty one, so that segment k of
+        // each lane belongs to the same array.
+        lanes_[0].push_back({first, n / 2, table.get()});
+        lanes_[1].push_back({first + n / 2, n - n / 2, table.get()});
+    } else {
+        lanes_[0].push_back({first, n, table.get()});
+    }
+    if (tables_.empty() || tables_.back() != table) tables_.push_back(std::move(table));
     pending_ += n;
 }
 
 std::vector<uint8_t> Encoder::flush() {
     std::vector<uint8_t> streams[2];
-    auto lane = [&](int k) { streams[k] = encode_lane(lanes_[k]); };
-    size_t sizes[2] = {0, 0};
-    for (int k = 0; k < 2; ++k)
-        for (const auto& s : lanes_[k]) sizes[k] += s.n;
-    if (sizes[0] >= kThreadMinSymbols && sizes[1] >= kThreadMinSymbols) {
-        run_two(lane);
+    if (!two_ec_) {
+        streams[0] = encode_lane(lanes_[0], pairs_.data(), scratch_[0]);
+    } else if (lane_size(lanes_[0]) >= kThreadMinSymbols) {
+        run_two([&](int k) { streams[k] = encode_lane(lanes_[k], pairs_.data(), scratch_[k]); });
     } else {
-        lane(0);
-        lane(1);
+        encode_lanes_interleaved(lanes_[0], lanes_[1], pairs_.data(), scratch_, streams);
     }
     reset();
     if (!two_ec_) return std::move(streams[0]);
@@ -376,7 +526,8 @@ std::vector<uint8_t> Encoder::flush() {
 }
 
 void Encoder::reset() {
-    chunks_.clear();
+    pairs_.clear();
+    tables_.clear();
     lanes_[0].clear();
     lanes_[1].clear();
     pending_ = 0;
@@ -412,22 +563,34 @@ Decoder::Decoder(const uint8_t* data, size_t size, bool two_ec) : two_ec_(two_ec
 
 void Decoder::decode(const int32_t* idx, size_t n, const CdfTable& table, int32_t* out) {
     if (!two_ec_) {
-        LaneReader(lanes_[0]).run(idx, n, table, out);
+        decode_run(lanes_[0], idx, n, table, out);
         return;
     }
     const size_t h = n / 2;
-    auto lane = [&](int k) {
-        if (k == 0)
-            LaneReader(lanes_[0]).run(idx, h, table, out);
-        else
-            LaneReader(lanes_[1]).run(idx + h, n - h, table, out + h);
-    };
     if (h >= kThreadMinSymbols) {
-        run_two(lane);
-    } else {
-        lane(0);
-        lane(1);
+        run_two([&](int k) {
+            if (k == 0)
+                decode_run(lanes_[0], idx, h, table, out);
+            else
+                decode_run(lanes_[1], idx + h, n - h, table, out + h);
+        });
+        return;
     }
+    // Smaller arrays: both coders in one loop, their chains overlapping.
+    LaneScope a(lanes_[0]);
+    LaneScope b(lanes_[1]);
+    if (h > 0) a.start();
+    if (n > h) b.start();
+    const DecTable t(table);
+    DecState sa = a.s;
+    DecState sb = b.s;
+    for (size_t i = 0; i < h; ++i) {
+        out[i] = decode_symbol(sa, a.src, static_cast<uint32_t>(idx[i]), t);
+        out[h + i] = decode_symbol(sb, b.src, static_cast<uint32_t>(idx[h + i]), t);
+    }
+    if (n - h > h) out[n - 1] = decode_symbol(sb, b.src, static_cast<uint32_t>(idx[n - 1]), t);
+    a.s = sa;
+    b.s = sb;
 }
 
 bool Decoder::finished() const {

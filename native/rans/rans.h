@@ -60,11 +60,12 @@ public:
     size_t stride() const { return stride_; }
     int32_t length(size_t r) const { return rows_[r].max_value + 2; }
     int32_t offset(size_t r) const { return rows_[r].offset; }
-    uint32_t cdf(size_t r, size_t k) const { return cdf_[r * stride_ + k]; }
+    uint32_t cdf(size_t r, size_t k) const { return cdf_[rows_[r].cdf_base + k]; }
 
     // Encoder view of one bin: everything needed to push it without dividing.
     struct EncBin {
         uint32_t x_max;   // renormalise while x >= x_max (= freq << 15)
+        uint32_t x_max2;  // x >= x_max2 needs a second byte (x_max << 8, saturated)
         uint32_t rcp;     // ceil(2^shift / freq): x / freq == (x * rcp) >> shift
         uint32_t start;   // cumulative frequency below the bin
         uint32_t cmpl;    // 2^16 - freq
@@ -82,6 +83,7 @@ public:
     const uint32_t* cdf_data() const { return cdf_.data(); }
     const EncBin* bins() const { return bins_.data(); }
     const uint16_t* lut() const { return lut_.data(); }
+    const uint32_t* lut_bins() const { return lut_bins_.data(); }
     int lut_shift() const { return lut_shift_; }
 
     // Index of the first entry of idx[0..n) that is not a row of this table, or n.
@@ -93,14 +95,19 @@ private:
     std::vector<uint32_t> cdf_;
     std::vector<EncBin> bins_;
     // Decoder shortcut: lut_[row.lut_base + (cum >> lut_shift_)] is the bin that
-    // holds the first cumulative value of that bucket; a short forward scan
-    // finishes the search.  Buckets per row shrink for tables with many rows.
+    // holds the first cumulative value of that bucket, and lut_bins_ at the same
+    // place packs that bin's start and frequency (start | freq << 16), so that
+    // the common case needs one lookup; when cum lies past that bin a short
+    // forward scan of the row finishes the search.  Buckets per row shrink for
+    // tables with many rows.
     std::vector<uint16_t> lut_;
+    std::vector<uint32_t> lut_bins_;
     int lut_shift_;
 };
 
 // Queues arrays, then codes them all at flush().  Not safe for concurrent use
-// from several threads; a second caller is refused with std::logic_error.
+// from several threads (the Python binding refuses a second caller through
+// busy()).
 class Encoder {
 public:
     explicit Encoder(bool two_ec) : two_ec_(two_ec) {}
@@ -121,25 +128,40 @@ public:
     // Guard that refuses concurrent use of one coder object.
     std::atomic<bool>& busy() { return busy_; }
 
-    // A run of queued symbols that one coder codes with one table.
+    // A run of queued symbols that one coder codes with one table: pairs
+    // first .. first + n - 1 of the store.
     struct Segment {
-        const int32_t* symbols;
-        const int32_t* indexes;
+        size_t first;
         size_t n;
         const CdfTable* table;
     };
 
-private:
-    // One queued array: its own copy of symbols and indexes, and its table.
-    struct Chunk {
-        std::unique_ptr<int32_t[]> data;  // n symbols, then n indexes
-        std::shared_ptr<const CdfTable> table;
+    // Grow-only storage that keeps its memory between frames and never
+    // zero-fills, so that queueing costs one pass over the input.
+    template <typename T>
+    class Store {
+    public:
+        T* data() { return data_.get(); }
+        const T* data() const { return data_.get(); }
+        size_t size() const { return size_; }
+        // Appends n uninitialised elements and returns a pointer to them.
+        T* extend(size_t n);
+        void clear() { size_ = 0; }
+        void shrink(size_t n) { size_ = n < size_ ? n : size_; }
+
+    private:
+        std::unique_ptr<T[]> data_;
+        size_t size_ = 0;
+        size_t capacity_ = 0;
     };
 
+private:
     bool two_ec_;
     size_t pending_ = 0;
-    std::vector<Chunk> chunks_;
+    Store<int32_t> pairs_;  // symbol, index, symbol, index, ...
+    std::vector<std::shared_ptr<const CdfTable>> tables_;
     std::vector<Segment> lanes_[2];
+    std::vector<uint8_t> scratch_[2];  // per-coder output buffers, reused
     std::atomic<bool> busy_{false};
 };
 
@@ -155,15 +177,17 @@ public:
 
     bool two_ec() const { return two_ec_; }
 
-    // Decodes n symbols; idx must already be valid rows of the table
-    // (CdfTable::find_bad_index).  Never throws for bad data.
+    // Decodes n symbols; idx should be rows of the table (checked with
+    // CdfTable::find_bad_index beforehand: a row out of range found here
+    // anyway, say because another thread changed idx, marks the data corrupt).
+    // Never throws for bad data.
     void decode(const int32_t* idx, size_t n, const CdfTable& table, int32_t* out);
 
-    // False once any read went past the data or an escape was malformed.
+    // False once the payload proved truncated or corrupt.
     bool ok() const { return !truncated() && !corrupt(); }
     // A read went past the end of the payload (zeros were used instead).
     bool truncated() const { return lanes_[0].overrun || lanes_[1].overrun; }
-    // A state or escape appeared that no conforming encoder produces.
+    // A state, escape or row appeared that no conforming encoder produces.
     bool corrupt() const { return lanes_[0].corrupt || lanes_[1].corrupt; }
     // True when every byte was used and every started coder is back to its
     // initial state: what a complete, untampered payload leaves behind.
@@ -180,7 +204,7 @@ public:
         uint32_t x = 0;
         bool started = false;
         bool overrun = false;   // a read went past the data
-        bool corrupt = false;   // a state or escape no conforming encoder makes
+        bool corrupt = false;   // a state, escape or row no conforming encoder makes
     };
 
 private:
@@ -201,8 +225,9 @@ private:
 std::vector<int32_t> pmf_to_quantized_cdf(const float* pmf, size_t n);
 
 // Minimum symbols per half before two-coder mode codes the halves on two
-// threads: a thread start and join costs about 10 us, which 4096 symbols
-// (about 25 us of coding) repay.
-inline constexpr size_t kThreadMinSymbols = 4096;
+// threads.  Starting and joining a thread costs about 10 us; below this size
+// one thread that interleaves the two coders (whose dependency chains then
+// overlap) is as fast.
+inline constexpr size_t kThreadMinSymbols = 8192;
 
 }  // namespace nvc::rans

@@ -158,15 +158,19 @@ class RansDecoder:
         """False once the payload proved truncated or corrupt."""
         return self._native.ok
 
-    def decode(self, indexes: npt.ArrayLike, table: CdfTable) -> npt.NDArray[np.int32]:
+    def decode(
+        self, indexes: npt.ArrayLike, table: CdfTable, out: npt.NDArray[np.int32] | None = None
+    ) -> npt.NDArray[np.int32]:
         """Symbols of the next array, ``indexes[i]`` naming the table row of symbol i.
 
         The array must have the length the encoder was given for it: in two-coder
-        mode that length decides where the halves split.
+        mode that length decides where the halves split.  ``out`` (a contiguous
+        1-D int32 array of that length) receives the symbols instead of a new
+        array, which saves fresh memory per frame.
         """
-        out = self._native.decode(_as_int32(indexes, "indexes"), table._native)
+        result = self._native.decode(_as_int32(indexes, "indexes"), table._native, out)
         self._raise_if_bad()
-        return out
+        return result
 
     def finish(self) -> None:
         """Check that the payload was used exactly: no bytes left over, coders back at their start state.

@@ -190,11 +190,11 @@ def test_empty_frame():
         dec.finish()
 
 
-def test_int32_extremes_and_many_escapes():
+@pytest.mark.parametrize("n", [3000, 30000])  # two-coder mode: one interleaving thread, then two threads
+def test_int32_extremes_and_many_escapes(n):
     """Every symbol an escape at the far ends of int32: the output buffer must grow, not overflow."""
     table = CdfTable([[0, 40000, 65535, 65536], [0, 100, 200, 65536]], [4, 4], [-(2**30), 2**30])
     rng = np.random.default_rng(7)
-    n = 30000
     sym = rng.choice(np.array([I32_MIN, I32_MAX, 0, -1], np.int32), n)
     idx = rng.integers(0, 2, n).astype(np.int32)
     for two_ec in (False, True):
