@@ -259,9 +259,7 @@ def test_any_integer_dtype_and_shape_is_accepted():
     sym = np.array([[-1, 0], [5, -7]], np.int8)
     idx = np.zeros((2, 2), np.uint8)
     payload = encode_native([(sym, idx, table)], False)
-    assert payload == encode_native(
-        [(sym.ravel().astype(np.int32), idx.ravel().astype(np.int32), table)], False
-    )
+    assert payload == encode_native([(sym.ravel().astype(np.int32), idx.ravel().astype(np.int32), table)], False)
     dec = RansDecoder(np.frombuffer(payload, np.uint8))
     np.testing.assert_array_equal(dec.decode(idx, table), sym.ravel())
 
