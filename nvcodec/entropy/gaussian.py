@@ -5,6 +5,12 @@ predicted scale picks one of 128 pre-quantised CDFs.  Everything here must
 agree bit for bit between encoder and decoder, so index computation follows
 the reference's float32 expression exactly (a float64 log would move a few
 scales to the neighbouring bin).
+
+The tables are built with torch's float32 kernels, whose exp, erf and even
+linspace differ by an ulp between instruction sets and MKL code paths (row 120
+of the table moves with them).  Built under the ``cpu-avx2-t2`` numerics
+profile they are exactly the reference's; a stream's profile therefore also
+fixes its tables.
 """
 
 from __future__ import annotations

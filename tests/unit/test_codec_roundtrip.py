@@ -121,3 +121,18 @@ def test_p_frame_without_reference_is_refused(model):
     with pytest.raises(StreamError, match="no reference"):
         list(decoder.decode_stream(stream))
     assert len(list(read_units(stream))) >= 2
+
+
+def test_published_architecture_agrees_at_an_odd_size():
+    """The full-size dcvc-rt config (synthetic weights) at 33x17, with resets and two coders."""
+    from nvcodec.models.bundle import synthetic_model
+
+    model = synthetic_model(2)
+    settings = CodingSettings(qp_i=50, qp_p=44, intra_period=-1, reset_interval=2, two_ec=True)
+    frames = seeded_clip(9, 3, 17, 33)
+    encoder = SequenceEncoder(model, settings, device="cpu")
+    encoded = [encoder.encode(f) for f in frames]
+    stream = b"".join(u.to_bytes() for e in encoded for u in e.units)
+    decoded = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
+    for i, (e, d) in enumerate(zip(encoded, decoded, strict=True)):
+        assert_planes_equal(e.reconstruction, d, i)
