@@ -9,7 +9,6 @@ environment is established here, before anything imports torch.
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
 
 import click
 
@@ -51,11 +50,6 @@ def _register() -> None:
 
 
 _register()
-
-
-def fail(message: str) -> NoReturn:
-    """Raise the error that main() turns into one stderr line and exit code 1."""
-    raise click.ClickException(message)
 
 
 def main(argv: list[str] | None = None) -> int:

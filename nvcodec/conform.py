@@ -31,7 +31,7 @@ from nvcodec.codec.settings import CodingSettings
 from nvcodec.entropy.tables import gaussian_table
 from nvcodec.errors import NvcError, StreamError
 from nvcodec.models.bundle import CodecModel, synthetic_model
-from nvcodec.models.checkpoint import load_into
+from nvcodec.models.checkpoint import load_into, unwrap_state_dict
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
 from nvcodec.models.synthetic import synthetic_state_dict
@@ -144,7 +144,7 @@ def check_weights(folder: Path, seed: int) -> CheckResult:
         torch.save({"state_dict": {f"module.{k}": v for k, v in synthetic_state_dict(seed, shapes).items()}}, buffer)
         buffer.seek(0)
         try:
-            load_into(cls(), read_checkpoint_bytes(buffer), fname)
+            load_into(cls(), unwrap_state_dict(torch.load(buffer, map_location="cpu", weights_only=True)), fname)
         except NvcError as exc:
             problems.append(str(exc))
         bad = 0
@@ -158,12 +158,6 @@ def check_weights(folder: Path, seed: int) -> CheckResult:
         if bad:
             problems.append(f"{fname}: {bad} of {len(layout)} checksums differ")
     return CheckResult("*", "weights", not problems, "; ".join(problems) or "strict load and all checksums match")
-
-
-def read_checkpoint_bytes(buffer: io.BytesIO) -> dict[str, torch.Tensor]:
-    from nvcodec.models.checkpoint import unwrap_state_dict
-
-    return unwrap_state_dict(torch.load(buffer, map_location="cpu", weights_only=True))
 
 
 def check_cdf(folder: Path) -> CheckResult:

@@ -85,13 +85,36 @@ def torch_imported() -> bool:
     return "torch" in sys.modules
 
 
+def tune_allocator() -> bool:
+    """Keep freed memory in the process instead of returning it to the OS (glibc only).
+
+    A 1080p frame moves through tensors of 50-200 MB; glibc serves each from a
+    fresh mmap and unmaps it on free, so every layer pays page faults again.
+    Serving large blocks from the heap and not trimming it cut a 1080p P-frame
+    decode from 8.0 s to 4.9 s on 2 cores (``python bench/bench_codec.py``).
+    Returns False where it does not apply.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_max = -1, -4
+        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
+    except (OSError, AttributeError):
+        return False
+
+
 def prepare_environment(name: str = DEFAULT_PROFILE) -> bool:
     """Set the profile's variables in ``os.environ`` if torch is not loaded yet.
 
-    Returns True when the process will run the profile (variables set in time or
-    already right), False when torch was imported first with other settings.
+    Also tunes the allocator (:func:`tune_allocator`).  Returns True when the
+    process will run the profile (variables set in time or already right),
+    False when torch was imported first with other settings.
     """
     profile = get_profile(name)
+    tune_allocator()
     if not torch_imported():
         os.environ.update(profile.env)
         return True
