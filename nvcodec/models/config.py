@@ -68,7 +68,17 @@ class ModelConfig:
 
 DCVC_RT = ModelConfig("dcvc-rt", IntraConfig(), InterConfig())
 
-_CONFIGS: dict[str, ModelConfig] = {DCVC_RT.name: DCVC_RT}
+#: sized for real-time-ish CPU coding: 1280x720 at 5 fps or better on 2 cores
+COMPACT = ModelConfig(
+    "compact",
+    IntraConfig(latent=128, hyper=64, feature=96, enc_blocks=2, dec_blocks=3, prior_fusion_blocks=1,
+                spatial_prior_blocks=1),
+    InterConfig(feature=64, latent=64, hyper=64, recon=64, extractor_conv1_blocks=1, extractor_conv2_blocks=1,
+                encoder_conv2_blocks=1, decoder_conv1_blocks=1, recon_blocks=1, prior_fusion_blocks=1,
+                spatial_prior_blocks=1),
+)
+
+_CONFIGS: dict[str, ModelConfig] = {c.name: c for c in (DCVC_RT, COMPACT)}
 
 
 def register_config(config: ModelConfig) -> None:

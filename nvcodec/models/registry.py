@@ -1,0 +1,110 @@
+"""Models nvc knows by name, and the one funnel that turns a ``--model`` value into a model.
+
+A model spec is one of:
+
+* a registered name (``nvc-compact``, the shipped default; ``nvc models`` lists them);
+* ``synthetic:<config>:<seed>``: the seeded conformance weights (tests, benchmarks);
+* a path to an nvc model file (:func:`save_model_file`), or ``INTRA.pth,INTER.pth`` for a
+  pair of DCVC-RT checkpoints (the published ``cvpr2025_*.pth.tar`` files).
+
+Shipped weights are stored as float16 (half the size; loaded to float32) and
+registered with the sha256 of the loaded float32 weights, which is also what
+streams record to name the model that coded them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from nvcodec.errors import ModelError
+from nvcodec.models.bundle import CodecModel, _finish, load_model, synthetic_model
+from nvcodec.models.checkpoint import MAX_CHECKPOINT_BYTES, load_into
+from nvcodec.models.config import get_config
+from nvcodec.models.inter import InterModel
+from nvcodec.models.intra import IntraModel
+
+FORMAT_TAG = "nvc-model-1"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    config: str
+    file: str  # file name inside nvcodec/weights
+    sha256: str
+    description: str
+
+
+#: the shipped models; the first is the default
+REGISTRY: tuple[ModelInfo, ...] = ()
+DEFAULT_MODEL = "nvc-compact"
+
+
+def list_models() -> list[ModelInfo]:
+    return list(REGISTRY)
+
+
+def _packaged_path(info: ModelInfo) -> Path:
+    return Path(str(resources.files("nvcodec.weights").joinpath(info.file)))
+
+
+def save_model_file(model: CodecModel, path: str | os.PathLike[str], half: bool = True) -> None:
+    """Write ``model`` as one nvc model file (config name + both state dicts)."""
+    def pack(sd):
+        return {k: v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()
+                for k, v in sd.items()}
+
+    torch.save(
+        {"format": FORMAT_TAG, "name": model.name, "config": model.config.name,
+         "intra": pack(model.intra.state_dict()), "inter": pack(model.inter.state_dict())},
+        path,
+    )
+
+
+def load_model_file(path: str | os.PathLike[str], name: str | None = None) -> CodecModel:
+    """Load an nvc model file defensively (size limit, ``weights_only``, strict shapes)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {str(path)!r}: {exc.strerror}") from None
+    if size > MAX_CHECKPOINT_BYTES:
+        raise ModelError(f"model file {str(path)!r} is larger than {MAX_CHECKPOINT_BYTES} bytes")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelError(f"{str(path)!r} is not an nvc model file: {exc}") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT_TAG:
+        raise ModelError(f"{str(path)!r} is not an nvc model file (format tag missing)")
+    config = get_config(str(obj.get("config")))
+    intra = load_into(IntraModel(config.intra), obj["intra"], f"{config.name} intra model")
+    inter = load_into(InterModel(config.inter), obj["inter"], f"{config.name} inter model")
+    return _finish(name or str(obj.get("name") or path.stem), config, intra, inter)
+
+
+def resolve_model(spec: str | None = None) -> CodecModel:
+    """The model a ``--model`` value names (default: the shipped default model)."""
+    spec = spec or DEFAULT_MODEL
+    for info in REGISTRY:
+        if spec == info.name:
+            model = load_model_file(_packaged_path(info), name=info.name)
+            if model.sha256 != info.sha256:
+                raise ModelError(f"shipped weights of {info.name} do not match their registered sha256")
+            return model
+    if spec.startswith("synthetic:"):
+        parts = spec.split(":")
+        if len(parts) != 3 or not parts[2].isdigit():
+            raise ModelError(f"synthetic model spec must be synthetic:<config>:<seed>, got {spec!r}")
+        return synthetic_model(int(parts[2]), parts[1])
+    if "," in spec:
+        intra_path, inter_path = spec.split(",", 1)
+        return load_model(intra_path, inter_path)
+    if os.path.exists(spec):
+        return load_model_file(spec)
+    known = ", ".join(i.name for i in REGISTRY) or "none shipped yet"
+    raise ModelError(f"unknown model {spec!r} (registered: {known}; or synthetic:<config>:<seed>, or a file)")
