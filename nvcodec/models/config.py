@@ -78,7 +78,17 @@ COMPACT = ModelConfig(
                 spatial_prior_blocks=1),
 )
 
-_CONFIGS: dict[str, ModelConfig] = {c.name: c for c in (DCVC_RT, COMPACT)}
+#: the smallest useful shape of the architecture: for tests and smoke runs, not for pictures
+TINY = ModelConfig(
+    "tiny",
+    IntraConfig(latent=32, hyper=16, feature=24, enc_blocks=1, dec_blocks=1, prior_fusion_blocks=1,
+                spatial_prior_blocks=1),
+    InterConfig(feature=24, latent=16, hyper=16, recon=24, extractor_conv1_blocks=1, extractor_conv2_blocks=1,
+                encoder_conv2_blocks=1, decoder_conv1_blocks=1, recon_blocks=1, prior_fusion_blocks=1,
+                spatial_prior_blocks=1),
+)
+
+_CONFIGS: dict[str, ModelConfig] = {c.name: c for c in (DCVC_RT, COMPACT, TINY)}
 
 
 def register_config(config: ModelConfig) -> None:
