@@ -47,6 +47,9 @@ def _register() -> None:
     from cli.conform import conform
 
     cli.add_command(conform)
+    from cli.train import train
+
+    cli.add_command(train)
 
 
 _register()
@@ -55,8 +58,11 @@ _register()
 def main(argv: list[str] | None = None) -> int:
     from nvcodec import numerics
 
-    numerics.prepare_environment()
     args = sys.argv[1:] if argv is None else argv
+    # Training does not produce streams, so it runs on the machine's fastest kernels;
+    # everything that codes uses the pinned default profile.
+    command = next((a for a in args if not a.startswith("-")), None)
+    numerics.prepare_environment(numerics.NATIVE.name if command == "train" else numerics.DEFAULT_PROFILE)
     debug = "--loglevel" in args and "debug" in args
     try:
         cli.main(args=args, prog_name="nvc", standalone_mode=False)

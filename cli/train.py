@@ -1,0 +1,78 @@
+"""``nvc train``: train (or keep training) a model with the shipped recipe."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+DEFAULT_DATA = (
+    "video/compressed", "video/lossless/visp_cube_384x288_gray_80f.mkv",
+    "video/lossless/visp_mbt_cube_640x480_gray_218f.mkv", "video/lossless/visp_mire2_384x288_gray_501f.mkv",
+    "video/lossless/raft_sintel_1024x436_10f", "images/libjxl", "images/wikipedia_pd", "images/skimage",
+)
+
+
+@click.command()
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("../shared/data"),
+              show_default=True, help="Folder the default training sources are taken from.")
+@click.option("--data", "data", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Training sources (files or folders); default: the training split of --data-root.")
+@click.option("--config", default="compact", show_default=True, help="Architecture config to train.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("train_runs/default"),
+              show_default=True, help="Run folder: checkpoint.pt (resumed automatically) and log.jsonl.")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Start from this nvc model file (e.g. the shipped weights) when the run folder is empty.")
+@click.option("--init-stage", type=click.Choice(["intra", "inter"]), default="intra", show_default=True,
+              help="With --init: the stage to start in.")
+@click.option("--minutes", type=float, default=None, help="Stop (with a checkpoint) after this many minutes.")
+@click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.pass_obj
+def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoint_minutes, device) -> None:
+    """Train the intra model, then the inter model; resumes exactly from OUT/checkpoint.pt."""
+    import torch
+    from rich.console import Console
+
+    from nvcodec.codec.device import resolve_device
+    from nvcodec.models.registry import load_model_file
+    from nvcodec.training.data import CropSampler, discover, load_sources
+    from nvcodec.training.loop import CHECKPOINT_NAME, Trainer, new_model
+    from nvcodec.training.recipe import Recipe
+
+    console = Console(stderr=True)
+    dev = resolve_device(device)
+    recipe = Recipe(config=config)
+    if dev.type == "cuda":
+        recipe.scale_for_cuda()
+    sources = discover(data or [data_root / p for p in DEFAULT_DATA])
+    console.print(f"loading {len(sources)} training sources…")
+    clips = load_sources(sources)
+    model = new_model(config)
+    trainer = Trainer(recipe, model, lambda stage: CropSampler(clips, stage.crop, stage.length), out, str(dev))
+    checkpoint = out / CHECKPOINT_NAME
+    if checkpoint.exists():
+        trainer.load(checkpoint)
+        console.print(f"resumed {checkpoint}: stage {trainer.stage_index}, step {trainer.step}")
+    elif init is not None:
+        loaded = load_model_file(init)
+        trainer.model.intra.load_state_dict(loaded.intra.state_dict())
+        trainer.model.inter.load_state_dict(loaded.inter.state_dict())
+        trainer.stage_index = [s.stage for s in recipe.stages].index(init_stage)
+        console.print(f"initialised from {init}, starting stage {init_stage}")
+    deadline = None if minutes is None else time.monotonic() + minutes * 60
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    quiet = obj.loglevel == "quiet"
+    ema = None
+    for report in trainer.run(lambda: deadline is not None and time.monotonic() > deadline,
+                              checkpoint_seconds=checkpoint_minutes * 60, log=out / "log.jsonl"):
+        ema = report if ema is None else ema
+        a = 0.02
+        ema.loss += a * (report.loss - ema.loss)
+        ema.bpp += a * (report.bpp - ema.bpp)
+        ema.psnr += a * (report.psnr - ema.psnr)
+        if not quiet and report.step % 50 == 0:
+            console.print(f"{report.stage} step {report.step}: loss {ema.loss:.3f}  bpp {ema.bpp:.3f}  "
+                          f"psnr {ema.psnr:.2f} dB  {1 / max(report.seconds, 1e-6):.1f} it/s")
+    console.print(f"checkpoint written to {checkpoint}")

@@ -1,0 +1,1 @@
+"""Training nvc's own DCVC-RT models: data, differentiable forward passes, the loop, checkpoints."""

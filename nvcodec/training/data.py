@@ -1,0 +1,170 @@
+"""Training data: frames from videos and images, as the networks see them.
+
+Everything is decoded once with PyAV into 8-bit YUV 4:2:0 clips held in memory
+(the data set is small), then served as random crops of consecutive frames
+converted exactly like coding input: chroma repeated 2x2, /255, YCbCr planes.
+Large frames are also kept at half size, since the model must learn motion and
+texture statistics at several scales.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nvcodec.errors import InputError
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".264", ".h264", ".265", ".y4m", ".ts"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+@dataclass
+class Clip:
+    """Consecutive frames of one source, 4:2:0 uint8: y [T, H, W], uv [T, 2, H/2, W/2]."""
+
+    name: str
+    y: np.ndarray
+    uv: np.ndarray
+
+    @property
+    def frames(self) -> int:
+        return int(self.y.shape[0])
+
+
+def _frame_planes(frame, max_width: int):
+    """A PyAV frame as even-sized yuv420p planes, downscaled by 2 when wider than ``max_width``."""
+    w, h = frame.width - frame.width % 2, frame.height - frame.height % 2
+    if frame.width > max_width:
+        w, h = (frame.width // 4) * 2, (frame.height // 4) * 2
+    out = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
+    planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in out.planes]
+    y = planes[0][:h, :w]
+    u = planes[1][: h // 2, : w // 2]
+    v = planes[2][: h // 2, : w // 2]
+    return y.copy(), np.stack((u, v))
+
+
+def load_video(path: Path, max_frames: int, max_width: int, stride: int = 1) -> Clip:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            ys, uvs = [], []
+            for i, frame in enumerate(container.decode(video=0)):
+                if i % stride:
+                    continue
+                y, uv = _frame_planes(frame, max_width)
+                if ys and y.shape != ys[0].shape:
+                    break
+                ys.append(y)
+                uvs.append(uv)
+                if len(ys) >= max_frames:
+                    break
+    except av.error.FFmpegError as exc:
+        raise InputError(f"cannot decode {path}: {exc}") from None
+    if not ys:
+        raise InputError(f"{path} has no video frames")
+    return Clip(path.name, np.stack(ys), np.stack(uvs))
+
+
+def load_image(path: Path, max_width: int) -> Clip:
+    import av
+
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+    y, uv = _frame_planes(frame, max_width)
+    return Clip(path.name, y[None], uv[None])
+
+
+def load_folder_of_frames(path: Path, max_frames: int, max_width: int) -> list[Clip]:
+    """Numbered frames as clips; a size change starts a new clip (folders of unrelated stills)."""
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:max_frames]
+    groups: list[list[Clip]] = []
+    for clip in (load_image(p, max_width) for p in files):
+        if groups and groups[-1][0].y.shape == clip.y.shape:
+            groups[-1].append(clip)
+        else:
+            groups.append([clip])
+    return [Clip(f"{path.name}/{g[0].name}", np.concatenate([c.y for c in g]), np.concatenate([c.uv for c in g]))
+            for g in groups]
+
+
+def discover(roots: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Training sources under the given files/folders: videos, images and folders of frames."""
+    found: list[Path] = []
+    for root in map(Path, roots):
+        if root.is_file():
+            found.append(root)
+            continue
+        if not root.is_dir():
+            raise InputError(f"training source {root} does not exist")
+        frames = [p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        subdirs = [p for p in root.iterdir() if p.is_dir()]
+        if frames and not subdirs and len(frames) > 1 and all(p.stem.isdigit() or "frame" in p.stem for p in frames):
+            found.append(root)  # a frame sequence
+            continue
+        for p in sorted(root.iterdir()):
+            if p.is_dir():
+                found.extend(discover([p]))
+            elif p.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES:
+                found.append(p)
+    return found
+
+
+def load_sources(paths: Iterable[Path], max_frames: int = 48, max_width: int = 960) -> list[Clip]:
+    clips = []
+    for path in paths:
+        if path.is_dir():
+            clips.extend(load_folder_of_frames(path, max_frames, max_width))
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            clips.append(load_image(path, max_width))
+        else:
+            clips.append(load_video(path, max_frames, max_width))
+    return clips
+
+
+def to_network(y: np.ndarray, uv: np.ndarray) -> torch.Tensor:
+    """[..., H, W] luma and [..., 2, H/2, W/2] chroma (uint8) -> [..., 3, H, W] float in [0, 1]."""
+    yt = torch.from_numpy(np.ascontiguousarray(y)).float() / 255.0
+    uvt = torch.from_numpy(np.ascontiguousarray(uv)).float() / 255.0
+    uvt = uvt.repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)
+    return torch.cat((yt.unsqueeze(-3), uvt), dim=-3)
+
+
+class CropSampler:
+    """Random crops of ``length`` consecutive frames (length 1 for intra training).
+
+    Seeded by a numpy Generator the loop owns, so resuming restores the stream.
+    """
+
+    def __init__(self, clips: list[Clip], crop: int, length: int):
+        self.crop = crop
+        self.length = length
+        self.clips = [c for c in clips if c.frames >= length and min(c.y.shape[1:]) >= crop]
+        if not self.clips:
+            raise InputError(f"no training source has {length} frames of at least {crop}x{crop}")
+        weights = np.array([min(c.frames, 48) * c.y.shape[1] * c.y.shape[2] for c in self.clips], dtype=np.float64)
+        self.weights = weights / weights.sum()
+
+    def sample(self, rng: np.random.Generator, batch: int) -> torch.Tensor:
+        """[batch, length, 3, crop, crop] float tensors in the network's YCbCr domain."""
+        out = []
+        for _ in range(batch):
+            clip = self.clips[rng.choice(len(self.clips), p=self.weights)]
+            t0 = int(rng.integers(0, clip.frames - self.length + 1))
+            h, w = clip.y.shape[1:]
+            top = int(rng.integers(0, (h - self.crop) // 2 + 1)) * 2
+            left = int(rng.integers(0, (w - self.crop) // 2 + 1)) * 2
+            frames = slice(t0, t0 + self.length)
+            y = clip.y[frames, top : top + self.crop, left : left + self.crop]
+            uv = clip.uv[frames, :, top // 2 : (top + self.crop) // 2, left // 2 : (left + self.crop) // 2]
+            x = to_network(y, uv)
+            if rng.random() < 0.5:
+                x = x.flip(-1)
+            out.append(x)
+        return torch.stack(out)

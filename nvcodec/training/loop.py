@@ -1,0 +1,231 @@
+"""The training loop: stages, checkpoints every few minutes, exact resume.
+
+A checkpoint holds the model, the optimizer, the stage and step, and every RNG
+the loop draws from (torch, and the numpy generator that picks crops and qps),
+so a run stopped at any moment and resumed reproduces the run that was never
+stopped.  Checkpoints are written to a temporary file and renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nvcodec.errors import ModelError
+from nvcodec.models.bundle import CodecModel
+from nvcodec.models.checkpoint import load_into
+from nvcodec.training.data import CropSampler
+from nvcodec.training.forward import inter_forward, intra_forward, yuv_mse
+from nvcodec.training.recipe import Recipe, StageConfig, lambda_for_qp, p_frame_qps
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class StepReport:
+    stage: str
+    step: int
+    loss: float
+    bpp: float
+    psnr: float
+    qp_mean: float
+    seconds: float
+
+
+def _psnr(mse: torch.Tensor) -> float:
+    return float((10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean())
+
+
+class Trainer:
+    """Runs a :class:`Recipe` on samples from a sampler factory, one stage after another."""
+
+    def __init__(self, recipe: Recipe, model: CodecModel, samplers: Callable[[StageConfig], CropSampler],
+                 out_dir: str | os.PathLike[str], device: str = "cpu"):
+        self.recipe = recipe
+        self.model = model.to(device)
+        self.device = torch.device(device)
+        self.samplers = samplers
+        self.out_dir = Path(out_dir)
+        self.stage_index = 0
+        self.step = 0
+        self.rng = np.random.default_rng(recipe.seed)
+        torch.manual_seed(recipe.seed)
+        self._sampler: CropSampler | None = None
+        self._optimizer: torch.optim.Optimizer | None = None
+
+    # -- state ----------------------------------------------------------------
+    @property
+    def stage(self) -> StageConfig:
+        return self.recipe.stages[self.stage_index]
+
+    @property
+    def done(self) -> bool:
+        return self.stage_index >= len(self.recipe.stages)
+
+    def _trained_module(self) -> torch.nn.Module:
+        return self.model.intra if self.stage.stage == "intra" else self.model.inter
+
+    def optimizer(self) -> torch.optim.Optimizer:
+        if self._optimizer is None:
+            self.model.intra.requires_grad_(self.stage.stage == "intra")
+            self.model.inter.requires_grad_(self.stage.stage == "inter")
+            self._optimizer = torch.optim.AdamW(self._trained_module().parameters(), lr=self.stage.lr,
+                                                weight_decay=0.0)
+        return self._optimizer
+
+    def learning_rate(self) -> float:
+        s = self.stage
+        t = min(1.0, self.step / max(1, s.steps))
+        return s.lr_final + 0.5 * (s.lr - s.lr_final) * (1 + math.cos(math.pi * t))
+
+    def state_dict(self) -> dict:
+        return {
+            "format": "nvc-train-1",
+            "config": self.model.config.name,
+            "stage_index": self.stage_index,
+            "step": self.step,
+            "intra": self.model.intra.state_dict(),
+            "inter": self.model.inter.state_dict(),
+            "optimizer": self._optimizer.state_dict() if self._optimizer is not None else None,
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": json.dumps(self.rng.bit_generator.state),
+        }
+
+    def save(self) -> Path:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / CHECKPOINT_NAME
+        tmp = path.with_suffix(".tmp")
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+        return path
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != "nvc-train-1":
+            raise ModelError(f"{path} is not an nvc training checkpoint")
+        if state["config"] != self.model.config.name:
+            raise ModelError(f"checkpoint is for config {state['config']}, not {self.model.config.name}")
+        load_into(self.model.intra, state["intra"], "intra model")
+        load_into(self.model.inter, state["inter"], "inter model")
+        self.stage_index = int(state["stage_index"])
+        self.step = int(state["step"])
+        self._optimizer = None
+        self._sampler = None
+        if state["optimizer"] is not None and not self.done:
+            self.optimizer().load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        self.rng.bit_generator.state = json.loads(state["numpy_rng"])
+
+    # -- training ---------------------------------------------------------------
+    def _qps(self, batch: int) -> torch.Tensor:
+        return torch.from_numpy(self.rng.integers(0, 64, batch)).to(self.device)
+
+    def train_step(self) -> StepReport:
+        start = time.perf_counter()
+        stage = self.stage
+        if self._sampler is None:
+            self._sampler = self.samplers(stage)
+        opt = self.optimizer()
+        for group in opt.param_groups:
+            group["lr"] = self.learning_rate()
+        clips = self._sampler.sample(self.rng, stage.batch).to(self.device)
+        base = self._qps(stage.batch)
+        self._trained_module().train()
+        if stage.stage == "intra":
+            loss, bpp, mse = self._intra_loss(clips[:, 0], base)
+        else:
+            loss, bpp, mse = self._inter_loss(clips, base)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self._trained_module().parameters(), stage.grad_clip)
+        opt.step()
+        self.step += 1
+        report = StepReport(stage.stage, self.step, float(loss), float(bpp), _psnr(mse), float(base.float().mean()),
+                            time.perf_counter() - start)
+        if self.step >= stage.steps:
+            self.stage_index += 1
+            self.step = 0
+            self._sampler = None
+            self._optimizer = None
+        return report
+
+    def _intra_loss(self, x: torch.Tensor, qp: torch.Tensor):
+        out = intra_forward(self.model.intra, x, qp)
+        pixels = x.shape[-2] * x.shape[-1]
+        mse = yuv_mse(out.x_hat, x)
+        bpp = out.bits / pixels
+        lam = torch.tensor([lambda_for_qp(int(q)) for q in qp], device=x.device)
+        return (lam * mse + bpp).mean(), bpp.mean(), mse.detach()
+
+    def _inter_loss(self, clips: torch.Tensor, base: torch.Tensor):
+        """Loss averaged over the P frames of each sequence; gradients flow through the references."""
+        with torch.no_grad():
+            self.model.intra.eval()
+            ref_frame = intra_forward(self.model.intra, clips[:, 0], base).x_hat.clamp(0, 1)
+        ref_feature = None
+        pixels = clips.shape[-2] * clips.shape[-1]
+        qps = torch.stack([torch.tensor(p_frame_qps(int(b), clips.shape[1])) for b in base.cpu()], dim=1)
+        losses, bpps, mses = [], [], []
+        for t in range(1, clips.shape[1]):
+            qp = qps[t - 1].to(self.device)
+            out = inter_forward(self.model.inter, clips[:, t], qp, ref_frame if ref_feature is None else None,
+                                ref_feature)
+            mse = yuv_mse(out.x_hat, clips[:, t])
+            bpp = out.bits / pixels
+            lam = torch.tensor([lambda_for_qp(int(q)) for q in qp], device=clips.device)
+            losses.append(lam * mse + bpp)
+            bpps.append(bpp)
+            mses.append(mse.detach())
+            ref_feature = out.feature
+        return torch.stack(losses).mean(), torch.stack(bpps).mean(), torch.stack(mses).mean(0)
+
+    def run(self, until: Callable[[], bool], checkpoint_seconds: float = 300.0,
+            log: Path | None = None) -> Iterator[StepReport]:
+        """Train until ``until()`` is true or the recipe ends, checkpointing as it goes."""
+        last_save = time.monotonic()
+        log_file = open(log, "a", encoding="utf-8") if log else None  # noqa: SIM115
+        try:
+            while not self.done and not until():
+                report = self.train_step()
+                if log_file:
+                    log_file.write(json.dumps(report.__dict__) + "\n")
+                yield report
+                if time.monotonic() - last_save >= checkpoint_seconds:
+                    self.save()
+                    if log_file:
+                        log_file.flush()
+                    last_save = time.monotonic()
+        finally:
+            self.save()
+            if log_file:
+                log_file.close()
+
+
+def new_model(config: str, seed: int = 0) -> CodecModel:
+    """A freshly initialised model to train from scratch.
+
+    The per-qp scalings start as a log ramp (x0.5 at qp 0 to x2 at qp 63 before
+    quantisation, the inverse after), so qps differ in rate from the first step
+    and training only has to refine them.
+    """
+    from nvcodec.models.config import get_config
+    from nvcodec.models.inter import InterModel
+    from nvcodec.models.intra import IntraModel
+
+    cfg = get_config(config)
+    torch.manual_seed(seed)
+    intra, inter = IntraModel(cfg.intra), InterModel(cfg.inter)
+    with torch.no_grad():
+        for table, sign in ((intra.q_scale_enc, 1), (intra.q_scale_dec, -1), (inter.q_encoder, 1),
+                            (inter.q_decoder, -1)):
+            rows = torch.arange(table.shape[0], dtype=torch.float32) / 63.0
+            table.copy_(torch.exp(sign * (rows * 2 - 1) * math.log(2.0))[:, None, None, None].expand_as(table))
+    return CodecModel(f"{cfg.name}-training", cfg, intra, inter, sha256="")

@@ -1,0 +1,60 @@
+"""The training recipe: lambdas per qp, the hierarchical P pattern, stage settings."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from nvcodec.codec.gop import plan_frame
+from nvcodec.codec.settings import CodingSettings
+from nvcodec.models.config import INTER_QP_COUNT, INTRA_QP_COUNT
+
+#: rate-distortion trade-off at qp 0 and qp 63 (distortion = 6:1:1 YUV MSE on [0, 1] samples);
+#: shifted P-frame qps (64..71) continue the same log-linear curve
+LAMBDA_MIN = 30.0
+LAMBDA_MAX = 3000.0
+
+
+def lambda_for_qp(qp: float) -> float:
+    """Log-uniform lambda: qp 0 is the lowest rate, qp 63 the highest quality."""
+    t = qp / (INTRA_QP_COUNT - 1)
+    return math.exp(math.log(LAMBDA_MIN) + t * (math.log(LAMBDA_MAX) - math.log(LAMBDA_MIN)))
+
+
+def p_frame_qps(base_qp: int, length: int) -> list[int]:
+    """Coded qp of frames 1..length-1 of a sequence starting with an I frame (hierarchical shifts)."""
+    settings = CodingSettings(qp_i=0, qp_p=base_qp, intra_period=-1, reset_interval=0)
+    return [min(plan_frame(i, settings).qp, INTER_QP_COUNT - 1) for i in range(1, length)]
+
+
+@dataclass
+class StageConfig:
+    """One training stage; defaults are the CPU recipe, ``scale_for_cuda`` the GPU one."""
+
+    stage: str  # "intra" or "inter"
+    steps: int
+    batch: int
+    crop: int
+    length: int = 1  # frames per sample (inter: 1 I + length-1 P)
+    lr: float = 1e-4
+    lr_final: float = 1e-5
+    grad_clip: float = 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Recipe:
+    config: str = "compact"
+    seed: int = 0
+    stages: list[StageConfig] = field(default_factory=lambda: [
+        StageConfig("intra", steps=20000, batch=8, crop=128, lr=2e-4),
+        StageConfig("inter", steps=40000, batch=4, crop=128, length=4, lr=1e-4),
+    ])
+
+    def scale_for_cuda(self) -> Recipe:
+        for s in self.stages:
+            s.batch *= 4
+            s.crop *= 2
+        return self
