@@ -148,8 +148,8 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self._trained_module().parameters(), stage.grad_clip)
         opt.step()
         self.step += 1
-        report = StepReport(stage.stage, self.step, float(loss.detach()), float(bpp.detach()), _psnr(mse), float(base.float().mean()),
-                            time.perf_counter() - start)
+        report = StepReport(stage.stage, self.step, float(loss.detach()), float(bpp.detach()), _psnr(mse),
+                            float(base.float().mean()), time.perf_counter() - start)
         if self.step >= stage.steps:
             self.stage_index += 1
             self.step = 0
