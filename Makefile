@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo conform bench lint clean
+.PHONY: install test demo conform bench lint clean train
 
 $(STAMP): pyproject.toml setup.py $(wildcard native/*.cpp native/rans/*)
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ bench: install
 	$(BIN)/pip install -q 'constriction>=0.4'
 	$(BIN)/python bench/bench_rans.py
 	$(BIN)/python bench/bench_codec.py --size 1920x1080 --frames 2
+
+# The recipe behind the shipped weights. Resumes train_runs/default/checkpoint.pt when present,
+# else continues from the committed weights (nvcodec/weights/nvc-compact.pt and its .train.json).
+DATA ?= ../shared/data
+train: install
+	nice -n 10 $(BIN)/nvc train --data-root $(DATA) --out train_runs/default \
+		$(if $(wildcard train_runs/default/checkpoint.pt),,$(if $(wildcard nvcodec/weights/nvc-compact.pt),--init nvcodec/weights/nvc-compact.pt,))
 
 lint: install
 	$(BIN)/ruff check nvcodec cli tests bench examples

@@ -14,6 +14,20 @@ DEFAULT_DATA = (
 )
 
 
+def read_progress(weights: Path) -> dict:
+    """Where training stood when ``weights`` were exported (its ``.train.json`` sidecar), if known."""
+    import json
+
+    sidecar = weights.with_suffix(".train.json")
+    if not sidecar.is_file() or sidecar.stat().st_size > 1 << 16:
+        return {}
+    try:
+        doc = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 @click.command()
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("../shared/data"),
               show_default=True, help="Folder the default training sources are taken from.")
@@ -29,11 +43,21 @@ DEFAULT_DATA = (
 @click.option("--minutes", type=float, default=None, help="Stop (with a checkpoint) after this many minutes.")
 @click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path),
+              help="Do not train: write OUT/checkpoint.pt as float16 nvc model file EXPORT and print its sha256.")
+@click.option("--name", default="nvc-compact", show_default=True, help="Model name recorded by --export.")
 @click.pass_obj
-def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoint_minutes, device) -> None:
+def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoint_minutes, device, export,
+          name) -> None:
     """Train the intra model, then the inter model; resumes exactly from OUT/checkpoint.pt."""
     import torch
     from rich.console import Console
+
+    if export is not None:
+        from nvcodec.training.export import export_weights
+
+        click.echo(export_weights(out / "checkpoint.pt", export, name))
+        return
 
     from nvcodec.codec.device import resolve_device
     from nvcodec.models.registry import load_model_file
@@ -59,8 +83,11 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
         loaded = load_model_file(init)
         trainer.model.intra.load_state_dict(loaded.intra.state_dict())
         trainer.model.inter.load_state_dict(loaded.inter.state_dict())
-        trainer.stage_index = [s.stage for s in recipe.stages].index(init_stage)
-        console.print(f"initialised from {init}, starting stage {init_stage}")
+        progress = read_progress(init)
+        stage_name = progress.get("stage", init_stage)
+        trainer.stage_index = [s.stage for s in recipe.stages].index(stage_name)
+        trainer.step = int(progress.get("step", 0))
+        console.print(f"initialised from {init}: stage {stage_name}, step {trainer.step}")
     deadline = None if minutes is None else time.monotonic() + minutes * 60
     torch.set_num_threads(max(1, torch.get_num_threads()))
     quiet = obj.loglevel == "quiet"
