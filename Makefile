@@ -20,7 +20,7 @@ test: install
 	$(BIN)/python -m pytest
 
 demo: install
-	$(BIN)/python examples/roundtrip.py
+	$(BIN)/python docs/examples/roundtrip.py
 
 conform: install
 	$(BIN)/nvc conform tests/fixtures/conformance
@@ -38,7 +38,7 @@ train: install
 		$(if $(wildcard train_runs/default/checkpoint.pt),,$(if $(wildcard nvcodec/weights/nvc-compact.pt),--init nvcodec/weights/nvc-compact.pt,))
 
 lint: install
-	$(BIN)/ruff check nvcodec cli tests bench examples
+	$(BIN)/ruff check nvcodec cli tests bench docs
 
 clean:
 	rm -rf build *.egg-info nvcodec/*.so
