@@ -48,9 +48,11 @@ class StageConfig:
 class Recipe:
     config: str = "compact"
     seed: int = 0
+    # Stages run in order and a run resumes inside them, so the recipe grows by
+    # appending stages (e.g. longer sequences, larger crops), never by editing done ones.
     stages: list[StageConfig] = field(default_factory=lambda: [
-        StageConfig("intra", steps=20000, batch=8, crop=128, lr=2e-4),
-        StageConfig("inter", steps=40000, batch=4, crop=128, length=4, lr=1e-4),
+        StageConfig("intra", steps=6000, batch=8, crop=128, lr=2e-4),
+        StageConfig("inter", steps=10000, batch=4, crop=128, length=4, lr=1e-4),
     ])
 
     def scale_for_cuda(self) -> Recipe:
