@@ -45,8 +45,14 @@ def cli(ctx: click.Context, loglevel: str) -> None:
 
 def _register() -> None:
     from cli.conform import conform
+    from cli.decode import decode
+    from cli.encode import encode
+    from cli.info import info
+    from cli.ladder import ladder
+    from cli.models import models
 
-    cli.add_command(conform)
+    for command in (encode, decode, info, models, ladder, conform):
+        cli.add_command(command)
     from cli.train import train
 
     cli.add_command(train)

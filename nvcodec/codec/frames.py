@@ -1,15 +1,21 @@
-"""YUV 4:2:0 planes <-> the network's padded 3-channel tensor, and back.
+"""YUV 4:2:0 (or 4:4:4) planes <-> the network's padded 3-channel tensor, and back.
 
 The networks see full-resolution YCbCr: chroma is upsampled by repeating each
 sample 2x2, the frame is replicate-padded on the right and bottom to a multiple
 of 16, and the output is cropped, chroma 2x2-averaged, scaled to 8 bits and
 rounded half to even.  Odd sizes work because 4:2:0 chroma of an odd-sized
 frame covers ``2*ceil(n/2)`` luma samples, which is what is cropped back.
+
+4:4:4 frames (RGB sources, coded as BT.709 full-range YCbCr) already are at
+full resolution, so they skip the upsampling and the averaging; nothing else
+changes, and the stream syntax does not record the chroma format (the .nvc
+header does).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -18,14 +24,19 @@ import torch.nn.functional as F
 #: the networks' total downsampling: frames are padded to a multiple of this
 FRAME_ALIGN = 16
 
+#: "420": chroma at half resolution both ways; "444": chroma at full resolution
+ChromaFormat = Literal["420", "444"]
+CHROMA_FORMATS: tuple[ChromaFormat, ...] = ("420", "444")
+
 
 @dataclass(frozen=True)
 class Planes:
-    """One 8-bit YUV 4:2:0 frame; chroma planes are ceil(h/2) x ceil(w/2)."""
+    """One 8-bit YCbCr frame; 4:2:0 chroma planes are ceil(h/2) x ceil(w/2), 4:4:4 ones h x w."""
 
     y: np.ndarray
     u: np.ndarray
     v: np.ndarray
+    chroma: ChromaFormat = "420"
 
     @property
     def height(self) -> int:
@@ -39,7 +50,9 @@ class Planes:
         for name, plane in (("y", self.y), ("u", self.u), ("v", self.v)):
             if plane.dtype != np.uint8 or plane.ndim != 2:
                 raise ValueError(f"plane {name} must be a 2-D uint8 array, got {plane.dtype} {plane.shape}")
-        ch, cw = chroma_size(self.height, self.width)
+        if self.chroma not in CHROMA_FORMATS:
+            raise ValueError(f"chroma format must be one of {CHROMA_FORMATS}, got {self.chroma!r}")
+        ch, cw = chroma_size(self.height, self.width, self.chroma)
         if self.u.shape != (ch, cw) or self.v.shape != (ch, cw):
             raise ValueError(
                 f"chroma planes of a {self.width}x{self.height} frame must be {cw}x{ch}, "
@@ -47,7 +60,9 @@ class Planes:
             )
 
 
-def chroma_size(height: int, width: int) -> tuple[int, int]:
+def chroma_size(height: int, width: int, chroma: ChromaFormat = "420") -> tuple[int, int]:
+    if chroma == "444":
+        return height, width
     return (height + 1) // 2, (width + 1) // 2
 
 
@@ -74,21 +89,25 @@ def planes_to_tensor(frame: Planes, device: torch.device | str = "cpu") -> torch
     y = torch.from_numpy(np.ascontiguousarray(frame.y)).to(device=device, dtype=torch.float32) / 255.0
     uv = np.stack((frame.u, frame.v))
     uv = torch.from_numpy(uv).to(device=device, dtype=torch.float32) / 255.0
-    uv = uv.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)
+    if frame.chroma == "420":
+        uv = uv.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)
     ph, pw = padded_size(h, w)
     y = pad_replicate(y[None, None], ph, pw)
     uv = pad_replicate(uv[None], ph, pw)
     return torch.cat((y, uv), dim=1)
 
 
-def tensor_to_planes(x_hat: torch.Tensor, height: int, width: int) -> Planes:
-    """Crop a decoded [1, 3, H16, W16] tensor to the frame and quantise it to 8-bit 4:2:0."""
+def tensor_to_planes(x_hat: torch.Tensor, height: int, width: int, chroma: ChromaFormat = "420") -> Planes:
+    """Crop a decoded [1, 3, H16, W16] tensor to the frame and quantise it to 8-bit 4:2:0 (or 4:4:4)."""
     y = x_hat[:, :1, :height, :width]
-    ch, cw = chroma_size(height, width)
-    uv = F.avg_pool2d(x_hat[:, 1:, : 2 * ch, : 2 * cw], kernel_size=2, stride=2)
+    if chroma == "444":
+        uv = x_hat[:, 1:, :height, :width]
+    else:
+        ch, cw = chroma_size(height, width)
+        uv = F.avg_pool2d(x_hat[:, 1:, : 2 * ch, : 2 * cw], kernel_size=2, stride=2)
     y8 = _to_uint8(y)
     uv8 = _to_uint8(uv)
-    return Planes(y=y8[0, 0], u=uv8[0, 0], v=uv8[0, 1])
+    return Planes(y=y8[0, 0], u=uv8[0, 0], v=uv8[0, 1], chroma=chroma)
 
 
 def _to_uint8(t: torch.Tensor) -> np.ndarray:

@@ -22,7 +22,7 @@ from nvcodec.bitstream import FrameType, FrameUnit, SpsUnit, Unit, read_units
 from nvcodec.bitstream.units import MAX_SPS_ID
 from nvcodec.codec import frame_coding as fc
 from nvcodec.codec.device import resolve_device
-from nvcodec.codec.frames import Planes, planes_to_tensor, tensor_to_planes
+from nvcodec.codec.frames import CHROMA_FORMATS, ChromaFormat, Planes, planes_to_tensor, tensor_to_planes
 from nvcodec.codec.gop import FramePlan, plan_frame
 from nvcodec.codec.settings import CodingSettings
 from nvcodec.entropy.context import MaskCache
@@ -81,6 +81,7 @@ class SequenceEncoder:
         self.reconstruct = reconstruct
         self._index = 0
         self._size: tuple[int, int] | None = None
+        self._chroma: ChromaFormat = "420"
         self._ref: fc.Reference | None = None
         self._sps: dict[tuple[int, int, bool, bool], int] = {}
 
@@ -95,9 +96,12 @@ class SequenceEncoder:
             if not (0 < size[0] <= MAX_DIMENSION and 0 < size[1] <= MAX_DIMENSION):
                 raise InputError(f"frame size {size[1]}x{size[0]} is outside 1..{MAX_DIMENSION}")
             self._size = size
+            self._chroma = frame.chroma
         elif size != self._size:
             raise InputError(f"frame {self._index} is {size[1]}x{size[0]}, the sequence is "
                              f"{self._size[1]}x{self._size[0]}")
+        elif frame.chroma != self._chroma:
+            raise InputError(f"frame {self._index} is {frame.chroma}, the sequence is {self._chroma}")
         plan = plan_frame(self._index, self.settings)
         two_ec = self.settings.use_two_ec(*size)
         units: list[Unit] = []
@@ -115,7 +119,7 @@ class SequenceEncoder:
                 payload, self._ref = fc.encode_inter(self.model.inter, self.inter_ctx, x, plan.qp, self._ref,
                                                      two_ec, self.reconstruct)
                 x_hat = self._ref.frame
-            recon = tensor_to_planes(x_hat, *size) if x_hat is not None else None
+            recon = tensor_to_planes(x_hat, *size, self._chroma) if x_hat is not None else None
         units.append(FrameUnit(plan.frame_type, sps_id, plan.qp, payload))
         self._index += 1
         return EncodedFrame(plan, units, recon)
@@ -131,10 +135,17 @@ class SequenceEncoder:
 
 
 class SequenceDecoder:
-    """Decodes a DCVC-RT unit stream; needs nothing from the encoder but the skip threshold."""
+    """Decodes a DCVC-RT unit stream; needs nothing from the encoder but the skip threshold.
+
+    ``chroma`` is the format the frames were coded in ("444" for RGB sources);
+    like the skip threshold it is not in the DCVC-RT syntax, so the .nvc header carries it.
+    """
 
     def __init__(self, model: CodecModel, skip_threshold: float | None, device: str = "auto",
-                 numerics: str | None = None) -> None:
+                 numerics: str | None = None, chroma: ChromaFormat = "420") -> None:
+        if chroma not in CHROMA_FORMATS:
+            raise ConfigError("chroma", chroma, f"one of {', '.join(CHROMA_FORMATS)}")
+        self.chroma = chroma
         self.device = resolve_device(device)
         self.numerics = _numerics_for(self.device, numerics)
         with pinned(self.numerics):
@@ -177,7 +188,7 @@ class SequenceDecoder:
                                             ref, sps.ec_part, self.device)
                 x_hat = self._ref.frame
             self._size = size
-            out = tensor_to_planes(x_hat, *size)
+            out = tensor_to_planes(x_hat, *size, self.chroma)
         self.frames_decoded += 1
         return out
 

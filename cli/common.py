@@ -1,0 +1,225 @@
+"""What the transcoding commands share: option types, logging, the model funnel, safe output paths.
+
+Nothing here imports torch or PyAV at module level, so ``nvc --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+import click
+
+from nvcodec.errors import ConfigError
+
+if TYPE_CHECKING:
+    from nvcodec.models.bundle import CodecModel
+
+LEVELS = {"quiet": logging.CRITICAL + 1, "error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
+          "debug": logging.DEBUG}
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
+        return f"nvc: {level}{record.getMessage()}"
+
+
+def setup_logging(loglevel: str) -> None:
+    """Library log records (warnings such as reduced precision or a cut file) as one line each on stderr."""
+    logger = logging.getLogger("nvcodec")
+    logger.setLevel(LEVELS[loglevel])
+    for handler in list(logger.handlers):
+        if getattr(handler, "_nvc", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._nvc = True  # type: ignore[attr-defined]
+    handler.setFormatter(_OneLine())
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
+def warn(message: str) -> None:
+    logging.getLogger("nvcodec.cli").warning(message)
+
+
+def info(message: str) -> None:
+    logging.getLogger("nvcodec.cli").info(message)
+
+
+# --- option types ------------------------------------------------------------------------------------------------
+
+
+class SizeType(click.ParamType):
+    """``WxH``, as ffmpeg's ``-s``."""
+
+    name = "WxH"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        m = re.fullmatch(r"(\d+)x(\d+)", str(value).strip())
+        if not m or not (0 < int(m.group(1)) <= 16384 and 0 < int(m.group(2)) <= 16384):
+            self.fail(f"{value!r} is not a frame size WxH (1..16384 each)", param, ctx)
+        return int(m.group(1)), int(m.group(2))
+
+
+class RateType(click.ParamType):
+    """A frame rate: ``25``, ``29.97`` or ``30000/1001``."""
+
+    name = "FPS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Fraction):
+            return value
+        try:
+            rate = Fraction(str(value).strip()).limit_denominator(1 << 20)
+        except (ValueError, ZeroDivisionError):
+            self.fail(f"{value!r} is not a frame rate (25, 29.97, 30000/1001)", param, ctx)
+        if not 0 < rate <= 1000:
+            self.fail(f"{value!r} is not a frame rate in (0, 1000]", param, ctx)
+        return rate
+
+
+class TimeType(click.ParamType):
+    """A time as ffmpeg writes it: seconds (``2.5``) or ``[HH:]MM:SS[.frac]``."""
+
+    name = "TIME"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        parts = text.split(":")
+        try:
+            if len(parts) > 3 or not all(parts):
+                raise ValueError
+            seconds = 0.0
+            for part in parts:
+                seconds = seconds * 60 + float(part)
+        except ValueError:
+            self.fail(f"{value!r} is not a time (seconds or [HH:]MM:SS[.frac])", param, ctx)
+        if seconds < 0 or seconds != seconds:
+            self.fail(f"{value!r} must not be negative", param, ctx)
+        return seconds
+
+
+SIZE = SizeType()
+RATE = RateType()
+TIME = TimeType()
+
+
+def loglevel_option(f: Callable) -> Callable:
+    """``--loglevel`` after the command too (ffmpeg users put it anywhere); overrides the group's."""
+    def set_level(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None and ctx.obj is not None:
+            ctx.obj.loglevel = value
+
+    return click.option("--loglevel", type=click.Choice(list(LEVELS)), expose_value=False, callback=set_level,
+                        help="quiet, error, warning, info (default) or debug (tracebacks too).")(f)
+
+
+def overwrite_options(f: Callable) -> Callable:
+    f = click.option("-n", "no_overwrite", is_flag=True, help="Never overwrite an existing output (exit 1).")(f)
+    return click.option("-y", "overwrite", is_flag=True, help="Overwrite an existing output.")(f)
+
+
+def progress_options(f: Callable) -> Callable:
+    return click.option("--progress", "progress_to", metavar="FILE|-",
+                        help="Write ffmpeg-style key=value progress blocks to FILE (or - for stdout).")(f)
+
+
+# --- output safety -------------------------------------------------------------------------------------------------
+
+
+def check_output(path: str, overwrite: bool, no_overwrite: bool) -> None:
+    """Refuse to replace an existing output unless -y (and always with -n)."""
+    if path == "-":
+        return
+    if overwrite and no_overwrite:
+        raise click.UsageError("-y and -n contradict each other")
+    if "%" in os.path.basename(path) or path.endswith(("/", os.sep)):
+        return  # PNG sequences: per-file check is the sink's business; folders may exist
+    if os.path.lexists(path):
+        if os.path.isdir(path):
+            raise ConfigError("output", path, "a file name, not a folder")
+        if no_overwrite or not overwrite:
+            raise click.ClickException(f"{path} already exists (use -y to overwrite)")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ConfigError("output", path, f"a path in an existing folder ({parent} does not exist)")
+
+
+def same_file(a: str, b: str) -> bool:
+    if a == "-" or b == "-":
+        return False
+    try:
+        return os.path.exists(b) and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: a temporary file renamed on success, removed on failure.
+
+    ``-`` gives stdout, written directly.
+    """
+    if path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    import tempfile
+
+    target = Path(path)
+    from nvcodec.io.sink import default_file_mode
+
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    os.fchmod(fd, default_file_mode())
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+# --- models --------------------------------------------------------------------------------------------------------
+
+
+def load_model(spec: str | None) -> CodecModel:
+    """The model for ``--model`` (None: the shipped default)."""
+    from nvcodec.models.registry import list_models, resolve_model
+
+    if spec is None and not list_models():
+        # --- TEMPORARY FALLBACK: delete this block once trained weights ship in the registry. ---
+        warn("no trained model is shipped yet: using synthetic:compact:1 (random-looking weights, poor quality)")
+        return resolve_model("synthetic:compact:1")
+        # --- end of temporary fallback ---
+    return resolve_model(spec)
+
+
+def apply_threads(threads: int | None) -> None:
+    """``--threads``: torch's thread count where the numerics profile leaves it free (cpu-native)."""
+    if threads is None:
+        return
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"

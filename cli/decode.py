@@ -1,0 +1,100 @@
+"""``nvc decode IN.nvc OUTPUT``: a .nvc file back to video (mp4, mkv, y4m, .yuv, PNGs or stdout)."""
+
+from __future__ import annotations
+
+import click
+
+from cli import common
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT")
+@click.argument("output", metavar="OUTPUT")
+@click.option("-c:v", "--codec", "codec", help="Video encoder for container outputs (default lossless: libx264 "
+              "qp 0 in mp4/mov/ts, ffv1 in mkv).")
+@click.option("--crf", type=click.IntRange(0, 63), help="Quality for lossy output codecs (x264's crf).")
+@click.option("--frames", "-frames", "frames", type=click.IntRange(min=1), help="Decode at most N frames.")
+@click.option("--ss", "-ss", "start", type=common.TIME, default=0.0,
+              help="Start at this time; seeks through the intra index when the input is a file.")
+@click.option("-t", "--duration", type=common.TIME, help="Decode at most this long.")
+@click.option("--model", help="Model to decode with (default: the one the stream names); another model's "
+              "stream is refused.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), help="Torch threads where the stream's numerics allow.")
+@click.option("--strict", is_flag=True, help="Treat a truncated input as an error instead of a warning.")
+@common.progress_options
+@common.overwrite_options
+@common.loglevel_option
+@click.pass_obj
+def decode(obj, input_path: str, output: str, codec, crf, frames, start, duration, model, device, threads,
+           strict: bool, progress_to, overwrite: bool, no_overwrite: bool) -> None:
+    """Decode INPUT (.nvc, or - for stdin) to OUTPUT, cropped to the source size with its audio,
+    colour description and timestamps.
+
+    \b
+      nvc decode clip.nvc clip.mp4            (lossless H.264)
+      nvc decode clip.nvc frames/%04d.png
+      nvc decode clip.nvc - | ffplay -
+    """
+    import sys
+
+    from cli.progress import Progress
+
+    common.setup_logging(obj.loglevel)
+    common.check_output(output, overwrite, no_overwrite)
+    if common.same_file(input_path, output):
+        raise click.UsageError("input and output are the same file")
+    if output == "-" and progress_to == "-":
+        raise click.UsageError("--progress - and output - would share stdout")
+
+    from nvcodec import transcode
+    from nvcodec.container import NvcReader
+    from nvcodec.errors import InputError, ModelError, TruncatedStreamError
+    from nvcodec.io import OutputOptions, open_sink
+
+    try:
+        source = sys.stdin.buffer if input_path == "-" else open(input_path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise InputError(f"{input_path}: {exc.strerror}") from None
+    with source:
+        reader = NvcReader(source)
+        header = reader.header
+        spec = model or transcode.spec_for_stream_model(header.model_name)
+        try:
+            codec_model = common.load_model(spec)
+        except ModelError as exc:
+            if model is None:
+                raise ModelError(f"the stream needs model {header.model_name!r} "
+                                f"(sha256 {header.model_sha256[:16]}…), which nvc cannot load: {exc}") from None
+            raise
+        transcode.check_model(header, codec_model)
+        common.apply_threads(threads)
+        total = header.frame_count if header.frame_count is not None else None
+        if frames is not None:
+            total = min(total, frames) if total else frames
+        show = obj.loglevel in ("info", "debug")
+        progress = Progress("decoding", total, float(header.frame_rate), show, progress_to)
+        sink = open_sink(sys.stdout.buffer if output == "-" else output, transcode.description(header, reader),
+                         OutputOptions(codec=codec, crf=crf))
+        ok = False
+        try:
+            selection = transcode.DecodeRange(start=start, frames=frames, duration=duration)
+            for result in transcode.decode(reader, codec_model, sink, device, selection):
+                progress.update(result.bytes)
+            if reader.truncated_at is not None:
+                message = (f"{input_path}: file is cut off at byte {reader.truncated_at}; "
+                           f"decoded the {progress.frames} complete frames before it")
+                if strict:
+                    raise TruncatedStreamError(message)
+                common.warn(message)
+            if progress.frames == 0:
+                raise InputError(f"{input_path}: no frames to decode in the selected range")
+            sink.close()
+            ok = True
+        finally:
+            if not ok:
+                sink.abort()
+            progress.close(ok)
+    s = progress.stats()
+    common.info(f"decoded {progress.frames} frames {header.width}x{header.height} in {progress.elapsed:.1f} s "
+                f"({s['fps']:.2f} fps) from {s['kbps']:.1f} kbit/s -> {output}")

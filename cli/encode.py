@@ -1,0 +1,119 @@
+"""``nvc encode INPUT OUTPUT.nvc``: any video PyAV reads (or y4m on stdin) into a .nvc file."""
+
+from __future__ import annotations
+
+import click
+
+from cli import common
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT")
+@click.argument("output", metavar="OUTPUT")
+@click.option("-q", "--qp", type=click.IntRange(0, 63), help="Quality 0..63; HIGHER is better quality (as in "
+              "DCVC-RT, unlike x264's crf). Default 32, or the preset's.")
+@click.option("--qp-p", type=click.IntRange(0, 63), help="Base qp of P frames (default: same as -q).")
+@click.option("-g", "--intra-period", type=int, help="Frames between intra frames; -1 (default) for one only.")
+@click.option("--reset-interval", type=click.IntRange(min=0), help="P frames between reference resets "
+              "(default 64; 0 never).")
+@click.option("--frames", "-frames", "frames", type=click.IntRange(min=1), help="Encode at most N frames.")
+@click.option("--ss", "-ss", "start", type=common.TIME, default=0.0, help="Start at this time (seconds or "
+              "[HH:]MM:SS).")
+@click.option("-t", "--duration", type=common.TIME, help="Encode at most this long.")
+@click.option("--pix-fmt", "pix_fmt", default="yuv420p", show_default=True,
+              help="'rgb' codes RGB as BT.709 full-range YCbCr 4:4:4; for raw .yuv input, its FFmpeg pix_fmt.")
+@click.option("-s", "--size", "raw_size", type=common.SIZE, help="Frame size of raw .yuv input (WxH).")
+@click.option("-r", "--rate", "raw_rate", type=common.RATE, help="Frame rate of raw .yuv or PNG input.")
+@click.option("--stream", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Which video stream of the input (0 = first).")
+@click.option("-an", "--no-audio", "no_audio", is_flag=True, help="Leave the audio out.")
+@click.option("--preset", help="Named preset (fast, balanced, archive) or a .toml file; options override it.")
+@click.option("--model", help="Model name, file, INTRA,INTER checkpoints or synthetic:<config>:<seed>.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--numerics", help="Numerics profile of the stream (default cpu-avx2-t2 on CPU; see README).")
+@click.option("--threads", type=click.IntRange(min=1), help="Torch threads (only where the numerics profile "
+              "leaves them free, i.e. cpu-native).")
+@click.option("--psnr", is_flag=True, help="Measure PSNR against the input and report it.")
+@common.progress_options
+@common.overwrite_options
+@common.loglevel_option
+@click.pass_obj
+def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_interval, frames, start, duration,
+           pix_fmt: str, raw_size, raw_rate, stream: int, no_audio: bool, preset, model, device, numerics, threads,
+           psnr: bool, progress_to, overwrite: bool, no_overwrite: bool) -> None:
+    """Encode INPUT (a file, a raw .yuv, a PNG pattern or folder, or - for y4m on stdin) into OUTPUT
+    (.nvc, or - for stdout).
+
+    \b
+      nvc encode in.mp4 -q 40 out.nvc
+      nvc encode in.yuv -s 1920x1080 -r 30 out.nvc
+      ffmpeg -i in.mkv -f yuv4mpegpipe - | nvc encode - out.nvc
+    """
+    from cli.progress import Progress
+
+    common.setup_logging(obj.loglevel)
+    common.check_output(output, overwrite, no_overwrite)
+    if common.same_file(input_path, output):
+        raise click.UsageError("input and output are the same file")
+    if output == "-" and progress_to == "-":
+        raise click.UsageError("--progress - and output - would share stdout")
+
+    from nvcodec.presets import Preset, load_preset
+
+    chosen = load_preset(preset) if preset else Preset("defaults")
+    if chosen.is_ladder:
+        raise click.UsageError(f"preset {preset!r} is a ladder: use nvc ladder")
+    settings = chosen.settings(qp_i=qp, qp_p=qp_p, intra_period=intra_period, reset_interval=reset_interval,
+                               numerics=numerics)
+    opts = _input_options(pix_fmt, raw_size, raw_rate, stream, start, duration, frames, not no_audio)
+
+    import sys
+
+    from nvcodec import transcode
+    from nvcodec.io import open_source
+    from nvcodec.metrics import mean_quality
+
+    codec_model = common.load_model(model)
+    common.apply_threads(threads)
+    with open_source(sys.stdin.buffer if input_path == "-" else input_path, opts) as source:
+        info = source.info
+        show = obj.loglevel in ("info", "debug")
+        progress = Progress("encoding", info.frame_count_hint, float(info.frame_rate), show, progress_to)
+        qualities = []
+        ok = False
+        try:
+            with common.atomic_output(output) as out:
+                for result in transcode.encode(source, out, codec_model, settings, device, measure=psnr):
+                    progress.update(result.bytes)
+                    if result.quality is not None:
+                        qualities.append(result.quality)
+                size = out.tell() if output != "-" else progress.size
+            ok = True
+        finally:
+            progress.close(ok)
+    s = progress.stats()
+    line = (f"encoded {progress.frames} frames {info.width}x{info.height} in {progress.elapsed:.1f} s "
+            f"({s['fps']:.2f} fps): {common.human_bytes(size)}, {s['kbps']:.1f} kbit/s")
+    if qualities:
+        q = mean_quality(qualities)
+        line += f", PSNR-Y {q.y:.2f} dB, PSNR-YUV {q.yuv:.2f} dB"
+    common.info(f"{line} -> {output}")
+
+
+def _input_options(pix_fmt: str, raw_size, raw_rate, stream: int, start: float, duration, frames, audio: bool):
+    from nvcodec.io import InputOptions
+
+    mode = "rgb" if pix_fmt in ("rgb", "rgb24") else "yuv420p"
+    raw_pix_fmt = "rgb24" if pix_fmt == "rgb" else pix_fmt
+    if raw_size is None and mode == "yuv420p" and pix_fmt != "yuv420p":
+        raise click.BadParameter(f"{pix_fmt!r}: for coded input use yuv420p or rgb (other pix_fmts describe raw "
+                                 ".yuv input, given with -s)", param_hint="--pix-fmt")
+    if raw_size is not None:
+        import av
+
+        try:
+            av.VideoFormat(raw_pix_fmt)
+        except (ValueError, av.error.FFmpegError):
+            raise click.BadParameter(f"{pix_fmt!r} is not an FFmpeg pix_fmt", param_hint="--pix-fmt") from None
+    return InputOptions(stream=stream, raw_size=raw_size, raw_rate=raw_rate, raw_pix_fmt=raw_pix_fmt, mode=mode,
+                        start=start, duration=duration, frames=frames, audio=audio)

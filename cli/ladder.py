@@ -1,0 +1,87 @@
+"""``nvc ladder INPUT OUTDIR --preset NAME``: one .nvc per rung of a quality ladder, plus manifest.json."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from cli import common
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT")
+@click.argument("outdir", metavar="OUTDIR")
+@click.option("--preset", required=True, help="A ladder preset (e.g. ladder-web) or a .toml file with [[rung]]s.")
+@click.option("--frames", "-frames", "frames", type=click.IntRange(min=1), help="Encode at most N frames.")
+@click.option("--ss", "-ss", "start", type=common.TIME, default=0.0, help="Start at this time.")
+@click.option("-t", "--duration", type=common.TIME, help="Encode at most this long.")
+@click.option("--stream", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("-an", "--no-audio", "no_audio", is_flag=True, help="Leave the audio out.")
+@click.option("--model", help="Model name, file or synthetic:<config>:<seed>.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@common.overwrite_options
+@common.loglevel_option
+@click.pass_obj
+def ladder(obj, input_path: str, outdir: str, preset: str, frames, start, duration, stream, no_audio, model,
+           device, overwrite: bool, no_overwrite: bool) -> None:
+    """Encode INPUT once per rung of a ladder preset into OUTDIR/<rung>.nvc and write OUTDIR/manifest.json
+    with each rung's size, kbit/s and PSNR (measured against the input scaled to the rung's size)."""
+    common.setup_logging(obj.loglevel)
+    if input_path == "-":
+        raise click.UsageError("a ladder reads its input once per rung: give a file, not -")
+    from nvcodec.presets import load_preset, rung_settings
+
+    chosen = load_preset(preset)
+    if not chosen.is_ladder:
+        raise click.UsageError(f"preset {preset!r} has no [[rung]] tables: use nvc encode --preset")
+    if os.path.exists(outdir) and not os.path.isdir(outdir):
+        raise click.UsageError(f"{outdir} exists and is not a folder")
+    targets = [os.path.join(outdir, f"{r.name}.nvc") for r in chosen.rungs] + [os.path.join(outdir, "manifest.json")]
+    if os.path.isdir(outdir):
+        for target in targets:
+            common.check_output(target, overwrite, no_overwrite)
+
+    from nvcodec import transcode
+    from nvcodec.io import InputOptions, open_source
+    from nvcodec.metrics import mean_quality
+
+    codec_model = common.load_model(model)
+    base = InputOptions(stream=stream, start=start, duration=duration, frames=frames, audio=not no_audio)
+    with open_source(input_path, base) as probe:
+        src = probe.info
+    os.makedirs(outdir, exist_ok=True)
+    rungs = []
+    for rung, target in zip(chosen.rungs, targets, strict=False):
+        width, height = rung.size_for(src.width, src.height)
+        opts = InputOptions(stream=stream, start=start, duration=duration, frames=frames, audio=not no_audio,
+                            scale=(width, height))
+        settings = rung_settings(chosen, rung)
+        count = size = 0
+        qualities = []
+        with open_source(input_path, opts) as source, common.atomic_output(target) as out:
+            for result in transcode.encode(source, out, codec_model, settings, device, measure=True):
+                count += 1
+                size += result.bytes
+                if result.quality is not None:
+                    qualities.append(result.quality)
+            file_bytes = out.tell()
+        q = mean_quality(qualities)
+        kbps = file_bytes * 8 / 1000 / (count / float(src.frame_rate))
+        rungs.append({"name": rung.name, "file": os.path.basename(target), "width": width, "height": height,
+                      "qp": rung.qp, "frames": count, "bytes": file_bytes, "video_bytes": size,
+                      "kbit_per_s": round(kbps, 3), "psnr_y": round(q.y, 4), "psnr_u": round(q.u, 4),
+                      "psnr_v": round(q.v, 4), "psnr_yuv": round(q.yuv, 4)})
+        common.info(f"rung {rung.name}: {width}x{height} qp {rung.qp}, {count} frames, {kbps:.1f} kbit/s, "
+                    f"PSNR-YUV {q.yuv:.2f} dB -> {target}")
+    manifest = {
+        "input": input_path, "preset": chosen.name, "description": chosen.description,
+        "model": {"name": codec_model.name, "sha256": codec_model.sha256},
+        "source": {"width": src.width, "height": src.height, "frame_rate": str(src.frame_rate)},
+        "psnr_reference": "the input scaled to each rung's size",
+        "rungs": rungs,
+    }
+    with common.atomic_output(targets[-1]) as out:
+        out.write((json.dumps(manifest, indent=2) + "\n").encode())
+    common.info(f"ladder {chosen.name}: {len(rungs)} rungs and manifest.json in {outdir}")

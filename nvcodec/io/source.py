@@ -1,0 +1,341 @@
+"""Reading video (and its audio, untouched) through PyAV, as 8-bit planes the codec takes.
+
+    with open_source("in.mp4", InputOptions(frames=10)) as src:
+        for item in src.items():        # VideoItem and AudioPacket, in file order
+            ...
+
+Every pix_fmt FFmpeg decodes is converted with swscale to YUV 4:2:0 without
+changing the colour matrix (the source's colour description is kept and
+restored on output); RGB sources are converted with BT.709, recorded as such.
+In RGB mode frames become BT.709 full-range YCbCr 4:4:4 (:mod:`nvcodec.color`).
+Precision lost on the way (more than 8 bits, or chroma finer than 4:2:0) is
+logged once as a warning.
+
+Audio packets are passed through as they are demuxed, with the stream's codec
+parameters serialised (:func:`codec_params`) so a muxer can write them again.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import av
+import numpy as np
+
+from nvcodec.codec.frames import ChromaFormat, Planes
+from nvcodec.color import rgb_to_ycbcr444
+from nvcodec.container.format import AudioPacket, AudioTrack, ColorInfo
+from nvcodec.errors import ConfigError, InputError
+
+log = logging.getLogger("nvcodec.io")
+
+RAW_EXTENSIONS = (".yuv", ".raw", ".rgb")
+_BT709 = 1
+_UNSPECIFIED = 2
+_SRGB_TRC = 13
+_RANGE_LIMITED, _RANGE_FULL = 1, 2
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """What to read: which stream, how raw input is laid out, which part, in which form."""
+
+    stream: int = 0  # n-th video stream
+    raw_size: tuple[int, int] | None = None  # (width, height) for raw input
+    raw_rate: Fraction | None = None
+    raw_pix_fmt: str = "yuv420p"
+    mode: Literal["yuv420p", "rgb"] = "yuv420p"
+    start: float = 0.0  # seconds
+    duration: float | None = None  # seconds
+    frames: int | None = None
+    audio: bool = True
+    scale: tuple[int, int] | None = None  # (width, height) to resize to (ladder rungs)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    width: int
+    height: int
+    chroma: ChromaFormat
+    frame_rate: Fraction
+    time_base: Fraction
+    pix_fmt: str
+    color: ColorInfo
+    audio: tuple[AudioTrack, ...]
+    frame_count_hint: int | None  # from the container, when it says; may be wrong
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    planes: Planes
+    pts: int  # in SourceInfo.time_base
+    duration: int
+
+
+def _open_container(path: str | BinaryIO, opts: InputOptions) -> av.container.InputContainer:
+    kwargs: dict = {}
+    name = path if isinstance(path, str) else "<stdin>"
+    if not isinstance(path, str):
+        kwargs["format"] = "yuv4mpegpipe"
+    elif path.lower().endswith(RAW_EXTENSIONS) or opts.raw_size is not None:
+        if opts.raw_size is None:
+            raise ConfigError("size", None, "raw video input needs -s WxH (and -r FPS, --pix-fmt)")
+        rate = opts.raw_rate or Fraction(25)
+        kwargs["format"] = "rawvideo"
+        kwargs["options"] = {"video_size": f"{opts.raw_size[0]}x{opts.raw_size[1]}",
+                             "framerate": f"{rate.numerator}/{rate.denominator}",
+                             "pixel_format": opts.raw_pix_fmt}
+    elif "%" in path or os.path.isdir(path):
+        rate = opts.raw_rate or Fraction(25)
+        options = {"framerate": f"{rate.numerator}/{rate.denominator}"}
+        if os.path.isdir(path):
+            if not any(Path(path).glob("*.png")):
+                raise InputError(f"{path}: folder holds no .png files")
+            options["pattern_type"] = "glob"
+            path = os.path.join(glob_escape(path), "*.png")
+        kwargs["format"] = "image2"
+        kwargs["options"] = options
+    else:
+        if not os.path.exists(path):
+            raise InputError(f"{path}: no such file")
+        if os.path.getsize(path) == 0:
+            raise InputError(f"{path}: empty file")
+    try:
+        return av.open(path, "r", **kwargs)
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{name}: not a video PyAV can read ({_why(exc)})") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{name}: {exc}") from None
+
+
+def glob_escape(path: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in path)
+
+
+def _why(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(":")[0] if text else type(exc).__name__
+
+
+def codec_params(stream: av.stream.Stream) -> bytes:
+    """An audio stream's codec parameters as a tiny NUT file (one placeholder packet).
+
+    PyAV can only give a new output stream the exact parameters of an existing
+    stream (``add_stream_from_template``), so the parameters travel as the
+    smallest file libavformat reads back: the stream's header plus one byte.
+    """
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="nut") as out:
+        target = out.add_stream_from_template(stream)
+        out.start_encoding()
+        packet = av.Packet(b"\0")
+        packet.stream = target
+        packet.pts = packet.dts = 0
+        out.mux(packet)
+    return buf.getvalue()
+
+
+class VideoSource:
+    """An opened input: :attr:`info`, then :meth:`items` once."""
+
+    def __init__(self, path: str | BinaryIO, opts: InputOptions) -> None:
+        self.name = path if isinstance(path, str) else "<stdin>"
+        self.opts = opts
+        self._container = _open_container(path, opts)
+        videos = self._container.streams.video
+        if not videos:
+            self._container.close()
+            raise InputError(f"{self.name}: no video stream")
+        if not 0 <= opts.stream < len(videos):
+            self._container.close()
+            raise ConfigError("stream", opts.stream, f"0..{len(videos) - 1} (the input has {len(videos)} video "
+                                                     "stream(s))")
+        self._video = videos[opts.stream]
+        self._video.thread_type = "AUTO"
+        self._audio = list(self._container.streams.audio) if opts.audio else []
+        self._audio = [s for s in self._audio if s.codec_context is not None]
+        self.info = self._probe()
+        self._warned_precision = False
+
+    def _probe(self) -> SourceInfo:
+        v = self._video
+        cc = v.codec_context
+        if not cc.width or not cc.height:
+            raise InputError(f"{self.name}: video stream has no frame size")
+        rate = v.average_rate or v.guessed_rate or cc.framerate or self.opts.raw_rate
+        if not rate or rate <= 0:
+            rate = Fraction(25)
+            log.warning("input has no frame rate; assuming 25 fps")
+        time_base = v.time_base or Fraction(1 / rate).limit_denominator(1 << 20)
+        pix_fmt = cc.format.name if cc.format is not None else (cc.pix_fmt or "unknown")
+        mode_rgb = self.opts.mode == "rgb"
+        src_rgb = cc.format is not None and cc.format.is_rgb
+        if mode_rgb:
+            color = ColorInfo(_BT709, _RANGE_FULL, cc.color_primaries or _BT709, _transfer(cc.color_trc, src_rgb))
+        elif src_rgb:
+            color = ColorInfo(_BT709, _RANGE_LIMITED, cc.color_primaries or _BT709, _transfer(cc.color_trc, True))
+        else:
+            color = ColorInfo(int(cc.colorspace), _yuv_range(cc.color_range, pix_fmt), int(cc.color_primaries),
+                              int(cc.color_trc))
+        tracks: list[AudioTrack] = []
+        kept = []
+        for s in self._audio:
+            try:
+                params = codec_params(s)
+            except (av.error.FFmpegError, ValueError) as exc:
+                log.warning(f"audio stream {s.index} ({s.codec_context.name}) cannot be carried: {_why(exc)}")
+                continue
+            acc = s.codec_context
+            tracks.append(AudioTrack(acc.name, int(acc.sample_rate or 0), int(acc.channels or 0),
+                                     s.time_base or Fraction(1, max(1, acc.sample_rate or 1)), params))
+            kept.append(s)
+        self._audio = kept
+        hint = v.frames or None
+        if self.opts.frames is not None:
+            hint = min(hint, self.opts.frames) if hint else self.opts.frames
+        self._source_size = (cc.width, cc.height)
+        width, height = self.opts.scale or self._source_size
+        return SourceInfo(width, height, "444" if mode_rgb else "420", Fraction(rate), Fraction(time_base),
+                          pix_fmt, color, tuple(tracks), hint)
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def to_planes(self, frame: av.VideoFrame) -> Planes:
+        """One decoded frame as 8-bit planes in the coding form (4:2:0, or 4:4:4 in RGB mode)."""
+        fmt = frame.format
+        if (frame.width, frame.height) != self._source_size:
+            w, h = self._source_size
+            raise InputError(f"{self.name}: frame size changes mid-stream ({w}x{h} -> {frame.width}x{frame.height})")
+        if not self._warned_precision:
+            bits = max((c.bits for c in fmt.components), default=8)
+            reduced = []
+            if bits > 8:
+                reduced.append(f"{bits}-bit samples to 8-bit")
+            if self.opts.mode != "rgb" and not fmt.is_rgb and fmt.name not in ("yuv420p", "yuvj420p", "gray") and (
+                    fmt.name.startswith(("yuv444", "yuv422", "yuvj444", "yuvj422", "yuv440", "nv16", "nv24"))):
+                reduced.append("chroma to 4:2:0")
+            if reduced:
+                log.warning(f"{self.name}: {fmt.name} input; precision reduced: {' and '.join(reduced)}")
+            self._warned_precision = True
+        if self.opts.scale is not None and self.opts.scale != self._source_size:
+            frame = frame.reformat(width=self.opts.scale[0], height=self.opts.scale[1], interpolation="LANCZOS")
+        if self.opts.mode == "rgb":
+            rgb = frame if fmt.name == "rgb24" else frame.reformat(format="rgb24")
+            return rgb_to_ycbcr444(_packed(rgb, 3))
+        if fmt.name not in ("yuv420p", "yuvj420p"):
+            if fmt.is_rgb:
+                frame = frame.reformat(format="yuv420p", dst_colorspace=_BT709, dst_color_range=_RANGE_LIMITED)
+            else:
+                frame = frame.reformat(format="yuv420p")
+        return Planes(*(_plane(p) for p in frame.planes[:3]))
+
+    def items(self) -> Iterator[VideoItem | AudioPacket]:
+        """Frames (in the selected range) and audio packets, in demux order.
+
+        After ``--ss`` every timestamp is moved back by the start time, so the
+        selection starts at 0 in both video and audio.
+        """
+        opts = self.opts
+        tb = self.info.time_base
+        frame_dur = max(1, round(1 / (self.info.frame_rate * tb)))
+        start = Fraction(opts.start)
+        shift = round(start / tb)
+        end: Fraction | None = None if opts.duration is None else start + Fraction(opts.duration)
+        count = 0
+        last_pts: int | None = None
+        video_done = False
+        tracks = {s.index: i for i, s in enumerate(self._audio)}
+        try:
+            for packet in self._container.demux([self._video, *self._audio]):
+                if packet.stream.index in tracks:
+                    t = _time(packet)
+                    if end is not None and video_done and t is not None and t >= end:
+                        tracks.pop(packet.stream.index)  # this track is past the selection
+                        if not tracks:
+                            return
+                    elif packet.size and (t is None or (not start or start <= t) and (end is None or t < end)):
+                        yield self._audio_item(packet, tracks[packet.stream.index], start)
+                    continue
+                if video_done:
+                    if not tracks:
+                        return
+                    continue
+                for frame in packet.decode():
+                    pts = frame.pts
+                    if pts is None:
+                        pts = (last_pts + frame_dur) if last_pts is not None else 0
+                    last_pts = pts
+                    t = pts * tb
+                    if t < start:
+                        continue
+                    if end is not None and t >= end:
+                        video_done = True
+                        break
+                    yield VideoItem(self.to_planes(frame), pts - shift, int(frame.duration or frame_dur))
+                    count += 1
+                    if opts.frames is not None and count >= opts.frames:
+                        video_done = True
+                        end = (pts + frame_dur) * tb if end is None else min(end, (pts + frame_dur) * tb)
+                        break
+        except av.error.FFmpegError as exc:
+            if count == 0:
+                raise InputError(f"{self.name}: cannot decode ({_why(exc)})") from None
+            log.warning(f"{self.name}: decoding stopped after {count} frames ({_why(exc)})")
+        if count == 0:
+            raise InputError(f"{self.name}: no frames in the selected range")
+
+    @staticmethod
+    def _audio_item(packet: av.Packet, track: int, start: Fraction) -> AudioPacket:
+        offset = round(start / packet.time_base) if start else 0
+        pts = None if packet.pts is None else packet.pts - offset
+        dts = None if packet.dts is None else packet.dts - offset
+        return AudioPacket(track, pts, dts, int(packet.duration or 0), bool(packet.is_keyframe), bytes(packet))
+
+
+def _time(packet: av.Packet) -> Fraction | None:
+    ts = packet.pts if packet.pts is not None else packet.dts
+    return None if ts is None or packet.time_base is None else ts * packet.time_base
+
+
+def _transfer(trc: int, rgb: bool) -> int:
+    trc = int(trc or 0)
+    if trc in (0, _UNSPECIFIED):
+        return _SRGB_TRC if rgb else _UNSPECIFIED
+    return trc
+
+
+def _yuv_range(value: int, pix_fmt: str) -> int:
+    if pix_fmt.startswith("yuvj"):
+        return _RANGE_FULL
+    return int(value or 0)
+
+
+def _plane(plane: av.video.plane.VideoPlane) -> np.ndarray:
+    """A plane's visible samples, read through its stride (odd sizes included)."""
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    return np.ascontiguousarray(rows[:, : plane.width])
+
+
+def _packed(frame: av.VideoFrame, channels: int) -> np.ndarray:
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    return np.ascontiguousarray(rows[:, : frame.width * channels]).reshape(frame.height, frame.width, channels)
+
+
+def open_source(path: str | BinaryIO, opts: InputOptions | None = None) -> VideoSource:
+    """Open ``path`` (a file, a raw .yuv, a PNG pattern or folder, or a binary stream of y4m)."""
+    return VideoSource(path, opts or InputOptions())

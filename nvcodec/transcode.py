@@ -1,0 +1,200 @@
+"""The two pipelines behind ``nvc encode`` and ``nvc decode``, as generators of per-frame results.
+
+    source -> planes -> SequenceEncoder -> units -> NvcWriter          (encode)
+    NvcReader -> units -> SequenceDecoder -> planes -> sink             (decode)
+
+Audio packets ride along untouched in both directions.  Each pipeline yields
+one record per frame so the caller (the CLI) can draw progress and decide
+when to stop; nothing here prints.  Frames stream through one at a time, so
+memory stays flat whatever the clip's length.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import BinaryIO
+
+from nvcodec.bitstream import Unit, read_units
+from nvcodec.codec.frames import Planes
+from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
+from nvcodec.codec.settings import CodingSettings
+from nvcodec.container import AudioPacket, Header, NvcReader, NvcWriter
+from nvcodec.errors import ModelError, StreamError
+from nvcodec.io.sink import StreamDescription, VideoSink
+from nvcodec.io.source import VideoItem, VideoSource
+from nvcodec.metrics import FrameQuality, frame_quality
+from nvcodec.models.bundle import CodecModel
+
+log = logging.getLogger("nvcodec.transcode")
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """One coded or decoded frame: what it was, its size, and (when measured) its quality."""
+
+    index: int
+    frame_type: str  # "I" or "P"
+    qp: int
+    bytes: int
+    pts: int
+    quality: FrameQuality | None = None
+
+
+def stream_header(model: CodecModel, encoder: SequenceEncoder, source: VideoSource) -> Header:
+    info = source.info
+    settings = dataclasses.replace(encoder.settings, numerics=encoder.numerics)
+    return Header(
+        model_name=model.name, model_sha256=model.sha256, model_config=model.config.name, numerics=encoder.numerics,
+        width=info.width, height=info.height, chroma=info.chroma, color=info.color, frame_rate=info.frame_rate,
+        time_base=info.time_base, frame_count=None, settings=settings, source_pix_fmt=info.pix_fmt,
+        audio_tracks=len(info.audio),
+    )
+
+
+def encode(source: VideoSource, out: BinaryIO, model: CodecModel, settings: CodingSettings, device: str = "auto",
+           measure: bool = False) -> Iterator[FrameResult]:
+    """Code every selected frame of ``source`` into a .nvc written to ``out``; yields per frame.
+
+    The index and trailer are written when the generator is exhausted; a
+    caller that stops early has an incomplete (truncated) file.
+    """
+    encoder = SequenceEncoder(model, settings, device=device, reconstruct=measure)
+    writer = NvcWriter(out, stream_header(model, encoder, source), source.info.audio)
+    for item in source.items():
+        if isinstance(item, AudioPacket):
+            writer.write_audio(item)
+            continue
+        coded = encoder.encode(item.planes)
+        units = b"".join(u.to_bytes() for u in coded.units)
+        intra = coded.plan.frame_type.name == "I"
+        writer.write_video(item.pts, item.duration, intra, units)
+        quality = frame_quality(item.planes, coded.reconstruction) if measure and coded.reconstruction else None
+        yield FrameResult(coded.plan.index, coded.plan.frame_type.name, coded.plan.qp, len(units), item.pts, quality)
+    writer.close()
+
+
+# --- decoding --------------------------------------------------------------------------------------------------
+
+
+def spec_for_stream_model(name: str) -> str:
+    """The ``--model`` spec that names a stream's recorded model (synthetic models record a derived name)."""
+    m = re.fullmatch(r"synthetic-(.+)-seed(\d+)", name)
+    return f"synthetic:{m.group(1)}:{m.group(2)}" if m else name
+
+
+def check_model(header: Header, model: CodecModel) -> None:
+    """Refuse to decode with weights other than the ones that coded the stream (it would decode garbage)."""
+    if model.sha256 != header.model_sha256:
+        raise ModelError(
+            f"the stream was encoded with model {header.model_name!r} (sha256 {header.model_sha256[:16]}…), "
+            f"not {model.name!r} (sha256 {model.sha256[:16]}…): decode with --model {header.model_name}"
+        )
+
+
+def description(header: Header, reader: NvcReader) -> StreamDescription:
+    return StreamDescription(header.width, header.height, header.chroma, header.color, header.frame_rate,
+                             header.time_base, tuple(reader.audio))
+
+
+@dataclass(frozen=True)
+class DecodeRange:
+    start: float = 0.0  # seconds (--ss), reached through the intra index where possible
+    frames: int | None = None
+    duration: float | None = None
+
+
+def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = "auto",
+           selection: DecodeRange | None = None) -> Iterator[FrameResult]:
+    """Decode ``reader``'s frames into ``sink``; yields per frame written (frames before ``--ss`` are skipped)."""
+    header = reader.header
+    check_model(header, model)
+    selection = selection or DecodeRange()
+    if device == "auto":
+        device = "cuda" if header.numerics.startswith("cuda") else "cpu"
+    decoder = SequenceDecoder(model, header.settings.skip_threshold, device=device, numerics=header.numerics,
+                              chroma=header.chroma)
+    tb = header.time_base
+    start = Fraction(selection.start)
+    shift = round(start / tb)
+    end = None if selection.duration is None else start + Fraction(selection.duration)
+    if start > 0:
+        _seek(reader, start / tb)
+    written = 0
+    video_end: Fraction | None = None
+    for packet in reader.packets():
+        if isinstance(packet, AudioPacket):
+            t = _audio_time(packet, reader)
+            if t is not None and (t < start or (end is not None and t >= end)
+                                  or (video_end is not None and t >= video_end)):
+                continue
+            if start:
+                offset = round(start / reader.audio[packet.track].time_base)
+                packet = dataclasses.replace(
+                    packet, pts=None if packet.pts is None else packet.pts - offset,
+                    dts=None if packet.dts is None else packet.dts - offset)
+            sink.write_audio(packet)
+            continue
+        if video_end is not None:
+            continue
+        planes: Planes | None = None
+        qp = 0
+        for unit in _units(packet.units, packet.offset):
+            out = decoder.decode(unit)
+            if out is not None:
+                planes, qp = out, unit.qp
+        if planes is None:
+            raise StreamError(f"frame {packet.index} holds no frame unit", packet.offset)
+        t = packet.pts * tb
+        if t < start:
+            continue
+        if end is not None and t >= end:
+            video_end = t
+            continue
+        sink.write_video(planes, packet.pts - shift, packet.duration)
+        written += 1
+        yield FrameResult(packet.index, "I" if packet.intra else "P", qp, len(packet.units), packet.pts)
+        if selection.frames is not None and written >= selection.frames:
+            video_end = (packet.pts + max(packet.duration, 1)) * tb
+
+
+def _units(data: bytes, offset: int) -> Iterator[Unit]:
+    try:
+        yield from read_units(data)
+    except StreamError as exc:
+        raise StreamError(f"bad DCVC-RT units in the packet: {exc}", offset) from None
+
+
+def _audio_time(packet: AudioPacket, reader: NvcReader) -> Fraction | None:
+    ts = packet.pts if packet.pts is not None else packet.dts
+    return None if ts is None else ts * reader.audio[packet.track].time_base
+
+
+def _seek(reader: NvcReader, target_pts: Fraction) -> None:
+    """Jump to the last intra frame at or before ``target_pts`` when the input can seek; else read through."""
+    index = reader.read_index()
+    if not index:
+        return
+    best = None
+    for entry in index:
+        if entry.pts <= target_pts:
+            best = entry
+    if best is not None and best.frame > 0:
+        log.debug(f"seeking to intra frame {best.frame}")
+        reader.seek_to(best)
+
+
+class Stopwatch:
+    """Wall time since creation; for speed and ETA in progress reports."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
