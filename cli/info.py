@@ -106,12 +106,14 @@ def _print_text(doc: dict) -> None:
     v, s, m = doc["video"], doc["settings"], doc["model"]
     c = v["color"]
     size = f", {common.human_bytes(doc['size'])}" if doc["size"] is not None else ""
+    fps = eval_fraction(v["frame_rate"])
+    rgb = " (RGB source, BT.709 full range)" if v["rgb_source"] else ""
     lines = [
         f"Input: {doc['file']} (.nvc {doc['format_version']}{size})",
         f"  Model:     {m['name']} ({m['config']}), sha256 {m['sha256']}",
         f"  Numerics:  {doc['numerics']}",
-        f"  Video:     {v['width']}x{v['height']} {v['chroma']}{' (RGB source, BT.709 full range)' if v['rgb_source'] else ''}"
-        f", {float(eval_fraction(v['frame_rate'])):.3f} fps, time base {v['time_base']}, {v['frames']} frames, "
+        f"  Video:     {v['width']}x{v['height']} {v['chroma']}{rgb}, {fps:.3f} fps, "
+        f"time base {v['time_base']}, {v['frames']} frames, "
         f"{v['duration']:.2f} s, {v['kbit_per_s']:.1f} kbit/s",
         f"  Colour:    matrix {c['matrix']}, range {c['range']}, primaries {c['primaries']}, transfer {c['transfer']}"
         f" (source {v['source_pix_fmt'] or 'unknown'})",

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO
 
-from nvcodec.bitstream import Unit, read_units
+from nvcodec.bitstream import SpsUnit, Unit, read_units
 from nvcodec.codec.frames import Planes
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
 from nvcodec.codec.settings import CodingSettings
 from nvcodec.container import AudioPacket, Header, NvcReader, NvcWriter
 from nvcodec.errors import ModelError, StreamError
 from nvcodec.io.sink import StreamDescription, VideoSink
-from nvcodec.io.source import VideoItem, VideoSource
+from nvcodec.io.source import VideoSource, exact_seconds
 from nvcodec.metrics import FrameQuality, frame_quality
 from nvcodec.models.bundle import CodecModel
 
@@ -66,13 +66,19 @@ def encode(source: VideoSource, out: BinaryIO, model: CodecModel, settings: Codi
     """
     encoder = SequenceEncoder(model, settings, device=device, reconstruct=measure)
     writer = NvcWriter(out, stream_header(model, encoder, source), source.info.audio)
+    parameter_sets: dict[int, bytes] = {}
     for item in source.items():
         if isinstance(item, AudioPacket):
             writer.write_audio(item)
             continue
         coded = encoder.encode(item.planes)
-        units = b"".join(u.to_bytes() for u in coded.units)
         intra = coded.plan.frame_type.name == "I"
+        fresh = {u.sps_id for u in coded.units if isinstance(u, SpsUnit)}
+        units = b"".join(u.to_bytes() for u in coded.units)
+        if intra:
+            # a random access point repeats every parameter set in force, so decoding can start here
+            units = b"".join(data for sps_id, data in sorted(parameter_sets.items()) if sps_id not in fresh) + units
+        parameter_sets.update({u.sps_id: u.to_bytes() for u in coded.units if isinstance(u, SpsUnit)})
         writer.write_video(item.pts, item.duration, intra, units)
         quality = frame_quality(item.planes, coded.reconstruction) if measure and coded.reconstruction else None
         yield FrameResult(coded.plan.index, coded.plan.frame_type.name, coded.plan.qp, len(units), item.pts, quality)
@@ -120,9 +126,9 @@ def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = 
     decoder = SequenceDecoder(model, header.settings.skip_threshold, device=device, numerics=header.numerics,
                               chroma=header.chroma)
     tb = header.time_base
-    start = Fraction(selection.start)
+    start = exact_seconds(selection.start)
     shift = round(start / tb)
-    end = None if selection.duration is None else start + Fraction(selection.duration)
+    end = None if selection.duration is None else start + exact_seconds(selection.duration)
     if start > 0:
         _seek(reader, start / tb)
     written = 0
@@ -130,7 +136,7 @@ def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = 
     for packet in reader.packets():
         if isinstance(packet, AudioPacket):
             t = _audio_time(packet, reader)
-            if t is not None and (t < start or (end is not None and t >= end)
+            if t is not None and ((start and t < start) or (end is not None and t >= end)
                                   or (video_end is not None and t >= video_end)):
                 continue
             if start:
@@ -151,7 +157,7 @@ def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = 
         if planes is None:
             raise StreamError(f"frame {packet.index} holds no frame unit", packet.offset)
         t = packet.pts * tb
-        if t < start:
+        if start and packet.pts < shift:  # compared in ticks: a float --ss of 0.08 is not above 1024/12800
             continue
         if end is not None and t >= end:
             video_end = t

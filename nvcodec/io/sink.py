@@ -14,6 +14,7 @@ or interrupted run leaves no partial output and never damages an existing file.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -358,10 +359,8 @@ class AvSink(VideoSink):
         os.replace(self._temp, self._final)
 
     def abort(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the output is being thrown away
             self._out.close()
-        except Exception:  # noqa: BLE001 - the output is being thrown away
-            pass
         self._close_templates()
         self._temp.unlink(missing_ok=True)
 

@@ -252,9 +252,9 @@ class VideoSource:
         opts = self.opts
         tb = self.info.time_base
         frame_dur = max(1, round(1 / (self.info.frame_rate * tb)))
-        start = Fraction(opts.start)
+        start = exact_seconds(opts.start)
         shift = round(start / tb)
-        end: Fraction | None = None if opts.duration is None else start + Fraction(opts.duration)
+        end: Fraction | None = None if opts.duration is None else start + exact_seconds(opts.duration)
         count = 0
         last_pts: int | None = None
         video_done = False
@@ -280,7 +280,7 @@ class VideoSource:
                         pts = (last_pts + frame_dur) if last_pts is not None else 0
                     last_pts = pts
                     t = pts * tb
-                    if t < start:
+                    if start and pts < shift:  # in ticks, so a float --ss never misses its frame
                         continue
                     if end is not None and t >= end:
                         video_done = True
@@ -304,6 +304,11 @@ class VideoSource:
         pts = None if packet.pts is None else packet.pts - offset
         dts = None if packet.dts is None else packet.dts - offset
         return AudioPacket(track, pts, dts, int(packet.duration or 0), bool(packet.is_keyframe), bytes(packet))
+
+
+def exact_seconds(value: float) -> Fraction:
+    """A command-line time as the rational it was meant to be (0.08 is 2/25, not 0.0800000000000000017)."""
+    return Fraction(value).limit_denominator(1_000_000)
 
 
 def _time(packet: av.Packet) -> Fraction | None:

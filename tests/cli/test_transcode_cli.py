@@ -1,0 +1,192 @@
+"""nvc encode / decode / info / models / ladder end to end, through the real entry point."""
+
+import json
+import os
+import subprocess
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from nvcodec.codec.frames import Planes
+from nvcodec.color import ycbcr444_to_rgb
+from tests.cli.conftest import MODEL
+from tests.cli.media import FPS, audio_packets, read_video, read_y4m
+
+
+def test_info_text_and_json(media, nvc):
+    code, out, err = nvc("info", media["nvc"])
+    assert code == 0, err
+    assert "64x48 4:2:0" in out and "synthetic-tiny-seed1" in out and "aac" in out
+    code, out, _ = nvc("info", media["nvc"], "--json", "--frames")
+    doc = json.loads(out)
+    assert doc["video"]["frames"] == 5 and doc["video"]["frame_count_in_header"] == 5
+    assert doc["complete"] and doc["intra_frames"] == [0]
+    assert doc["video"]["color"] == {"matrix": "bt709", "range": "tv", "primaries": "bt709", "transfer": "bt709"}
+    assert [f["type"] for f in doc["frames"]] == ["I", "P", "P", "P", "P"]
+    assert doc["audio"][0]["codec"] == "aac" and doc["audio"][0]["packets"] > 0
+
+
+def test_decode_mp4_keeps_frames_timestamps_colour_and_audio(media, nvc, tmp_path):
+    out_path = tmp_path / "back.mp4"
+    code, _, err = nvc("decode", media["nvc"], out_path)
+    assert code == 0, err
+    assert "decoded 5 frames" in err
+    src, back = read_video(media["clip"]), read_video(out_path)
+    assert len(back) == len(src) == 5
+    assert [(f.width, f.height) for f in back] == [(64, 48)] * 5
+    assert [f.time for f in back] == pytest.approx([f.time for f in src])
+    assert back[0].colorspace == 1 and back[0].color_range == 1
+    assert audio_packets(out_path) == audio_packets(media["clip"])  # stream copy, bit for bit
+
+
+def test_lossless_outputs_agree_with_y4m(media, nvc, tmp_path):
+    """mp4 (x264 qp 0), mkv (ffv1), raw .yuv and y4m all carry the same decoded samples."""
+    assert nvc("decode", media["nvc"], tmp_path / "a.y4m")[0] == 0
+    header, frames = read_y4m(tmp_path / "a.y4m")
+    assert header.startswith("YUV4MPEG2 W64 H48 F25:1") and len(frames) == 5
+    assert nvc("decode", media["nvc"], tmp_path / "a.yuv")[0] == 0
+    assert (tmp_path / "a.yuv").read_bytes() == b"".join(frames)
+    for name in ("a.mp4", "a.mkv"):
+        assert nvc("decode", media["nvc"], tmp_path / name)[0] == 0
+        for frame, raw in zip(read_video(tmp_path / name), frames, strict=True):
+            planes = b"".join(np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].tobytes()
+                              for p in frame.planes)
+            assert planes == raw, name
+    assert audio_packets(tmp_path / "a.mkv")  # mkv takes the aac track too
+
+
+def test_png_sequence_output(media, nvc, tmp_path):
+    code, _, err = nvc("decode", media["nvc"], tmp_path / "png" / "f%03d.png")
+    assert code == 0, err
+    names = sorted(os.listdir(tmp_path / "png"))
+    assert names == [f"f{i:03d}.png" for i in range(1, 6)]
+    assert read_video(tmp_path / "png" / "f001.png")[0].width == 64
+
+
+def test_odd_size_round_trip(media, nvc, tmp_path):
+    coded, out = tmp_path / "odd.nvc", tmp_path / "odd.y4m"
+    assert nvc("encode", media["odd"], coded, *MODEL)[0] == 0
+    assert nvc("decode", coded, out)[0] == 0
+    header, frames = read_y4m(out)
+    assert "W33 H17" in header and len(frames) == 3
+    assert all(len(f) == 33 * 17 + 2 * 17 * 9 for f in frames)
+    assert nvc("decode", coded, tmp_path / "odd.mp4")[0] == 0  # H.264 needs even 4:2:0: written as 4:4:4
+    assert [(f.width, f.height) for f in read_video(tmp_path / "odd.mp4")] == [(33, 17)] * 3
+
+
+def test_rgb_mode_round_trip(media, nvc, tmp_path):
+    coded = tmp_path / "rgb.nvc"
+    code, _, err = nvc("encode", media["pngs"], coded, "--pix-fmt", "rgb", "-r", "10", *MODEL, "--psnr")
+    assert code == 0, err
+    assert "PSNR-Y" in err
+    doc = json.loads(nvc("info", coded, "--json")[1])
+    assert doc["video"]["chroma"] == "4:4:4" and doc["video"]["rgb_source"]
+    assert doc["video"]["color"]["range"] == "pc" and doc["video"]["color"]["matrix"] == "bt709"
+    assert Fraction(doc["video"]["frame_rate"]) == 10
+    assert nvc("decode", coded, tmp_path / "out" / "%02d.png")[0] == 0
+    frames = [read_video(tmp_path / "out" / f"{i:02d}.png")[0] for i in (1, 2, 3)]
+    assert all(f.format.name == "rgb24" and (f.width, f.height) == (40, 24) for f in frames)
+    header, raw = read_y4m(_decode_y4m(nvc, coded, tmp_path))
+    assert "C444" in header and "XCOLORRANGE=FULL" in header and len(raw[0]) == 3 * 40 * 24
+    for png, ycbcr in zip(frames, raw, strict=True):  # PNGs are the exact inverse of the coded YCbCr
+        y, u, v = np.frombuffer(ycbcr, np.uint8).reshape(3, 24, 40)
+        assert np.array_equal(png.to_ndarray(), ycbcr444_to_rgb(Planes(y, u, v, chroma="444")))
+    assert nvc("decode", coded, tmp_path / "rgb.mp4")[0] == 0
+    assert read_video(tmp_path / "rgb.mp4")[0].format.name in ("yuv444p", "yuvj444p")
+
+
+def _decode_y4m(nvc, coded, tmp_path):
+    out = tmp_path / "x.y4m"
+    assert nvc("decode", coded, out, "-y")[0] == 0
+    return out
+
+
+def test_frame_range_and_seek(media, nvc, tmp_path):
+    coded = tmp_path / "g2.nvc"
+    assert nvc("encode", media["clip"], coded, *MODEL, "-g", "2", "--frames", "4")[0] == 0
+    doc = json.loads(nvc("info", coded, "--json")[1])
+    assert doc["video"]["frames"] == 4 and doc["intra_frames"] == [0, 2]
+    out = tmp_path / "tail.y4m"
+    code, _, err = nvc("decode", coded, out, "--ss", "0.08", "--loglevel", "debug")
+    assert code == 0, err
+    assert "seeking to intra frame 2" in err
+    assert len(read_y4m(out)[1]) == 2
+    assert nvc("decode", coded, tmp_path / "two.mp4", "--frames", "2")[0] == 0
+    assert len(read_video(tmp_path / "two.mp4")) == 2
+    cut = tmp_path / "cut.nvc"
+    assert nvc("encode", media["clip"], cut, *MODEL, "--ss", "0.04", "-t", "0.08", "-an")[0] == 0
+    doc = json.loads(nvc("info", cut, "--json", "--frames")[1])
+    assert doc["video"]["frames"] == 2 and doc["audio"] == []
+    assert doc["frames"][0]["time"] == pytest.approx(0.0)
+
+
+def test_overwrite_rules(media, nvc, tmp_path):
+    target = tmp_path / "exists.y4m"
+    target.write_bytes(b"keep me")
+    code, _, err = nvc("decode", media["nvc"], target)
+    assert code == 1 and "already exists" in err and target.read_bytes() == b"keep me"
+    code, _, err = nvc("decode", media["nvc"], target, "-n")
+    assert code == 1 and target.read_bytes() == b"keep me"
+    assert nvc("decode", media["nvc"], target, "-y")[0] == 0
+    assert target.read_bytes().startswith(b"YUV4MPEG2")
+    assert not [p for p in os.listdir(tmp_path) if "partial" in p]
+
+
+def test_progress_file(media, nvc, tmp_path):
+    progress = tmp_path / "progress.txt"
+    assert nvc("decode", media["nvc"], tmp_path / "p.y4m", "--progress", progress)[0] == 0
+    blocks = progress.read_text().split("progress=")
+    assert "frame=5" in blocks[-2] and blocks[-1].strip() == "end"
+    assert "out_time_us=" in blocks[0] and "speed=" in blocks[0]
+
+
+def test_quiet_mode_prints_nothing(media, nvc, tmp_path):
+    code, out, err = nvc("--loglevel", "quiet", "decode", media["nvc"], tmp_path / "q.y4m")
+    assert code == 0 and out == "" and err == ""
+
+
+def test_pipes_both_ways(media, tmp_path):
+    """y4m on stdin -> .nvc on stdout -> decoder reading stdin -> y4m on stdout, as real processes."""
+    cmd = [sys.executable, "-m", "cli.main"]
+    env = dict(os.environ)
+    with open(media["odd"], "rb") as src:
+        enc = subprocess.Popen([*cmd, "encode", "-", "-", *MODEL], stdin=src, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env)
+        dec = subprocess.run([*cmd, "decode", "-", "-"], stdin=enc.stdout, capture_output=True, env=env,
+                             timeout=120)
+        enc.stdout.close()
+        assert enc.wait(timeout=120) == 0, enc.stderr.read().decode()
+    assert dec.returncode == 0, dec.stderr.decode()
+    piped = tmp_path / "piped.y4m"
+    piped.write_bytes(dec.stdout)
+    header, frames = read_y4m(piped)
+    assert "W33 H17" in header and f"F{FPS}:1" in header and len(frames) == 3
+
+
+def test_models_lists_something(nvc):
+    code, out, _ = nvc("models", "--json")
+    doc = json.loads(out)
+    assert code == 0 and "tiny" in doc["configs"]
+
+
+def test_preset_and_override(media, nvc, tmp_path):
+    coded = tmp_path / "fast.nvc"
+    assert nvc("encode", media["clip"], coded, *MODEL, "--preset", "fast", "-q", "40", "--frames", "2")[0] == 0
+    doc = json.loads(nvc("info", coded, "--json")[1])
+    assert doc["settings"]["qp"] == 40 and doc["settings"]["intra_period"] == 32
+
+
+def test_ladder_writes_every_rung_and_a_manifest(media, nvc, tmp_path):
+    out = tmp_path / "ladder"
+    code, _, err = nvc("ladder", media["clip"], out, "--preset", "ladder-mini", *MODEL, "--frames", "2")
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [r["name"] for r in manifest["rungs"]] == ["quarter", "half", "full"]
+    assert [(r["width"], r["height"]) for r in manifest["rungs"]] == [(32, 24), (64, 48), (64, 48)]
+    for rung in manifest["rungs"]:
+        assert (out / rung["file"]).stat().st_size == rung["bytes"]
+        assert rung["frames"] == 2 and rung["kbit_per_s"] > 0 and rung["psnr_yuv"] > 0
+    code, _, err = nvc("ladder", media["clip"], out, "--preset", "ladder-mini", *MODEL, "--frames", "2")
+    assert code == 1 and "already exists" in err
