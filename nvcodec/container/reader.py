@@ -78,17 +78,12 @@ class NvcReader:
             raise StreamError(f"expected the HEAD chunk, found {chunk[0].value.decode()}", chunk[2])
         self.header: Header = fmt.decode_header(chunk[1], chunk[2])
         self.audio: list[AudioTrack] = []
-        while True:
+        while len(self.audio) < self.header.audio_tracks:
             chunk = self._chunk_or_fail("audio track descriptions")
             if chunk[0] != Tag.AUDS:
-                self._pending = chunk
-                break
-            if len(self.audio) >= self.header.audio_tracks:
-                raise StreamError("more AUDS chunks than the header announces", chunk[2])
+                raise StreamError(f"header announces {self.header.audio_tracks} audio tracks, "
+                                  f"{len(self.audio)} AUDS chunks follow", chunk[2])
             self.audio.append(fmt.decode_audio_track(chunk[1], chunk[2]))
-        if len(self.audio) != self.header.audio_tracks:
-            raise StreamError(f"header announces {self.header.audio_tracks} audio tracks, "
-                              f"{len(self.audio)} AUDS chunks follow", self._pending[2] if self._pending else None)
         self._next_frame = 0
         self._seen_intra: list[IndexEntry] = []
         self._first_frame = 0
@@ -107,11 +102,11 @@ class NvcReader:
         return self._start is not None
 
     def _read_exact(self, n: int) -> bytes:
-        """Up to ``n`` bytes (fewer only at the end of the data), read in bounded pieces."""
-        if n <= _READ_PIECE:
-            data = self._f.read(n) or b""
-            self._pos += len(data)
-            return data
+        """Up to ``n`` bytes (fewer only at the end of the data), read in bounded pieces.
+
+        Pipes return short reads, so this loops; and it never allocates more than
+        what actually arrived, whatever ``n`` a damaged length asked for.
+        """
         out = bytearray()
         while len(out) < n:
             piece = self._f.read(min(_READ_PIECE, n - len(out)))

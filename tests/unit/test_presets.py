@@ -1,0 +1,58 @@
+"""Presets and ladders: the shipped files parse, and every malformed key is named."""
+
+import pytest
+
+from nvcodec.errors import ConfigError
+from nvcodec.presets import Rung, load_preset, parse_preset, preset_names, rung_settings
+
+
+def test_shipped_presets_parse():
+    names = preset_names()
+    assert {"fast", "balanced", "archive", "ladder-web"} <= set(names)
+    for name in names:
+        load_preset(name)
+    assert load_preset("balanced").settings().qp_i == 32
+    assert load_preset("ladder-web").is_ladder
+
+
+def test_explicit_values_override_the_preset():
+    preset = parse_preset({"encode": {"qp": 20, "intra_period": 8}}, "x")
+    s = preset.settings(qp_i=50, intra_period=None)
+    assert (s.qp_i, s.intra_period) == (50, 8)
+
+
+def test_rungs():
+    preset = parse_preset({"encode": {"intra_period": 4}, "rung": [{"name": "a", "height": 24, "qp": 10}]}, "x")
+    rung = preset.rungs[0]
+    assert rung.size_for(64, 48) == (32, 24)
+    assert Rung("b", 33, None, 1).size_for(66, 40) == (33, 20)
+    s = rung_settings(preset, rung)
+    assert (s.qp_i, s.intra_period) == (10, 4)
+
+
+@pytest.mark.parametrize(("doc", "key"), [
+    ({"encode": {"qp": 64}}, "encode.qp"),
+    ({"encode": {"qp": "high"}}, "encode.qp"),
+    ({"encode": {"reset_interval": -1}}, "encode.reset_interval"),
+    ({"encode": {"colour": 1}}, "encode.colour"),
+    ({"encode": []}, "encode"),
+    ({"bogus": 1}, "bogus"),
+    ({"rung": [{"qp": 70}]}, "rung[0].qp"),
+    ({"rung": [{"qp": 1, "height": 0}]}, "rung[0].height"),
+    ({"rung": [{"qp": 1, "name": "../x"}]}, "rung[0].name"),
+    ({"rung": [{"qp": 1, "name": "a"}, {"qp": 2, "name": "a"}]}, "rung"),
+    ({"rung": [{"qp": 1, "fps": 2}]}, "rung[0].fps"),
+])
+def test_malformed_preset_names_its_key(doc, key):
+    with pytest.raises(ConfigError) as info:
+        parse_preset(doc, "bad", "bad.toml")
+    assert info.value.key == f"bad.toml: {key}"
+
+
+def test_bad_toml_and_unknown_name(tmp_path):
+    bad = tmp_path / "broken.toml"
+    bad.write_text("[encode\n")
+    with pytest.raises(ConfigError, match="valid TOML"):
+        load_preset(str(bad))
+    with pytest.raises(ConfigError, match="balanced"):
+        load_preset("no-such-preset")
