@@ -19,7 +19,12 @@ install: $(STAMP)
 test: install
 	$(BIN)/python -m pytest
 
+# a real encode and decode through the nvc command, on a clip generated with PyAV (outputs in out/)
 demo: install
+	$(BIN)/python docs/examples/sample_clip.py out/sample.mp4
+	$(BIN)/nvc encode out/sample.mp4 out/sample.nvc -y --psnr
+	$(BIN)/nvc info out/sample.nvc
+	$(BIN)/nvc decode out/sample.nvc out/sample-decoded.mp4 -y
 	$(BIN)/python docs/examples/roundtrip.py
 
 conform: install
