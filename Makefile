@@ -35,6 +35,14 @@ bench: install
 	$(BIN)/python bench/bench_rans.py
 	$(BIN)/python bench/bench_codec.py --size 1920x1080 --frames 2
 
+# Rate-distortion evaluation on the fixed set in bench/eval_set.json (disjoint from training; docs/DATA_SPLIT.md):
+# nvc vs x264, x265 and JPEG, BD-rates, fps. Writes $(RD_OUT)/rd.json and rd.png. MODEL: an nvc model spec.
+.PHONY: bench-rd
+RD_OUT ?= bench/results
+bench-rd: install
+	$(BIN)/pip install -q -e '.[eval]'
+	$(BIN)/python bench/bench_rd.py --data $(or $(DATA),../shared/data) --out $(RD_OUT) $(if $(MODEL),--model $(MODEL),)
+
 # The recipe behind the shipped weights. Resumes train_runs/default/checkpoint.pt when present,
 # else continues from the committed weights (nvcodec/weights/nvc-compact.pt and its .train.json).
 DATA ?= ../shared/data

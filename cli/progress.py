@@ -33,7 +33,8 @@ class Progress:
         self._live = None
         if show and sys.stderr.isatty():
             from rich.console import Console
-            from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichProgress
 
             self._live = RichProgress(
                 TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[stats]}"),
