@@ -56,6 +56,9 @@ def _register() -> None:
     from cli.train import train
 
     cli.add_command(train)
+    from cli.eval import evaluate_command
+
+    cli.add_command(evaluate_command)
 
 
 _register()

@@ -60,8 +60,8 @@ class PointResult:
     psnr_u: float
     psnr_v: float
     psnr_yuv: float
-    encode_fps: float
-    decode_fps: float
+    encode_fps: float | None  # None: too fast for the clock to see
+    decode_fps: float | None
     frames: list[FrameResult]
 
     def by_type(self) -> dict[str, dict[str, float]]:
@@ -198,8 +198,8 @@ def _measure(source: Source, codec: Codec, value: int, intra_period: int) -> Poi
     )
 
 
-def _fps(frames: int, seconds: float) -> float:
-    return frames / seconds if seconds > 0 else float("inf")
+def _fps(frames: int, seconds: float) -> float | None:
+    return frames / seconds if seconds > 0 else None
 
 
 def _bd_rates(result: SourceResult, codecs: Sequence[str]) -> dict[str, dict[str, BdRate]]:

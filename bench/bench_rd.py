@@ -1,0 +1,96 @@
+"""Rate-distortion benchmark: ``nvc eval`` on the fixed evaluation set (``make bench-rd``).
+
+The set is read from ``bench/eval_set.json`` (the one list; docs/DATA_SPLIT.md
+explains it) and checked to be disjoint from the training sources named in
+``cli/train.py`` before anything runs, so a result can never have been tuned
+on.  Videos are coded as sequences (nvc, x264, x265); every Kodak image as a
+still (plus JPEG).  Writes ``rd.json`` and ``rd.png`` to ``--out``.
+
+    python bench/bench_rd.py --data ../shared/data --model nvc-compact --out bench/results
+    python bench/bench_rd.py --smoke   # 2 frames, 2 images, 3 rate points: checks the plumbing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path, PurePosixPath
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL_SET = Path(__file__).resolve().parent / "eval_set.json"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff")
+
+
+def load_eval_set(path: Path = EVAL_SET) -> dict:
+    return json.loads(path.read_text())
+
+
+def overlaps(eval_paths: list[str], train_paths: list[str]) -> list[tuple[str, str]]:
+    """Pairs of (evaluation, training) paths where one is the other or lies inside it."""
+    def inside(a: PurePosixPath, b: PurePosixPath) -> bool:
+        return a == b or b in a.parents
+
+    pairs = []
+    for e in eval_paths:
+        for t in train_paths:
+            pe, pt = PurePosixPath(e), PurePosixPath(t)
+            if inside(pe, pt) or inside(pt, pe):
+                pairs.append((e, t))
+    return pairs
+
+
+def training_paths() -> list[str]:
+    sys.path.insert(0, str(ROOT))
+    from cli.train import DEFAULT_DATA
+
+    return list(DEFAULT_DATA)
+
+
+def sources(spec: dict, data: Path, smoke: bool) -> list[Path]:
+    videos = [data / v for v in spec["videos"]]
+    images = []
+    for folder in spec["images"]:
+        images.extend(sorted(p for p in (data / folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+    if smoke:
+        images = images[:2]
+    missing = [str(p) for p in videos + images if not p.exists()]
+    if missing or not images:
+        raise SystemExit(f"bench_rd: evaluation data missing under {data}: {missing or spec['images']}")
+    return videos + images
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
+                        help="data root holding the evaluation set (default: ../shared/data)")
+    parser.add_argument("--model", action="append", default=[],
+                        help="nvc model spec (repeatable; default: the shipped default model)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="folder for rd.json, rd.png")
+    parser.add_argument("--smoke", action="store_true", help="2 frames, 2 images, 3 rate points per codec")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    args = parser.parse_args()
+
+    spec = load_eval_set()
+    clash = overlaps(spec["videos"] + spec["images"], training_paths())
+    if clash:
+        raise SystemExit(f"bench_rd: evaluation and training sources overlap: {clash}")
+    frames, qps, crfs, jpeg_q = spec["frames"], spec["qps"], spec["crfs"], spec["jpeg_q"]
+    if args.smoke:
+        frames, qps, crfs, jpeg_q = 2, qps[1::2][:3], crfs[1::2][:3], jpeg_q[1::2][:3]
+    args.out.mkdir(parents=True, exist_ok=True)
+    argv = ["eval", *map(str, sources(spec, args.data, args.smoke)),
+            "--frames", str(frames), "--intra-period", str(spec["intra_period"]), "--device", args.device,
+            "--qps", ",".join(map(str, qps)), "--crfs", ",".join(map(str, crfs)),
+            "--jpeg-q", ",".join(map(str, jpeg_q)),
+            "--json", str(args.out / "rd.json"), "--plot", str(args.out / "rd.png")]
+    for model in args.model:
+        argv += ["--model", model]
+    sys.path.insert(0, str(ROOT))
+    from cli.main import main as nvc_main
+
+    return nvc_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
