@@ -14,6 +14,39 @@ DEFAULT_DATA = (
 )
 
 
+def _lock_run_folder(out: Path):
+    """One trainer per run folder: two would overwrite each other's checkpoints."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    handle = open(out / "lock", "w")  # noqa: SIM115
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise click.ClickException(f"another nvc train is using {out}") from None
+    return handle
+
+
+def _stop_on_signals():
+    """SIGTERM/SIGINT end the run after the current step, with a checkpoint.
+
+    Background jobs start with SIGINT ignored, so SIGTERM is the way to stop one.
+    """
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
 def read_progress(weights: Path) -> dict:
     """Where training stood when ``weights`` were exported (its ``.train.json`` sidecar), if known."""
     import json
@@ -88,11 +121,13 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
         trainer.stage_index = [s.stage for s in recipe.stages].index(stage_name)
         trainer.step = int(progress.get("step", 0))
         console.print(f"initialised from {init}: stage {stage_name}, step {trainer.step}")
+    lock = _lock_run_folder(out)  # noqa: F841 - held for the life of the run
+    stop = _stop_on_signals()
     deadline = None if minutes is None else time.monotonic() + minutes * 60
     torch.set_num_threads(max(1, torch.get_num_threads()))
     quiet = obj.loglevel == "quiet"
     ema = None
-    for report in trainer.run(lambda: deadline is not None and time.monotonic() > deadline,
+    for report in trainer.run(lambda: stop.is_set() or (deadline is not None and time.monotonic() > deadline),
                               checkpoint_seconds=checkpoint_minutes * 60, log=out / "log.jsonl"):
         ema = report if ema is None else ema
         a = 0.02
