@@ -130,6 +130,7 @@ def evaluate_command(obj, sources: tuple[Path, ...], models: tuple[str, ...], co
                             description=f"{event.source}: {event.codec} {event.parameter}={event.value}")
 
         report = evaluate(loaded, chosen, intra_period=intra_period, progress=report_progress)
+        report.settings["max_frames"] = frames
         progress.update(task, completed=progress.tasks[0].total, description="done")
 
     document = report.to_dict()
@@ -159,14 +160,19 @@ def _print_summary(console, document: dict) -> None:
     """BD-rates (mean over sources) per kind of source, one row per codec."""
     from rich.table import Table
 
+    from nvcodec.eval import ANCHORS
+
     for kind, group in document["summary"].items():
-        anchors = sorted({a for row in group["bd_rate"].values() for a in row})
+        present = {a for row in group["bd_rate"].values() for a in row}
+        anchors = [a for a in ANCHORS if a in present]
         table = Table(title=f"BD-rate on PSNR-YUV, {kind}s ({group['sources']}): mean over sources")
         table.add_column("codec")
         for anchor in anchors:
             table.add_column(f"vs {anchor}", justify="right")
         for codec in document["codecs"]:
             row = group["bd_rate"].get(codec, {})
+            if not row:
+                continue
             cells = []
             for anchor in anchors:
                 entry = row.get(anchor)

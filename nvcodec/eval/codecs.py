@@ -209,7 +209,8 @@ class X26xCodec(LibavCodec):
         import av
 
         return {"codec": self.name, "encoder": self.encoder, "preset": self.preset, "rate": "crf",
-                "params": self._params(0).replace("=0", "=<intra period>"), "pix_fmt": "yuv420p",
+                "params": self._params(LONG_GOP).replace(f"keyint={LONG_GOP}", "keyint=<intra period>"),
+                "keyint_for_intra_period_-1": LONG_GOP, "pix_fmt": "yuv420p",
                 "threads": "encoder default", "ffmpeg": _ffmpeg_version(av)}
 
 
