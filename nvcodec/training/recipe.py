@@ -52,7 +52,7 @@ class Recipe:
     # appending stages (e.g. longer sequences, larger crops), never by editing done ones.
     stages: list[StageConfig] = field(default_factory=lambda: [
         StageConfig("intra", steps=6000, batch=8, crop=128, lr=2e-4),
-        StageConfig("inter", steps=10000, batch=4, crop=128, length=4, lr=1e-4),
+        StageConfig("inter", steps=10000, batch=4, crop=128, length=4, lr=2e-4),
     ])
 
     def scale_for_cuda(self) -> Recipe:
