@@ -198,13 +198,8 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
 
 def load_model(spec: str | None) -> CodecModel:
     """The model for ``--model`` (None: the shipped default)."""
-    from nvcodec.models.registry import list_models, resolve_model
+    from nvcodec.models.registry import resolve_model
 
-    if spec is None and not list_models():
-        # --- TEMPORARY FALLBACK: delete this block once trained weights ship in the registry. ---
-        warn("no trained model is shipped yet: using synthetic:compact:1 (random-looking weights, poor quality)")
-        return resolve_model("synthetic:compact:1")
-        # --- end of temporary fallback ---
     return resolve_model(spec)
 
 

@@ -25,8 +25,7 @@ def models(obj, as_json: bool) -> None:
         click.echo(json.dumps({"models": rows, "configs": config_names()}, indent=2))
         return
     if not rows:
-        click.echo(f"No trained model is shipped yet ({DEFAULT_MODEL} is being trained); nvc encode falls back "
-                   "to synthetic:compact:1.")
+        click.echo("No trained model is registered in this installation.")
     else:
         from rich.console import Console
         from rich.table import Table

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomllib
 
 from nvcodec.codec.settings import QP_MAX, CodingSettings
 from nvcodec.errors import ConfigError

@@ -134,7 +134,7 @@ class Report:
     def to_dict(self) -> dict[str, object]:
         return {
             "schema": SCHEMA,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "hardware": hardware_info(),
             "settings": self.settings,
             "bd_rate_method": f"{bd_rate_implementation()} on PSNR-YUV 6:1:1 vs bpp; percent of the anchor's rate",

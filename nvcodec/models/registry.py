@@ -41,7 +41,15 @@ class ModelInfo:
 
 
 #: the shipped models; the first is the default
-REGISTRY: tuple[ModelInfo, ...] = ()
+REGISTRY: tuple[ModelInfo, ...] = (
+    ModelInfo(
+        name="nvc-compact",
+        config="compact",
+        file="nvc-compact.pt",
+        sha256="6e954d4a946be54b95d2b3c04eefe5227948760cd8f1bc51414b032803303584",
+        description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
+    ),
+)
 DEFAULT_MODEL = "nvc-compact"
 
 
