@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact",
         file="nvc-compact.pt",
-        sha256="6e954d4a946be54b95d2b3c04eefe5227948760cd8f1bc51414b032803303584",
+        sha256="7d0ed7542d6a0f489193921a68421d49d279e7804c1bb01cc364b3acc506b3a4",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
