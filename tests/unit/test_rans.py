@@ -4,7 +4,7 @@
 (c1: one coder, c2: two coders), the symbol arrays exactly as the DCVC-RT
 reference handed them to its coder, their table rows and the payload it wrote,
 plus the 128 Gaussian CDFs and the float32 pmfs they are quantised from.  Rebuild
-it with ``python tests/unit/test_rans.py /path/to/shared/conformance``.
+it with ``python tests/unit/test_rans.py <conformance folder>``.
 """
 
 from __future__ import annotations
