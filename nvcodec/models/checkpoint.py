@@ -40,19 +40,28 @@ def unwrap_state_dict(obj: object) -> dict[str, torch.Tensor]:
     return out
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Load a checkpoint file safely (``weights_only=True``) and unwrap it."""
+def load_untrusted(path: str | os.PathLike[str], what: str = "checkpoint") -> object:
+    """``torch.load`` for files from outside: size-checked, ``weights_only``, one clear error.
+
+    Every file nvc reads weights from (checkpoints, model files, training runs)
+    goes through here, so the defences live in one place.
+    """
+    name = os.fspath(path)
     try:
         size = os.path.getsize(path)
     except OSError as exc:
-        raise ModelError(f"cannot read checkpoint {os.fspath(path)!r}: {exc.strerror}") from None
+        raise ModelError(f"cannot read {what} {name!r}: {exc.strerror}") from None
     if size > MAX_CHECKPOINT_BYTES:
-        raise ModelError(f"checkpoint {os.fspath(path)!r} is {size} bytes, above the {MAX_CHECKPOINT_BYTES} limit")
+        raise ModelError(f"{what} {name!r} is {size} bytes, above the {MAX_CHECKPOINT_BYTES} limit")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
-        raise ModelError(f"{os.fspath(path)!r} is not a loadable checkpoint: {exc}") from None
-    return unwrap_state_dict(obj)
+        raise ModelError(f"{name!r} is not a loadable {what}: {exc}") from None
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Load a checkpoint file safely and unwrap it."""
+    return unwrap_state_dict(load_untrusted(path))
 
 
 def load_into(model: nn.Module, state: Mapping[str, torch.Tensor], what: str = "model") -> nn.Module:

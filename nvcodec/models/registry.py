@@ -23,7 +23,7 @@ import torch
 
 from nvcodec.errors import ModelError
 from nvcodec.models.bundle import CodecModel, _finish, load_model, synthetic_model
-from nvcodec.models.checkpoint import MAX_CHECKPOINT_BYTES, load_into
+from nvcodec.models.checkpoint import load_into, load_untrusted
 from nvcodec.models.config import get_config
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
@@ -77,16 +77,7 @@ def save_model_file(model: CodecModel, path: str | os.PathLike[str], half: bool 
 def load_model_file(path: str | os.PathLike[str], name: str | None = None) -> CodecModel:
     """Load an nvc model file defensively (size limit, ``weights_only``, strict shapes)."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ModelError(f"cannot read model file {str(path)!r}: {exc.strerror}") from None
-    if size > MAX_CHECKPOINT_BYTES:
-        raise ModelError(f"model file {str(path)!r} is larger than {MAX_CHECKPOINT_BYTES} bytes")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelError(f"{str(path)!r} is not an nvc model file: {exc}") from None
+    obj = load_untrusted(path, "nvc model file")
     if not isinstance(obj, dict) or obj.get("format") != FORMAT_TAG:
         raise ModelError(f"{str(path)!r} is not an nvc model file (format tag missing)")
     config = get_config(str(obj.get("config")))

@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
-
 from nvcodec.errors import ModelError
 from nvcodec.models.bundle import _finish
-from nvcodec.models.checkpoint import load_into
+from nvcodec.models.checkpoint import load_into, load_untrusted
 from nvcodec.models.config import get_config
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
@@ -23,7 +21,7 @@ from nvcodec.models.registry import load_model_file, save_model_file
 
 def export_weights(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], name: str) -> str:
     """Write ``out`` (an nvc model file) from a training checkpoint; return the registry sha256."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = load_untrusted(checkpoint, "training checkpoint")
     if not isinstance(state, dict) or state.get("format") != "nvc-train-1":
         raise ModelError(f"{checkpoint} is not an nvc training checkpoint")
     cfg = get_config(state["config"])

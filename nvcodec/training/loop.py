@@ -21,7 +21,7 @@ import torch
 
 from nvcodec.errors import ModelError
 from nvcodec.models.bundle import CodecModel
-from nvcodec.models.checkpoint import load_into
+from nvcodec.models.checkpoint import load_into, load_untrusted
 from nvcodec.training.data import CropSampler
 from nvcodec.training.forward import inter_forward, intra_forward, yuv_mse
 from nvcodec.training.recipe import Recipe, StageConfig, lambda_for_qp, p_frame_qps
@@ -108,7 +108,7 @@ class Trainer:
         return path
 
     def load(self, path: str | os.PathLike[str]) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_untrusted(path, "training checkpoint")
         if not isinstance(state, dict) or state.get("format") != "nvc-train-1":
             raise ModelError(f"{path} is not an nvc training checkpoint")
         if state["config"] != self.model.config.name:
