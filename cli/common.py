@@ -157,6 +157,28 @@ def check_output(path: str, overwrite: bool, no_overwrite: bool) -> None:
         raise ConfigError("output", path, f"a path in an existing folder ({parent} does not exist)")
 
 
+def check_input_output(input_path: str, output: str, overwrite: bool, no_overwrite: bool,
+                       progress_to: str | None) -> None:
+    """The checks every transcoding command makes before touching anything."""
+    check_output(output, overwrite, no_overwrite)
+    if same_file(input_path, output):
+        raise click.UsageError("input and output are the same file")
+    if output == "-" and progress_to == "-":
+        raise click.UsageError("--progress - and output - would share stdout")
+
+
+def open_nvc_input(input_path: str) -> BinaryIO:
+    """An .nvc input as a binary stream: the file, or stdin for ``-``."""
+    from nvcodec.errors import InputError
+
+    if input_path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(input_path, "rb")  # noqa: SIM115 - the caller's with-block closes it
+    except OSError as exc:
+        raise InputError(f"{input_path}: {exc.strerror}") from None
+
+
 def same_file(a: str, b: str) -> bool:
     if a == "-" or b == "-":
         return False

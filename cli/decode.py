@@ -41,22 +41,14 @@ def decode(obj, input_path: str, output: str, codec, crf, frames, start, duratio
     from cli.progress import Progress
 
     common.setup_logging(obj.loglevel)
-    common.check_output(output, overwrite, no_overwrite)
-    if common.same_file(input_path, output):
-        raise click.UsageError("input and output are the same file")
-    if output == "-" and progress_to == "-":
-        raise click.UsageError("--progress - and output - would share stdout")
+    common.check_input_output(input_path, output, overwrite, no_overwrite, progress_to)
 
     from nvcodec import transcode
     from nvcodec.container import NvcReader
     from nvcodec.errors import InputError, ModelError, TruncatedStreamError
     from nvcodec.io import OutputOptions, open_sink
 
-    try:
-        source = sys.stdin.buffer if input_path == "-" else open(input_path, "rb")  # noqa: SIM115
-    except OSError as exc:
-        raise InputError(f"{input_path}: {exc.strerror}") from None
-    with source:
+    with common.open_nvc_input(input_path) as source:
         reader = NvcReader(source)
         header = reader.header
         spec = model or transcode.spec_for_stream_model(header.model_name)

@@ -52,11 +52,7 @@ def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_inte
     from cli.progress import Progress
 
     common.setup_logging(obj.loglevel)
-    common.check_output(output, overwrite, no_overwrite)
-    if common.same_file(input_path, output):
-        raise click.UsageError("input and output are the same file")
-    if output == "-" and progress_to == "-":
-        raise click.UsageError("--progress - and output - would share stdout")
+    common.check_input_output(input_path, output, overwrite, no_overwrite, progress_to)
 
     from nvcodec.presets import Preset, load_preset
 

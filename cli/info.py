@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import click
 
@@ -32,14 +31,9 @@ def _name(table: dict[int, str], value: int) -> str:
 def info(obj, input_path: str, as_json: bool, per_frame: bool) -> None:
     """Describe a .nvc file (or - for stdin): model, numerics, size, colour, timing, settings, audio, index."""
     from nvcodec.container import AudioPacket, NvcReader
-    from nvcodec.errors import InputError
 
     common.setup_logging(obj.loglevel)
-    try:
-        source = sys.stdin.buffer if input_path == "-" else open(input_path, "rb")  # noqa: SIM115
-    except OSError as exc:
-        raise InputError(f"{input_path}: {exc.strerror}") from None
-    with source:
+    with common.open_nvc_input(input_path) as source:
         reader = NvcReader(source)
         h = reader.header
         frames = []
