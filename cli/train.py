@@ -107,7 +107,10 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
     console.print(f"loading {len(sources)} training sources…")
     clips = load_sources(sources)
     model = new_model(config)
-    trainer = Trainer(recipe, model, lambda stage: CropSampler(clips, stage.crop, stage.length), out, str(dev))
+    def sampler(stage):
+        return CropSampler(clips, stage.crop, stage.length, stage.still_share)
+
+    trainer = Trainer(recipe, model, sampler, out, str(dev))
     checkpoint = out / CHECKPOINT_NAME
     if checkpoint.exists():
         trainer.load(checkpoint)

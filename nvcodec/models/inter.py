@@ -77,9 +77,13 @@ class ReconGeneration(nn.Module):
         self.conv = nn.Sequential(*depth_conv_stack(cfg.feature, cfg.recon, cfg.recon_blocks))
         self.head = nn.Conv2d(cfg.recon, PIXEL_CHANNELS, 1)
 
+    def unclamped(self, feature: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        """The pixels before the final clamp: training needs them, because a hard clamp passes no
+        gradient to an output that has left [0, 1] and such an output would never come back."""
+        return F.pixel_shuffle(self.head(self.conv(feature) * q), 8)
+
     def forward(self, feature: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        out = self.head(self.conv(feature) * q)
-        return torch.clamp(F.pixel_shuffle(out, 8), 0.0, 1.0)
+        return torch.clamp(self.unclamped(feature, q), 0.0, 1.0)
 
 
 class _Wrapped(nn.Module):

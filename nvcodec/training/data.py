@@ -136,20 +136,34 @@ def to_network(y: np.ndarray, uv: np.ndarray) -> torch.Tensor:
     return torch.cat((yt.unsqueeze(-3), uvt), dim=-3)
 
 
+def _with_still_share(weights: np.ndarray, still: np.ndarray, share: float) -> np.ndarray:
+    """Normalised sampling weights in which still images get ``share`` of the draws.
+
+    Weighting by frame count lets a few dozen video clips drown the still photographs, whose
+    detail is what an intra model needs to learn (and what image benchmarks such as Kodak hold).
+    ``share`` 0 keeps the plain frames-times-area weighting.
+    """
+    weights = weights / weights.sum()
+    if share <= 0 or not still.any() or still.all():
+        return weights
+    out = np.where(still, weights / weights[still].sum() * share, weights / weights[~still].sum() * (1 - share))
+    return out / out.sum()
+
+
 class CropSampler:
     """Random crops of ``length`` consecutive frames (length 1 for intra training).
 
     Seeded by a numpy Generator the loop owns, so resuming restores the stream.
     """
 
-    def __init__(self, clips: list[Clip], crop: int, length: int):
+    def __init__(self, clips: list[Clip], crop: int, length: int, still_share: float = 0.0):
         self.crop = crop
         self.length = length
         self.clips = [c for c in clips if c.frames >= length and min(c.y.shape[1:]) >= crop]
         if not self.clips:
             raise InputError(f"no training source has {length} frames of at least {crop}x{crop}")
         weights = np.array([min(c.frames, 48) * c.y.shape[1] * c.y.shape[2] for c in self.clips], dtype=np.float64)
-        self.weights = weights / weights.sum()
+        self.weights = _with_still_share(weights, np.array([c.frames == 1 for c in self.clips]), still_share)
 
     def sample(self, rng: np.random.Generator, batch: int) -> torch.Tensor:
         """[batch, length, 3, crop, crop] float tensors in the network's YCbCr domain."""

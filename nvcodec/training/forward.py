@@ -30,7 +30,7 @@ _LIKELIHOOD_MIN = 1e-9
 
 @dataclass
 class FrameOutput:
-    x_hat: torch.Tensor  # [B, 3, H, W], unclamped for intra, clamped by the recon net for inter
+    x_hat: torch.Tensor  # [B, 3, H, W], unclamped for intra; inter: clamped, straight-through gradient
     bits: torch.Tensor  # [B] estimated bits of the frame (y + z)
     feature: torch.Tensor | None = None  # inter: the new reference feature
 
@@ -39,13 +39,42 @@ def ste_round(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.round(x) - x).detach()
 
 
+class _LowerBound(torch.autograd.Function):
+    """``max(x, bound)`` whose gradient still reaches ``x`` below the bound when it would raise ``x``.
+
+    A plain ``clamp_min`` gives no gradient there, so a scale or quantisation step that starts
+    below its floor would stay stuck at the floor however much the loss wants it larger.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, bound: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.bound = bound
+        return x.clamp_min(bound)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        passes = (x >= ctx.bound) | (grad < 0)
+        return grad * passes, None
+
+
+def lower_bound(x: torch.Tensor, bound: float) -> torch.Tensor:
+    return _LowerBound.apply(x, bound)
+
+
+def ste_clamp(x: torch.Tensor, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+    """Clamp with a straight-through gradient, so pixels outside the range are pulled back in."""
+    return x + (x.clamp(low, high) - x).detach()
+
+
 def _noisy(x: torch.Tensor) -> torch.Tensor:
     return x + torch.empty_like(x).uniform_(-0.5, 0.5)
 
 
 def gaussian_bits(residual: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     """Bits of a noisy residual under a zero-mean Gaussian of the given scale (per element)."""
-    scales = scales.clamp_min(SCALE_MIN)
+    scales = lower_bound(scales, SCALE_MIN)
     upper = 0.5 * torch.erfc(-(residual + 0.5) / (scales * 2**0.5))
     lower = 0.5 * torch.erfc(-(residual - 0.5) / (scales * 2**0.5))
     likelihood = (upper - lower).clamp_min(_LIKELIHOOD_MIN)
@@ -100,7 +129,7 @@ def inter_forward(model: InterModel, x: torch.Tensor, qp: torch.Tensor, ref_fram
     z_hat, bits = _z_bits(model.bit_estimator_z, model.hyper_encoder(_hyper_input(y)), qp)
     params = model.prior_params(z_hat, ctx_t)
     q_dec, scales, means = params.chunk(3, 1)
-    q_dec = torch.clamp_min(q_dec, 0.5)
+    q_dec = lower_bound(q_dec, 0.5)
     y = y * torch.reciprocal(q_dec)
     _, c, h, w = y.shape
     masks = masks_2step(c, h, w, y.dtype, y.device)
@@ -108,7 +137,7 @@ def inter_forward(model: InterModel, x: torch.Tensor, qp: torch.Tensor, ref_fram
     scales, means = model.step_prior(y_hat_0, params)
     y_hat_1, bits1 = _step(y, scales, means, masks[1])
     feature = model.decoder((y_hat_0 + y_hat_1) * q_dec, ctx, model.q_decoder[qp])
-    x_hat = model.recon_generation_net(feature, model.q_recon[qp])
+    x_hat = ste_clamp(model.recon_generation_net.unclamped(feature, model.q_recon[qp]))
     return FrameOutput(x_hat, bits + bits0 + bits1, feature)
 
 

@@ -39,6 +39,7 @@ class StageConfig:
     lr: float = 1e-4
     lr_final: float = 1e-5
     grad_clip: float = 1.0
+    still_share: float = 0.0  # fraction of samples drawn from still images (see CropSampler)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,6 +54,11 @@ class Recipe:
     stages: list[StageConfig] = field(default_factory=lambda: [
         StageConfig("intra", steps=6000, batch=8, crop=128, lr=2e-4),
         StageConfig("inter", steps=10000, batch=4, crop=128, length=4, lr=2e-4),
+        # from here on the recon clamp and the scale/step floors pass gradients (see training.forward):
+        # the first stage revives the P-frame outputs stuck outside [0, 1] under the old hard clamp
+        StageConfig("inter", steps=3000, batch=4, crop=128, length=4, lr=1e-4),
+        StageConfig("intra", steps=12000, batch=8, crop=128, lr=1e-4, still_share=0.5),
+        StageConfig("inter", steps=6000, batch=4, crop=128, length=4, lr=1e-4),
     ])
 
     def scale_for_cuda(self) -> Recipe:
