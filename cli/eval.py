@@ -184,3 +184,7 @@ def _print_summary(console, document: dict) -> None:
                     cells.append(f"{entry['mean_percent']:+.1f}% ({entry['defined']}/{entry['sources']})")
             table.add_row(codec, *cells)
         console.print(table)
+        for codec, cost in group.get("p_to_i_bits", {}).items():
+            ratio = "undefined (P and I PSNR ranges do not overlap)" if cost["mean_ratio"] is None else (
+                f"{cost['mean_ratio']:.2f} ({cost['points']} points)")
+            console.print(f"{codec}: P-frame bits / I-frame bits at equal PSNR: {ratio}")

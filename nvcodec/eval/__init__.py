@@ -9,7 +9,16 @@
 """
 
 from nvcodec.eval.codecs import Codec, CodedSequence, JpegCodec, NvcCodec, X26xCodec
-from nvcodec.eval.runner import ANCHORS, PointResult, Progress, Report, SourceResult, evaluate, hardware_info
+from nvcodec.eval.runner import (
+    ANCHORS,
+    PointResult,
+    Progress,
+    Report,
+    SourceResult,
+    evaluate,
+    hardware_info,
+    p_to_i_bit_ratio,
+)
 from nvcodec.eval.sources import Source, load_source
 
 __all__ = [
@@ -26,5 +35,6 @@ __all__ = [
     "X26xCodec",
     "evaluate",
     "hardware_info",
+    "p_to_i_bit_ratio",
     "load_source",
 ]

@@ -12,6 +12,7 @@ curve for plotting.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import platform
 import sys
@@ -129,6 +130,8 @@ class Report:
                         "mean_percent": float(np.mean(defined)) if defined else None,
                         "defined": len(defined), "sources": len(values)}
             out[kind] = {"sources": len(group), "bd_rate": bd, "mean_curves": _mean_curves(group, self.codecs)}
+            if kind == "video":
+                out[kind]["p_to_i_bits"] = _p_to_i_summary(group, self.codecs)
         return out
 
     def to_dict(self) -> dict[str, object]:
@@ -212,6 +215,39 @@ def _bd_rates(result: SourceResult, codecs: Sequence[str]) -> dict[str, dict[str
             a, t = curves[anchor], curves[test]
             out.setdefault(test, {})[anchor] = bd_rate([p.bpp for p in a], [p.psnr_yuv for p in a],
                                                        [p.bpp for p in t], [p.psnr_yuv for p in t])
+    return out
+
+
+def p_to_i_bit_ratio(points: Sequence[PointResult]) -> list[float]:
+    """What a P frame costs relative to an I frame of the same PSNR, per rate point.
+
+    The I frames of all rate points form one curve (PSNR-YUV -> log bits); each
+    point's mean P frame is set against that curve at its own PSNR.  Points whose
+    P quality lies outside the I curve's range are left out rather than
+    extrapolated, so a codec whose P frames never reach its I quality gets no ratio.
+    """
+    i_curve = sorted((t["I"]["mean_psnr_yuv"], math.log(t["I"]["mean_bits"]))
+                     for t in (p.by_type() for p in points) if "I" in t and t["I"]["mean_bits"] > 0)
+    if len(i_curve) < 2:
+        return []
+    psnrs, log_bits = np.array([c[0] for c in i_curve]), np.array([c[1] for c in i_curve])
+    ratios = []
+    for point in points:
+        p_frames = point.by_type().get("P")
+        if p_frames is None or not psnrs[0] <= p_frames["mean_psnr_yuv"] <= psnrs[-1]:
+            continue
+        i_bits = math.exp(float(np.interp(p_frames["mean_psnr_yuv"], psnrs, log_bits)))
+        ratios.append(p_frames["mean_bits"] / i_bits)
+    return ratios
+
+
+def _p_to_i_summary(group: Sequence[SourceResult], codecs: dict[str, object]) -> dict[str, dict[str, object]]:
+    """Mean P/I bit ratio at equal PSNR per codec over the video sources (see ``p_to_i_bit_ratio``)."""
+    out: dict[str, dict[str, object]] = {}
+    for codec in codecs:
+        ratios = [r for s in group for r in p_to_i_bit_ratio(s.curve(codec))]
+        if any(p.codec == codec for s in group for p in s.points):
+            out[codec] = {"mean_ratio": float(np.mean(ratios)) if ratios else None, "points": len(ratios)}
     return out
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from nvcodec.codec.frames import Planes, chroma_size
 from nvcodec.errors import InputError
-from nvcodec.eval import JpegCodec, NvcCodec, X26xCodec, evaluate, load_source
+from nvcodec.eval import JpegCodec, NvcCodec, PointResult, X26xCodec, evaluate, load_source, p_to_i_bit_ratio
+from nvcodec.eval.runner import FrameResult
 from nvcodec.eval.sources import Source
 from nvcodec.metrics import frame_quality
 
@@ -155,6 +156,7 @@ def test_bd_rates_against_anchors_and_a_valid_json_document(report):
     assert set(doc["summary"]) == {"video", "image"}
     assert doc["summary"]["image"]["bd_rate"]["x264"]["jpeg"]["defined"] == 1
     assert doc["sources"][0]["points"][0]["by_type"]["I"]["count"] == 1
+    assert set(doc["summary"]["video"]["p_to_i_bits"]) == {"nvc", "x264"}
     assert doc["codecs"]["nvc"]["model"] and doc["settings"]["rate_points"]["jpeg"]["values"] == [3, 15]
 
 
@@ -183,3 +185,18 @@ def test_evaluation_set_is_disjoint_from_training():
     assert eval_set["videos"] and eval_set["images"]
     assert bench.overlaps(eval_set["videos"] + eval_set["images"], bench.training_paths()) == []
     assert bench.overlaps(["video/compressed/x.mp4"], ["video/compressed"]) != []
+
+
+def _point(value: int, frames: list[tuple[str, int, float]]) -> PointResult:
+    bits = sum(b for _, b, _ in frames)
+    return PointResult("c", "qp", value, bits, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, None, None,
+                       [FrameResult(t, b, q) for t, b, q in frames])
+
+
+def test_p_to_i_ratio_reads_the_i_curve_at_the_p_frames_psnr():
+    # I curve: 1000 bits at 30 dB, 4000 bits at 34 dB (log-linear: 2000 bits at 32 dB).
+    low = _point(0, [("I", 1000, 30.0), ("P", 500, 32.0), ("P", 500, 32.0)])
+    high = _point(1, [("I", 4000, 34.0), ("P", 300, 29.0)])  # P below the I curve's range: left out
+    ratios = p_to_i_bit_ratio([low, high])
+    assert ratios == pytest.approx([0.25])
+    assert p_to_i_bit_ratio([low]) == []  # one I point is no curve
