@@ -32,6 +32,19 @@ int ceil_log2(uint32_t v) {
 #define NVC_NOINLINE
 #endif
 
+// if_ge when a >= b, else if_lt, as a compare and a conditional move.  The
+// renormalisation test is one the branch predictor cannot learn (it goes
+// either way every few symbols), and GCC turns a plain select on it into a
+// branch whatever hints it gets.
+NVC_INLINE uint32_t select_ge(uint32_t a, uint32_t b, uint32_t if_ge, uint32_t if_lt) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __asm__("cmpl %[b], %[a]\n\tcmovael %[t], %[r]" : [r] "+r"(if_lt) : [a] "r"(a), [b] "r"(b), [t] "r"(if_ge) : "cc");
+    return if_lt;
+#else
+    return a >= b ? if_ge : if_lt;
+#endif
+}
+
 // The hot loops keep every piece of coder state in locals passed by value or
 // by reference to always-inlined helpers, and copy table pointers out of the
 // CdfTable first: with the state in registers, the byte stores (which may
@@ -56,6 +69,11 @@ NVC_NOINLINE Out grow(std::vector<uint8_t>& buf, Out o, size_t k) {
     return {buf.data(), buf.data() + buf.size() - used};
 }
 
+// The hot loops check for room once per block of symbols (two bytes each at
+// most); whatever else writes (escapes) leaves room for a whole block again.
+constexpr size_t kBlock = 1024;
+constexpr size_t kBlockBytes = 2 * kBlock;
+
 NVC_INLINE void reserve(std::vector<uint8_t>& buf, Out& o, size_t k) {
     if (static_cast<size_t>(o.p - o.lo) < k) o = grow(buf, o, k);
 }
@@ -79,7 +97,8 @@ NVC_NOINLINE EncState put_escape(EncState s, std::vector<uint8_t>& buf, int64_t 
     const uint64_t raw = v < 0 ? static_cast<uint64_t>(-2 * v - 1) : static_cast<uint64_t>(2 * (v - max_value));
     int n = 0;
     while (n < 32 && (raw >> (kBypassBits * n)) != 0) ++n;
-    reserve(buf, s.out, static_cast<size_t>(n + n / 3 + 8));  // at most one byte per put
+    // At most one byte per put, and the rest of the caller's block after them.
+    reserve(buf, s.out, static_cast<size_t>(n + n / 3 + 8) + kBlockBytes);
     for (int j = n - 1; j >= 0; --j) put_bits(s, static_cast<uint32_t>(raw >> (kBypassBits * j)) & 3u);
     put_bits(s, static_cast<uint32_t>(n % 3));
     for (int j = 0; j < n / 3; ++j) put_bits(s, 3u);
@@ -92,7 +111,7 @@ struct EncTable {
     explicit EncTable(const CdfTable& t) : rows(&t.row(0)), bins(t.bins()) {}
 };
 
-// Pushes one symbol.
+// Pushes one symbol; the caller made room for two bytes.
 NVC_INLINE void encode_symbol(EncState& s, std::vector<uint8_t>& buf, int32_t symbol, int32_t index,
                               const EncTable& t) {
     const CdfTable::Row& row = t.rows[index];
@@ -104,19 +123,26 @@ NVC_INLINE void encode_symbol(EncState& s, std::vector<uint8_t>& buf, int32_t sy
         s = put_escape(s, buf, v, row.max_value);
         b = t.bins + row.bin_base + static_cast<uint32_t>(row.max_value);
     }
-    // x < 2^31 and x_max >= 2^15, so at most two bytes go out.  Both are
-    // stored and the pointer moves by the count, and the shifted state is
-    // selected rather than looped for, keeping data-dependent branches out.
-    reserve(buf, s.out, 2);
+    // Renormalise by k bytes so that y = x >> 8k < x_max; x < 2^31 and
+    // x_max >= 2^15, so k <= 2.  k = 2 needs x >> 8 >= x_max, which no state
+    // reaches when freq >= 2^9.  Both bytes are stored and the pointer moves
+    // by k, so no branch depends on the data.
+    //
+    // The quotient y / freq equals x / (freq << 8k), whose reciprocal is rcp
+    // with a shift 8k larger (rcp stays within the Granlund-Montgomery bound
+    // for x < 2^31).  So the product x * rcp starts at once, in parallel with
+    // the renormalisation test, which only picks the shift.  The loop is
+    // bound both by this state chain and by instruction count, hence the few
+    // selects on k8 rather than on every derived value.
     const uint32_t x = s.x;
-    const bool one = x >= b->x_max;
-    const bool two = x >= b->x_max2;
+    const uint64_t prod = uint64_t{x} * b->rcp;
+    uint32_t k8 = select_ge(x, b->x_max, 8, 0);
+    k8 = select_ge(x >> 8, b->x_max, 16, k8);
     s.out.p[-1] = static_cast<uint8_t>(x);
     s.out.p[-2] = static_cast<uint8_t>(x >> 8);
-    s.out.p -= static_cast<unsigned>(one) + static_cast<unsigned>(two);
-    const uint32_t y = two ? x >> 16 : (one ? x >> 8 : x);
-    const uint32_t q = static_cast<uint32_t>((uint64_t{y} * b->rcp) >> b->shift);
-    s.x = y + b->start + q * b->cmpl;
+    s.out.p -= k8 >> 3;
+    const uint32_t q = static_cast<uint32_t>(prod >> (b->shift + k8));
+    s.x = (x >> k8) + b->start + q * b->cmpl;
 }
 
 EncState start_stream(std::vector<uint8_t>& buf, size_t symbols) {
@@ -145,7 +171,12 @@ std::vector<uint8_t> encode_lane(const std::vector<Encoder::Segment>& segments, 
     for (auto seg = segments.rbegin(); seg != segments.rend(); ++seg) {
         const EncTable t(*seg->table);
         const int32_t* p = pairs + 2 * seg->first;
-        for (size_t i = seg->n; i-- > 0;) encode_symbol(s, buf, p[2 * i], p[2 * i + 1], t);
+        for (size_t end = seg->n; end > 0;) {
+            const size_t begin = end > kBlock ? end - kBlock : 0;
+            reserve(buf, s.out, kBlockBytes);
+            for (size_t i = end; i-- > begin;) encode_symbol(s, buf, p[2 * i], p[2 * i + 1], t);
+            end = begin;
+        }
     }
     return finish_stream(s, buf);
 }
@@ -166,10 +197,17 @@ void encode_lanes_interleaved(const std::vector<Encoder::Segment>& seg0, const s
         const int32_t* p0 = pairs + 2 * seg0[k].first;
         const int32_t* p1 = pairs + 2 * seg1[k].first;
         const size_t n0 = seg0[k].n;
+        reserve(buf[1], s1.out, kBlockBytes);
         for (size_t i = seg1[k].n; i-- > n0;) encode_symbol(s1, buf[1], p1[2 * i], p1[2 * i + 1], t);
-        for (size_t i = n0; i-- > 0;) {
-            encode_symbol(s0, buf[0], p0[2 * i], p0[2 * i + 1], t);
-            encode_symbol(s1, buf[1], p1[2 * i], p1[2 * i + 1], t);
+        for (size_t end = n0; end > 0;) {
+            const size_t begin = end > kBlock ? end - kBlock : 0;
+            reserve(buf[0], s0.out, kBlockBytes);
+            reserve(buf[1], s1.out, kBlockBytes);
+            for (size_t i = end; i-- > begin;) {
+                encode_symbol(s0, buf[0], p0[2 * i], p0[2 * i + 1], t);
+                encode_symbol(s1, buf[1], p1[2 * i], p1[2 * i + 1], t);
+            }
+            end = begin;
         }
     }
     if (total0) streams[0] = finish_stream(s0, buf[0]);
@@ -425,12 +463,11 @@ CdfTable::CdfTable(const int32_t* cdf, size_t rows, size_t stride, const int32_t
             const int l = ceil_log2(freq);
             EncBin b;
             b.x_max = freq << 15;
-            b.x_max2 = freq < (1u << 9) ? freq << 23 : UINT32_MAX;  // x < 2^31 never reaches the latter
             b.shift = static_cast<uint32_t>(31 + l);
             // ceil(2^(31+l) / freq) < 2^32 for every freq in 1..65535.
             b.rcp = static_cast<uint32_t>(((uint64_t{1} << (31 + l)) + freq - 1) / freq);
-            b.start = static_cast<uint32_t>(c[k]);
-            b.cmpl = kTotal - freq;
+            b.start = static_cast<uint16_t>(c[k]);
+            b.cmpl = static_cast<uint16_t>(kTotal - freq);
             bins_.push_back(b);
         }
         uint16_t* bucket = lut_.data() + row.lut_base;

@@ -63,12 +63,12 @@ public:
     uint32_t cdf(size_t r, size_t k) const { return cdf_[rows_[r].cdf_base + k]; }
 
     // Encoder view of one bin: everything needed to push it without dividing.
+    // 16 bytes, so that a Gaussian table's bins stay in L1.
     struct EncBin {
+        uint32_t rcp;     // ceil(2^shift / freq): x / freq == (x * rcp) >> shift for x < 2^31
         uint32_t x_max;   // renormalise while x >= x_max (= freq << 15)
-        uint32_t x_max2;  // x >= x_max2 needs a second byte (x_max << 8, saturated)
-        uint32_t rcp;     // ceil(2^shift / freq): x / freq == (x * rcp) >> shift
-        uint32_t start;   // cumulative frequency below the bin
-        uint32_t cmpl;    // 2^16 - freq
+        uint16_t start;   // cumulative frequency below the bin (< 2^16)
+        uint16_t cmpl;    // 2^16 - freq (freq >= 1, so it fits)
         uint32_t shift;   // 31 + ceil(log2(freq))
     };
     struct Row {
