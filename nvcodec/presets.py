@@ -26,13 +26,16 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from nvcodec.codec.settings import QP_MAX, CodingSettings
 from nvcodec.errors import ConfigError
 
-#: shipped presets: the repository's presets/ folder (``NVC_PRESETS`` points elsewhere)
-PRESET_DIR = Path(os.environ.get("NVC_PRESETS", Path(__file__).resolve().parent.parent / "presets"))
+#: where the shipped presets live inside the package: ``nvcodec/_presets`` is a link to the repository's
+#: top-level presets/ folder, copied into wheels as package data, so one lookup serves a checkout, an
+#: editable install and a regular one (none of which may rely on the current directory)
+PACKAGED_PRESETS = "_presets"
 MAX_RUNGS = 32
 MAX_PRESET_BYTES = 1 << 16
 
@@ -86,8 +89,22 @@ class Preset:
         return CodingSettings(**values)
 
 
+def preset_dir() -> Path:
+    """The folder ``--preset NAME`` looks in: ``$NVC_PRESETS`` when set, else the presets packaged with nvcodec.
+
+    Read through :mod:`importlib.resources` rather than a path relative to the
+    repository, because an installed nvcodec has no repository beside it.
+    """
+    override = os.environ.get("NVC_PRESETS")
+    if override:
+        return Path(override)
+    return Path(str(resources.files("nvcodec").joinpath(PACKAGED_PRESETS)))
+
+
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.toml")) if PRESET_DIR.is_dir() else []
+    """The names ``--preset`` accepts without a path (the .toml files of :func:`preset_dir`)."""
+    folder = preset_dir()
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
 
 
 def preset_path(spec: str) -> Path:
@@ -97,7 +114,7 @@ def preset_path(spec: str) -> Path:
         if not path.is_file():
             raise ConfigError("preset", spec, "an existing .toml file or a preset name")
         return path
-    candidate = PRESET_DIR / f"{spec}.toml"
+    candidate = preset_dir() / f"{spec}.toml"
     if not candidate.is_file():
         raise ConfigError("preset", spec, f"one of {', '.join(preset_names()) or '(none installed)'} or a .toml file")
     return candidate

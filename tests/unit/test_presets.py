@@ -1,5 +1,10 @@
 """Presets and ladders: the shipped files parse, and every malformed key is named."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from nvcodec.errors import ConfigError
@@ -56,3 +61,40 @@ def test_bad_toml_and_unknown_name(tmp_path):
         load_preset(str(bad))
     with pytest.raises(ConfigError, match="balanced"):
         load_preset("no-such-preset")
+
+
+def test_lookup_uses_the_folder_packaged_with_nvcodec(monkeypatch):
+    """No repository path: --preset NAME reads nvcodec/_presets, the link to presets/ that wheels copy."""
+    import nvcodec
+    from nvcodec.presets import preset_dir
+
+    monkeypatch.delenv("NVC_PRESETS", raising=False)
+    package = Path(nvcodec.__file__).parent
+    assert preset_dir() == package / "_presets"
+    assert preset_dir().resolve() == (package.parent / "presets").resolve()  # one source of truth in a checkout
+    monkeypatch.setenv("NVC_PRESETS", "/elsewhere")
+    assert preset_dir() == Path("/elsewhere")
+
+
+def test_a_built_package_finds_its_presets_without_the_repository(tmp_path):
+    """What `pip install .` puts in site-packages (setuptools' build_py, from pyproject.toml) holds every preset,
+    and nvcodec imported from there, away from the checkout, loads them by name."""
+    repo = Path(__file__).resolve().parents[2]
+    lib = tmp_path / "lib"
+    build = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "egg_info",
+                            "--egg-base", str(tmp_path), "build_py", "--build-lib", str(lib)],
+                           cwd=repo, capture_output=True, text=True, timeout=120)
+    assert build.returncode == 0, build.stderr
+    shipped = sorted(p.name for p in (lib / "nvcodec" / "_presets").iterdir())
+    assert shipped == sorted(p.name for p in (repo / "presets").glob("*.toml"))
+    assert not (lib / "nvcodec" / "_presets").is_symlink()
+    env = {k: v for k, v in os.environ.items() if k not in ("NVC_PRESETS", "PYTHONPATH")}
+    env["PYTHONPATH"] = str(lib)
+    probe = ("import nvcodec.presets as p; print(p.__file__); print(p.preset_dir()); "
+             "print(p.load_preset('balanced').settings().qp_i, p.load_preset('ladder-web').is_ladder)")
+    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    module, folder, loaded = run.stdout.splitlines()
+    assert Path(module).is_relative_to(lib) and Path(folder) == lib / "nvcodec" / "_presets"
+    assert loaded == "32 True"
