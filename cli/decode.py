@@ -20,7 +20,8 @@ from cli import common
 @click.option("--model", help="Model to decode with (default: the one the stream names); another model's "
               "stream is refused.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), help="Torch threads where the stream's numerics allow.")
+@click.option("--threads", type=click.IntRange(min=1), help="Threads of FFmpeg's encoder of the output (default: "
+              "FFmpeg's choice), and of torch where the stream's numerics profile leaves them free.")
 @click.option("--strict", is_flag=True, help="Treat a truncated input as an error instead of a warning.")
 @common.progress_options
 @common.overwrite_options
@@ -67,7 +68,7 @@ def decode(obj, input_path: str, output: str, codec, crf, frames, start, duratio
         show = obj.loglevel in ("info", "debug")
         progress = Progress("decoding", total, float(header.frame_rate), show, progress_to)
         sink = open_sink(sys.stdout.buffer if output == "-" else output, transcode.description(header, reader),
-                         OutputOptions(codec=codec, crf=crf))
+                         OutputOptions(codec=codec, crf=crf, threads=threads))
         ok = False
         try:
             selection = transcode.DecodeRange(start=start, frames=frames, duration=duration)

@@ -31,8 +31,8 @@ from cli import common
 @click.option("--model", help="Model name, file, INTRA,INTER checkpoints or synthetic:<config>:<seed>.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--numerics", help="Numerics profile of the stream (default cpu-avx2-t2 on CPU; see README).")
-@click.option("--threads", type=click.IntRange(min=1), help="Torch threads (only where the numerics profile "
-              "leaves them free, i.e. cpu-native).")
+@click.option("--threads", type=click.IntRange(min=1), help="Threads of FFmpeg's decoder of the input (default: "
+              "FFmpeg's choice), and of torch where the numerics profile leaves them free (cpu-native).")
 @click.option("--psnr", is_flag=True, help="Measure PSNR against the input and report it.")
 @common.progress_options
 @common.overwrite_options
@@ -61,7 +61,7 @@ def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_inte
         raise click.UsageError(f"preset {preset!r} is a ladder: use nvc ladder")
     settings = chosen.settings(qp_i=qp, qp_p=qp_p, intra_period=intra_period, reset_interval=reset_interval,
                                numerics=numerics)
-    opts = _input_options(pix_fmt, raw_size, raw_rate, stream, start, duration, frames, not no_audio)
+    opts = _input_options(pix_fmt, raw_size, raw_rate, stream, start, duration, frames, not no_audio, threads)
 
     import sys
 
@@ -96,7 +96,8 @@ def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_inte
     common.info(f"{line} -> {output}")
 
 
-def _input_options(pix_fmt: str, raw_size, raw_rate, stream: int, start: float, duration, frames, audio: bool):
+def _input_options(pix_fmt: str, raw_size, raw_rate, stream: int, start: float, duration, frames, audio: bool,
+                   threads: int | None):
     from nvcodec.io import InputOptions
 
     mode = "rgb" if pix_fmt in ("rgb", "rgb24") else "yuv420p"
@@ -112,4 +113,4 @@ def _input_options(pix_fmt: str, raw_size, raw_rate, stream: int, start: float, 
         except (ValueError, av.error.FFmpegError):
             raise click.BadParameter(f"{pix_fmt!r} is not an FFmpeg pix_fmt", param_hint="--pix-fmt") from None
     return InputOptions(stream=stream, raw_size=raw_size, raw_rate=raw_rate, raw_pix_fmt=raw_pix_fmt, mode=mode,
-                        start=start, duration=duration, frames=frames, audio=audio)
+                        start=start, duration=duration, frames=frames, audio=audio, threads=threads)

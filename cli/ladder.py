@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -21,11 +22,13 @@ from cli import common
 @click.option("-an", "--no-audio", "no_audio", is_flag=True, help="Leave the audio out.")
 @click.option("--model", help="Model name, file or synthetic:<config>:<seed>.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), help="Threads of FFmpeg's decoder of the input, and of "
+              "torch where the numerics profile leaves them free.")
 @common.overwrite_options
 @common.loglevel_option
 @click.pass_obj
 def ladder(obj, input_path: str, outdir: str, preset: str, frames, start, duration, stream, no_audio, model,
-           device, overwrite: bool, no_overwrite: bool) -> None:
+           device, threads, overwrite: bool, no_overwrite: bool) -> None:
     """Encode INPUT once per rung of a ladder preset into OUTDIR/<rung>.nvc and write OUTDIR/manifest.json
     with each rung's size, kbit/s and PSNR (measured against the input scaled to the rung's size)."""
     common.setup_logging(obj.loglevel)
@@ -48,15 +51,16 @@ def ladder(obj, input_path: str, outdir: str, preset: str, frames, start, durati
     from nvcodec.metrics import mean_quality
 
     codec_model = common.load_model(model)
-    base = InputOptions(stream=stream, start=start, duration=duration, frames=frames, audio=not no_audio)
+    common.apply_threads(threads)
+    base = InputOptions(stream=stream, start=start, duration=duration, frames=frames, audio=not no_audio,
+                        threads=threads)
     with open_source(input_path, base) as probe:
         src = probe.info
     os.makedirs(outdir, exist_ok=True)
     rungs = []
     for rung, target in zip(chosen.rungs, targets, strict=False):
         width, height = rung.size_for(src.width, src.height)
-        opts = InputOptions(stream=stream, start=start, duration=duration, frames=frames, audio=not no_audio,
-                            scale=(width, height))
+        opts = dataclasses.replace(base, scale=(width, height))
         settings = rung_settings(chosen, rung)
         count = size = 0
         qualities = []

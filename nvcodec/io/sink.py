@@ -32,6 +32,7 @@ from nvcodec.codec.frames import ChromaFormat, Planes
 from nvcodec.color import ycbcr444_to_rgb
 from nvcodec.container.format import AudioPacket, AudioTrack, ColorInfo
 from nvcodec.errors import ConfigError
+from nvcodec.io.source import set_codec_threads
 
 log = logging.getLogger("nvcodec.io")
 
@@ -61,6 +62,7 @@ class StreamDescription:
 class OutputOptions:
     codec: str | None = None  # -c:v
     crf: int | None = None
+    threads: int | None = None  # FFmpeg encoder threads (--threads); None lets FFmpeg choose
 
 
 def output_kind(target: str | BinaryIO) -> str:
@@ -218,6 +220,7 @@ class PngSink(VideoSink):
         self._temp = Path(tempfile.mkdtemp(prefix=".nvc-partial-", dir=folder))
         self._names: list[str] = []
         self._codec = av.CodecContext.create("png", "w")
+        # one thread: each file is written as its frame arrives, which a frame-threaded encoder would delay
         self._codec.width, self._codec.height, self._codec.pix_fmt = desc.width, desc.height, "rgb24"
         if desc.audio:
             log.warning(f"PNG output has no audio: {len(desc.audio)} audio track(s) dropped")
@@ -294,6 +297,7 @@ class AvSink(VideoSink):
         if self._pix_fmt not in wanted:
             log.warning(f"{codec} takes none of {', '.join(wanted)}: converting to {self._pix_fmt} (lossy)")
         cc = self._stream.codec_context
+        set_codec_threads(cc, opts.threads)
         cc.width, cc.height, cc.pix_fmt = desc.width, desc.height, self._pix_fmt
         self._stream.time_base = desc.time_base
         cc.time_base = desc.time_base

@@ -57,6 +57,7 @@ class InputOptions:
     frames: int | None = None
     audio: bool = True
     scale: tuple[int, int] | None = None  # (width, height) to resize to (ladder rungs)
+    threads: int | None = None  # FFmpeg decoder threads (--threads); None lets FFmpeg choose
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class VideoSource:
             raise ConfigError("stream", opts.stream, f"0..{len(videos) - 1} (the input has {len(videos)} video "
                                                      "stream(s))")
         self._video = videos[opts.stream]
-        self._video.thread_type = "AUTO"
+        set_codec_threads(self._video.codec_context, opts.threads)
         self._audio = list(self._container.streams.audio) if opts.audio else []
         self._audio = [s for s in self._audio if s.codec_context is not None]
         self.info = self._probe()
@@ -304,6 +305,13 @@ class VideoSource:
         pts = None if packet.pts is None else packet.pts - offset
         dts = None if packet.dts is None else packet.dts - offset
         return AudioPacket(track, pts, dts, int(packet.duration or 0), bool(packet.is_keyframe), bytes(packet))
+
+
+def set_codec_threads(codec_context: av.codec.context.CodecContext, threads: int | None) -> None:
+    """Frame and slice threading for an FFmpeg decoder or encoder, with ``threads`` of them (None: FFmpeg's
+    choice, one per core); set before the codec opens, since FFmpeg reads it only then."""
+    codec_context.thread_type = "AUTO"
+    codec_context.thread_count = 0 if threads is None else threads
 
 
 def exact_seconds(value: float) -> Fraction:

@@ -190,3 +190,36 @@ def test_ladder_writes_every_rung_and_a_manifest(media, nvc, tmp_path):
         assert rung["frames"] == 2 and rung["kbit_per_s"] > 0 and rung["psnr_yuv"] > 0
     code, _, err = nvc("ladder", media["clip"], out, "--preset", "ladder-mini", *MODEL, "--frames", "2")
     assert code == 1 and "already exists" in err
+
+
+def test_threads_reach_ffmpeg(media, nvc, tmp_path, monkeypatch):
+    """--threads sets the thread count of FFmpeg's input decoder (encode, ladder) and output encoder (decode)."""
+    import torch
+
+    import nvcodec.io
+
+    seen = []
+
+    def spy_source(path, opts=None):
+        source = open_source(path, opts)
+        seen.append(("decoder", source._video.codec_context.thread_count))
+        return source
+
+    def spy_sink(target, desc, opts=None):
+        sink = open_sink(target, desc, opts)
+        seen.append(("encoder", sink._stream.codec_context.thread_count))
+        return sink
+
+    open_source, open_sink = nvcodec.io.open_source, nvcodec.io.open_sink
+    monkeypatch.setattr(nvcodec.io, "open_source", spy_source)
+    monkeypatch.setattr(nvcodec.io, "open_sink", spy_sink)
+    torch_threads = torch.get_num_threads()
+    try:
+        assert nvc("encode", media["clip"], tmp_path / "t.nvc", *MODEL, "--frames", "1", "--threads", "3")[0] == 0
+        assert nvc("decode", tmp_path / "t.nvc", tmp_path / "t.mp4", "--threads", "2")[0] == 0
+        assert nvc("ladder", media["clip"], tmp_path / "l", "--preset", "ladder-mini", *MODEL, "--frames", "1",
+                   "--threads", "1")[0] == 0
+        assert nvc("decode", tmp_path / "t.nvc", tmp_path / "auto.mp4")[0] == 0
+    finally:
+        torch.set_num_threads(torch_threads)
+    assert seen == [("decoder", 3), ("encoder", 2)] + [("decoder", 1)] * 4 + [("encoder", 0)]
