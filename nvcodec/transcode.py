@@ -26,6 +26,7 @@ from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
 from nvcodec.codec.settings import CodingSettings
 from nvcodec.container import AudioPacket, Header, NvcReader, NvcWriter
 from nvcodec.errors import ModelError, StreamError
+from nvcodec.io.audiorange import AudioWindow
 from nvcodec.io.sink import StreamDescription, VideoSink
 from nvcodec.io.source import VideoSource, exact_seconds
 from nvcodec.metrics import FrameQuality, frame_quality
@@ -131,22 +132,18 @@ def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = 
     end = None if selection.duration is None else start + exact_seconds(selection.duration)
     if start > 0:
         _seek(reader, start / tb)
+    window = AudioWindow([track.time_base for track in reader.audio], start, end)
     written = 0
-    video_end: Fraction | None = None
+    video_done = False
     for packet in reader.packets():
         if isinstance(packet, AudioPacket):
-            t = _audio_time(packet, reader)
-            if t is not None and ((start and t < start) or (end is not None and t >= end)
-                                  or (video_end is not None and t >= video_end)):
-                continue
-            if start:
-                offset = round(start / reader.audio[packet.track].time_base)
-                packet = dataclasses.replace(
-                    packet, pts=None if packet.pts is None else packet.pts - offset,
-                    dts=None if packet.dts is None else packet.dts - offset)
-            sink.write_audio(packet)
+            _write_audio(sink, window.offer(packet))
+            if video_done and all(window.passed(i) for i in range(len(reader.audio))):
+                break  # nothing later in the file is kept
             continue
-        if video_end is not None:
+        if video_done:
+            if not reader.audio:
+                break
             continue
         planes: Planes | None = None
         qp = 0
@@ -160,13 +157,22 @@ def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = 
         if start and packet.pts < shift:  # compared in ticks: a float --ss of 0.08 is not above 1024/12800
             continue
         if end is not None and t >= end:
-            video_end = t
+            video_done = True
+            _write_audio(sink, window.finish(end))
             continue
+        _write_audio(sink, window.video(t))
         sink.write_video(planes, packet.pts - shift, packet.duration)
         written += 1
         yield FrameResult(packet.index, "I" if packet.intra else "P", qp, len(packet.units), packet.pts)
         if selection.frames is not None and written >= selection.frames:
-            video_end = (packet.pts + max(packet.duration, 1)) * tb
+            video_done = True
+            _write_audio(sink, window.finish((packet.pts + max(packet.duration, 1)) * tb))
+    _write_audio(sink, window.finish())
+
+
+def _write_audio(sink: VideoSink, packets: list[AudioPacket]) -> None:
+    for packet in packets:
+        sink.write_audio(packet)
 
 
 def _units(data: bytes, offset: int) -> Iterator[Unit]:
@@ -174,11 +180,6 @@ def _units(data: bytes, offset: int) -> Iterator[Unit]:
         yield from read_units(data)
     except StreamError as exc:
         raise StreamError(f"bad DCVC-RT units in the packet: {exc}", offset) from None
-
-
-def _audio_time(packet: AudioPacket, reader: NvcReader) -> Fraction | None:
-    ts = packet.pts if packet.pts is not None else packet.dts
-    return None if ts is None else ts * reader.audio[packet.track].time_base
 
 
 def _seek(reader: NvcReader, target_pts: Fraction) -> None:

@@ -11,8 +11,10 @@ In RGB mode frames become BT.709 full-range YCbCr 4:4:4 (:mod:`nvcodec.color`).
 Precision lost on the way (more than 8 bits, or chroma finer than 4:2:0) is
 logged once as a warning.
 
-Audio packets are passed through as they are demuxed, with the stream's codec
-parameters serialised (:func:`codec_params`) so a muxer can write them again.
+Audio packets are passed through untouched (stream copy), with the stream's
+codec parameters serialised (:func:`codec_params`) so a muxer can write them
+again; a selected range keeps the packets that overlap it
+(:mod:`nvcodec.io.audiorange`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from nvcodec.codec.frames import ChromaFormat, Planes
 from nvcodec.color import rgb_to_ycbcr444
 from nvcodec.container.format import AudioPacket, AudioTrack, ColorInfo
 from nvcodec.errors import ConfigError, InputError
+from nvcodec.io.audiorange import AudioWindow
 
 log = logging.getLogger("nvcodec.io")
 
@@ -245,10 +248,12 @@ class VideoSource:
         return Planes(*(_plane(p) for p in frame.planes[:3]))
 
     def items(self) -> Iterator[VideoItem | AudioPacket]:
-        """Frames (in the selected range) and audio packets, in demux order.
+        """Frames (in the selected range) and audio packets, in an order fit for writing.
 
         After ``--ss`` every timestamp is moved back by the start time, so the
-        selection starts at 0 in both video and audio.
+        selection starts at 0 in both video and audio.  The audio kept is the
+        packets overlapping the selected video (see :mod:`nvcodec.io.audiorange`
+        for the precision and the order).
         """
         opts = self.opts
         tb = self.info.time_base
@@ -256,6 +261,7 @@ class VideoSource:
         start = exact_seconds(opts.start)
         shift = round(start / tb)
         end: Fraction | None = None if opts.duration is None else start + exact_seconds(opts.duration)
+        window = AudioWindow([t.time_base for t in self.info.audio], start, end)
         count = 0
         last_pts: int | None = None
         video_done = False
@@ -263,13 +269,12 @@ class VideoSource:
         try:
             for packet in self._container.demux([self._video, *self._audio]):
                 if packet.stream.index in tracks:
-                    t = _time(packet)
-                    if end is not None and video_done and t is not None and t >= end:
-                        tracks.pop(packet.stream.index)  # this track is past the selection
-                        if not tracks:
+                    if packet.size:
+                        track = tracks[packet.stream.index]
+                        yield from window.offer(AudioPacket(track, packet.pts, packet.dts, int(packet.duration or 0),
+                                                            bool(packet.is_keyframe), bytes(packet)))
+                        if video_done and all(window.passed(i) for i in tracks.values()):
                             return
-                    elif packet.size and (t is None or (not start or start <= t) and (end is None or t < end)):
-                        yield self._audio_item(packet, tracks[packet.stream.index], start)
                     continue
                 if video_done:
                     if not tracks:
@@ -285,12 +290,14 @@ class VideoSource:
                         continue
                     if end is not None and t >= end:
                         video_done = True
+                        yield from window.finish(end)
                         break
+                    yield from window.video(t)
                     yield VideoItem(self.to_planes(frame), pts - shift, int(frame.duration or frame_dur))
                     count += 1
                     if opts.frames is not None and count >= opts.frames:
                         video_done = True
-                        end = (pts + frame_dur) * tb if end is None else min(end, (pts + frame_dur) * tb)
+                        yield from window.finish((pts + frame_dur) * tb)
                         break
         except av.error.FFmpegError as exc:
             if count == 0:
@@ -298,13 +305,7 @@ class VideoSource:
             log.warning(f"{self.name}: decoding stopped after {count} frames ({_why(exc)})")
         if count == 0:
             raise InputError(f"{self.name}: no frames in the selected range")
-
-    @staticmethod
-    def _audio_item(packet: av.Packet, track: int, start: Fraction) -> AudioPacket:
-        offset = round(start / packet.time_base) if start else 0
-        pts = None if packet.pts is None else packet.pts - offset
-        dts = None if packet.dts is None else packet.dts - offset
-        return AudioPacket(track, pts, dts, int(packet.duration or 0), bool(packet.is_keyframe), bytes(packet))
+        yield from window.finish()
 
 
 def set_codec_threads(codec_context: av.codec.context.CodecContext, threads: int | None) -> None:

@@ -192,6 +192,34 @@ def test_ladder_writes_every_rung_and_a_manifest(media, nvc, tmp_path):
     assert code == 1 and "already exists" in err
 
 
+def _overlapping_audio(clip, start: Fraction, end: Fraction) -> list[tuple[int, bytes]]:
+    """The source's audio packets holding a sample in [start, end), timestamps moved back by ``start``."""
+    import av
+
+    with av.open(str(clip)) as c:
+        s = c.streams.audio[0]
+        packets = [(p.pts, p.duration, bytes(p)) for p in c.demux(s) if p.size]
+        tb = s.time_base
+    shift = round(start / tb)
+    return [(pts - shift, data) for pts, dur, data in packets if pts * tb < end and (pts + dur) * tb > start]
+
+
+def test_audio_follows_the_selected_range(media, nvc, tmp_path):
+    """--ss/-t/--frames keep exactly the audio packets overlapping the selection, on encode and on decode."""
+    coded, out = tmp_path / "range.nvc", tmp_path / "range.mp4"
+    assert nvc("encode", media["clip"], coded, *MODEL, "--ss", "0.05", "-t", "0.08")[0] == 0
+    assert nvc("decode", coded, out)[0] == 0
+    assert len(read_video(out)) == 2  # frames at 0.08 and 0.12
+    expected = _overlapping_audio(media["clip"], Fraction(5, 100), Fraction(13, 100))
+    assert audio_packets(out) == expected and expected[0][0] < 0  # the packet sounding at --ss is kept
+    # decoding: -g 2 puts an intra frame at 0.08, so --ss 0.09 seeks there; --frames 1 ends the range at 0.16
+    coded, out = tmp_path / "g2.nvc", tmp_path / "part.mp4"
+    assert nvc("encode", media["clip"], coded, *MODEL, "-g", "2")[0] == 0
+    code, _, err = nvc("decode", coded, out, "--ss", "0.09", "--frames", "1", "--loglevel", "debug")
+    assert code == 0 and "seeking to intra frame 2" in err
+    assert audio_packets(out) == _overlapping_audio(media["clip"], Fraction(9, 100), Fraction(16, 100))
+
+
 def test_threads_reach_ffmpeg(media, nvc, tmp_path, monkeypatch):
     """--threads sets the thread count of FFmpeg's input decoder (encode, ladder) and output encoder (decode)."""
     import torch
