@@ -74,7 +74,7 @@ def _noisy(x: torch.Tensor) -> torch.Tensor:
 
 def gaussian_bits(residual: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     """Bits of a noisy residual under a zero-mean Gaussian of the given scale (per element)."""
-    scales = lower_bound(scales, SCALE_MIN)
+    residual, scales = residual.float(), lower_bound(scales.float(), SCALE_MIN)  # rates in float32 under autocast
     upper = 0.5 * torch.erfc(-(residual + 0.5) / (scales * 2**0.5))
     lower = 0.5 * torch.erfc(-(residual - 0.5) / (scales * 2**0.5))
     likelihood = (upper - lower).clamp_min(_LIKELIHOOD_MIN)
@@ -83,7 +83,7 @@ def gaussian_bits(residual: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
 
 def _z_bits(prior, z: torch.Tensor, qp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(z_hat for the hyper decoder, bits per sample)."""
-    likelihood = prior.likelihood(_noisy(z), qp).clamp_min(_LIKELIHOOD_MIN)
+    likelihood = prior.likelihood(_noisy(z.float()), qp).clamp_min(_LIKELIHOOD_MIN)
     return ste_round(z), (-torch.log2(likelihood)).flatten(1).sum(1)
 
 
@@ -143,5 +143,5 @@ def inter_forward(model: InterModel, x: torch.Tensor, qp: torch.Tensor, ref_fram
 
 def yuv_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Per-sample distortion, weighted 6:1:1 over Y, Cb, Cr as the PSNR-YUV metric is."""
-    per_channel = (x_hat - x).pow(2).mean(dim=(2, 3))
+    per_channel = (x_hat.float() - x).pow(2).mean(dim=(2, 3))
     return (6 * per_channel[:, 0] + per_channel[:, 1] + per_channel[:, 2]) / 8

@@ -29,6 +29,20 @@ from nvcodec.training.recipe import Recipe, StageConfig, lambda_for_qp, p_frame_
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
+@dataclass(frozen=True)
+class SpeedOptions:
+    """Ways to make a training step cheaper; ``bench/bench_train.py`` measures what each one buys.
+
+    They change float rounding, not the recipe, so a run may switch them between resumes.
+    """
+
+    channels_last: bool = False
+    bf16: bool = False  # bfloat16 autocast of the networks (losses and likelihoods stay float32)
+
+    def autocast(self, device: torch.device):
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+
 @dataclass
 class StepReport:
     stage: str
@@ -48,9 +62,13 @@ class Trainer:
     """Runs a :class:`Recipe` on samples from a sampler factory, one stage after another."""
 
     def __init__(self, recipe: Recipe, model: CodecModel, samplers: Callable[[StageConfig], CropSampler],
-                 out_dir: str | os.PathLike[str], device: str = "cpu"):
+                 out_dir: str | os.PathLike[str], device: str = "cpu", speed: SpeedOptions | None = None):
         self.recipe = recipe
+        self.speed = speed or SpeedOptions()
         self.model = model.to(device)
+        if self.speed.channels_last:
+            for net in (self.model.intra, self.model.inter):
+                net.to(memory_format=torch.channels_last)
         self.device = torch.device(device)
         self.samplers = samplers
         self.out_dir = Path(out_dir)
@@ -139,10 +157,11 @@ class Trainer:
         clips = self._sampler.sample(self.rng, stage.batch).to(self.device)
         base = self._qps(stage.batch)
         self._trained_module().train()
-        if stage.stage == "intra":
-            loss, bpp, mse = self._intra_loss(clips[:, 0], base)
-        else:
-            loss, bpp, mse = self._inter_loss(clips, base)
+        with self.speed.autocast(self.device):
+            if stage.stage == "intra":
+                loss, bpp, mse = self._intra_loss(clips[:, 0], base)
+            else:
+                loss, bpp, mse = self._inter_loss(clips, base)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self._trained_module().parameters(), stage.grad_clip)
@@ -157,8 +176,11 @@ class Trainer:
             self._optimizer = None
         return report
 
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.speed.channels_last else x
+
     def _intra_loss(self, x: torch.Tensor, qp: torch.Tensor):
-        out = intra_forward(self.model.intra, x, qp)
+        out = intra_forward(self.model.intra, self._input(x), qp)
         pixels = x.shape[-2] * x.shape[-1]
         mse = yuv_mse(out.x_hat, x)
         bpp = out.bits / pixels
@@ -169,15 +191,15 @@ class Trainer:
         """Loss averaged over the P frames of each sequence; gradients flow through the references."""
         with torch.no_grad():
             self.model.intra.eval()
-            ref_frame = intra_forward(self.model.intra, clips[:, 0], base).x_hat.clamp(0, 1)
+            ref_frame = intra_forward(self.model.intra, self._input(clips[:, 0]), base).x_hat.clamp(0, 1)
         ref_feature = None
         pixels = clips.shape[-2] * clips.shape[-1]
         qps = torch.stack([torch.tensor(p_frame_qps(int(b), clips.shape[1])) for b in base.cpu()], dim=1)
         losses, bpps, mses = [], [], []
         for t in range(1, clips.shape[1]):
             qp = qps[t - 1].to(self.device)
-            out = inter_forward(self.model.inter, clips[:, t], qp, ref_frame if ref_feature is None else None,
-                                ref_feature)
+            out = inter_forward(self.model.inter, self._input(clips[:, t]), qp,
+                                ref_frame if ref_feature is None else None, ref_feature)
             mse = yuv_mse(out.x_hat, clips[:, t])
             bpp = out.bits / pixels
             lam = torch.tensor([lambda_for_qp(int(q)) for q in qp], device=clips.device)
