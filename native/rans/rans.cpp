@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <iterator>
 #include <limits>
 #include <thread>
 
@@ -14,7 +15,6 @@ constexpr uint32_t kBypassFreq = 1u << (kPrecision - kBypassBits);
 constexpr uint32_t kBypassXMax = kBypassFreq << 15;
 // Decoder lookup budget: at most this many uint16 bucket entries per table.
 constexpr size_t kLutBudget = size_t{1} << 20;
-constexpr int kLutMaxBits = 6;
 
 std::string at(const char* what, size_t i) { return std::string(what) + " (row " + std::to_string(i) + ")"; }
 
@@ -27,21 +27,47 @@ int ceil_log2(uint32_t v) {
 #if defined(__GNUC__) || defined(__clang__)
 #define NVC_INLINE inline __attribute__((always_inline))
 #define NVC_NOINLINE __attribute__((noinline))
+#define NVC_UNLIKELY(c) __builtin_expect(static_cast<bool>(c), 0)
 #else
 #define NVC_INLINE inline
 #define NVC_NOINLINE
+#define NVC_UNLIKELY(c) (c)
 #endif
 
-// if_ge when a >= b, else if_lt, as a compare and a conditional move.  The
-// renormalisation test is one the branch predictor cannot learn (it goes
-// either way every few symbols), and GCC turns a plain select on it into a
-// branch whatever hints it gets.
-NVC_INLINE uint32_t select_ge(uint32_t a, uint32_t b, uint32_t if_ge, uint32_t if_lt) {
+// Selects as a compare and a conditional move.  The renormalisation tests of
+// both coders are ones the branch predictor cannot learn (they go either way
+// every few symbols), and GCC turns plain selects on them into branches
+// whatever hints it gets.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    __asm__("cmpl %[b], %[a]\n\tcmovael %[t], %[r]" : [r] "+r"(if_lt) : [a] "r"(a), [b] "r"(b), [t] "r"(if_ge) : "cc");
+#define NVC_CMOV_ASM 1
+#endif
+
+// if_ge when a >= b, else if_lt.
+NVC_INLINE uint32_t select_ge(uint32_t a, uint32_t b, uint32_t if_ge, uint32_t if_lt) {
+#ifdef NVC_CMOV_ASM
+    __asm__("cmpl %[b], %[a]\n\tcmovael %[t], %[r]" : [r] "+r"(if_lt) : [a] "r"(a), [b] "ri"(b), [t] "r"(if_ge) : "cc");
     return if_lt;
 #else
     return a >= b ? if_ge : if_lt;
+#endif
+}
+
+// if_lt when a < b, else if_ge.
+NVC_INLINE uint32_t select_lt(uint32_t a, uint32_t b, uint32_t if_lt, uint32_t if_ge) {
+#ifdef NVC_CMOV_ASM
+    __asm__("cmpl %[b], %[a]\n\tcmovbl %[t], %[r]" : [r] "+r"(if_ge) : [a] "r"(a), [b] "ri"(b), [t] "r"(if_lt) : "cc");
+    return if_ge;
+#else
+    return a < b ? if_lt : if_ge;
+#endif
+}
+
+NVC_INLINE size_t select_lt64(uint32_t a, uint32_t b, size_t if_lt, size_t if_ge) {
+#ifdef NVC_CMOV_ASM
+    __asm__("cmpl %[b], %[a]\n\tcmovbq %[t], %[r]" : [r] "+r"(if_ge) : [a] "r"(a), [b] "ri"(b), [t] "r"(if_lt) : "cc");
+    return if_ge;
+#else
+    return a < b ? if_lt : if_ge;
 #endif
 }
 
@@ -124,9 +150,10 @@ NVC_INLINE void encode_symbol(EncState& s, std::vector<uint8_t>& buf, int32_t sy
         b = t.bins + row.bin_base + static_cast<uint32_t>(row.max_value);
     }
     // Renormalise by k bytes so that y = x >> 8k < x_max; x < 2^31 and
-    // x_max >= 2^15, so k <= 2.  k = 2 needs x >> 8 >= x_max, which no state
-    // reaches when freq >= 2^9.  Both bytes are stored and the pointer moves
-    // by k, so no branch depends on the data.
+    // x_max >= 2^15, so k <= 2.  Whether k >= 1 goes either way every few
+    // symbols, so it is selected, not branched on; k = 2 needs
+    // x >= x_max << 8, i.e. freq < 2^8, rare enough for a branch.  Both bytes
+    // are stored and the pointer moves by k.
     //
     // The quotient y / freq equals x / (freq << 8k), whose reciprocal is rcp
     // with a shift 8k larger (rcp stays within the Granlund-Montgomery bound
@@ -137,7 +164,7 @@ NVC_INLINE void encode_symbol(EncState& s, std::vector<uint8_t>& buf, int32_t sy
     const uint32_t x = s.x;
     const uint64_t prod = uint64_t{x} * b->rcp;
     uint32_t k8 = select_ge(x, b->x_max, 8, 0);
-    k8 = select_ge(x >> 8, b->x_max, 16, k8);
+    if (NVC_UNLIKELY(x >> 8 >= b->x_max)) k8 = 16;
     s.out.p[-1] = static_cast<uint8_t>(x);
     s.out.p[-2] = static_cast<uint8_t>(x >> 8);
     s.out.p -= k8 >> 3;
@@ -239,6 +266,9 @@ void run_two(F&& f) {
 // ---------------------------------------------------------------------------
 // Decoder side
 
+// Zero bytes the Decoder keeps behind each stream, for refill()'s unchecked reads.
+constexpr size_t kPadding = kBlock + 16;
+
 struct Src {
     const uint8_t* data;
     size_t size;
@@ -263,20 +293,32 @@ NVC_NOINLINE DecState refill_slow(DecState s, Src src) {
 }
 
 // Brings x back to >= 2^23.  x >= 2^7 here (it was >= 2^23 before the symbol
-// and every frequency is >= 1), so at most three bytes are needed; away from
-// the end of the data they are read without branching on their number.
+// and every frequency is >= 1).  Two bytes (x < 2^15) take a symbol of
+// probability below 2^-8, rare enough for a branch; whether one byte is
+// needed is a coin toss every few symbols, so it is selected rather than
+// branched on.  The byte is read unchecked: the Decoder keeps zero padding
+// behind the data, and settle() accounts for reads that went into it.
 NVC_INLINE void refill(DecState& s, Src src) {
-    if (s.x >= kStateLow) return;
-    if (src.size - s.pos < 4) {
+    const uint32_t x = s.x;
+    if (NVC_UNLIKELY(x < (kStateLow >> 8))) {
         s = refill_slow(s, src);
         return;
     }
-    const unsigned n =
-        1u + static_cast<unsigned>(s.x < (kStateLow >> 8)) + static_cast<unsigned>(s.x < (kStateLow >> 16));
-    const uint8_t* p = src.data + s.pos;
-    const uint32_t next = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-    s.x = static_cast<uint32_t>(((uint64_t{s.x} << 32) | next) >> (32 - 8 * n));
-    s.pos += n;
+    const uint32_t x1 = (x << 8) | src.data[s.pos];
+    s.x = select_lt(x, kStateLow, x1, x);
+    s.pos = select_lt64(x, kStateLow, s.pos + 1, s.pos);
+}
+
+// The unchecked reads of refill() advance pos by at most one per symbol, so
+// after at most kBlock symbols pos lies at most kBlock bytes past the data,
+// within the padding.  Called after each block: a pos past the data means
+// zeros were read from the padding, exactly what read_byte would have
+// returned, and moving pos back keeps the next block inside the padding.
+NVC_INLINE void settle(DecState& s, Src src) {
+    if (s.pos > src.size) {
+        s.overrun = true;
+        s.pos = src.size;
+    }
 }
 
 NVC_INLINE uint32_t get_bits(DecState& s, Src src) {
@@ -315,39 +357,41 @@ struct DecTable {
     uint32_t n_rows;
     const uint32_t* cdf;
     const uint16_t* lut;
-    const uint32_t* lut_bins;
-    int shift;
+    const CdfTable::DecBin* lut_bins;
     explicit DecTable(const CdfTable& t)
         : rows(&t.row(0)),
           n_rows(static_cast<uint32_t>(t.rows())),
           cdf(t.cdf_data()),
           lut(t.lut()),
-          lut_bins(t.lut_bins()),
-          shift(t.lut_shift()) {}
+          lut_bins(t.lut_bins()) {}
 };
 
-// Pops one symbol coded with row r.  r is read from caller memory only once
-// and bounded here: the caller checked the indexes, but another thread may
-// still write to them, so a bad row is reported as corrupt and row 0 used.
-NVC_INLINE int32_t decode_symbol(DecState& s, Src src, uint32_t r, const DecTable& t) {
-    if (r >= t.n_rows) {
-        s.corrupt = true;
-        r = 0;
-    }
-    const CdfTable::Row& row = t.rows[r];
+// Pops one symbol coded with row `row` of t.  `shift` is the table's bucket
+// shift; the callers pass the usual kLutShift as a constant where it applies.
+//
+// The row's most probable bin is tried first, with a branch: on typical
+// latents (most symbols at small scales) it is taken three times in four,
+// and while the prediction holds, the state's chain skips the table lookup
+// (a dependent load) altogether; the misses pay a misprediction, which costs
+// less than the load saves.
+NVC_INLINE int32_t decode_symbol(DecState& s, Src src, const CdfTable::Row& row, const DecTable& t, int shift) {
     const uint32_t cum = s.x & (kTotal - 1);
-    const uint32_t bucket = row.lut_base + (cum >> t.shift);
-    const uint32_t packed = t.lut_bins[bucket];
-    uint32_t sym = t.lut[bucket];
-    uint32_t start = packed & 0xFFFFu;
-    uint32_t freq = packed >> 16;
-    if (cum - start >= freq) {
-        const uint32_t* c = t.cdf + row.cdf_base;
-        do {
-            ++sym;
-        } while (c[sym + 1] <= cum);
-        start = c[sym];
-        freq = c[sym + 1] - start;
+    uint32_t sym = row.top_sym;
+    uint32_t start = row.top_start;
+    uint32_t freq = row.top_freq;
+    if (NVC_UNLIKELY(cum - start >= freq)) {
+        const uint32_t bucket = row.lut_base + (cum >> shift);
+        sym = t.lut[bucket];
+        start = t.lut_bins[bucket].start;
+        freq = t.lut_bins[bucket].freq;
+        if (cum - start >= freq) {
+            const uint32_t* c = t.cdf + row.cdf_base;
+            do {
+                ++sym;
+            } while (c[sym + 1] <= cum);
+            start = c[sym];
+            freq = c[sym + 1] - start;
+        }
     }
     s.x = freq * (s.x >> kPrecision) + cum - start;
     refill(s, src);
@@ -360,6 +404,17 @@ NVC_INLINE int32_t decode_symbol(DecState& s, Src src, uint32_t r, const DecTabl
         return value < 0 ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max();
     }
     return static_cast<int32_t>(value);
+}
+
+// Row r of the table.  r is read from caller memory only once and bounded
+// here: the caller checked the indexes, but another thread may still write to
+// them, so a bad row is reported as corrupt and row 0 used.
+NVC_INLINE const CdfTable::Row& row_at(const DecTable& t, uint32_t r, DecState& s) {
+    if (NVC_UNLIKELY(r >= t.n_rows)) {
+        s.corrupt = true;
+        r = 0;
+    }
+    return t.rows[r];
 }
 
 // A lane's state as locals for the duration of one call, written back after.
@@ -399,15 +454,65 @@ public:
     DecState s;
 };
 
-void decode_run(Decoder::Lane& lane, const int32_t* idx, size_t n, const CdfTable& table, int32_t* out) {
+template <typename Shift>
+void decode_run_with(Decoder::Lane& lane, const int32_t* idx, size_t n, const CdfTable& table, int32_t* out,
+                     Shift shift) {
     if (n == 0) return;
     LaneScope l(lane);
     l.start();
     const DecTable t(table);
     DecState s = l.s;
     const Src src = l.src;
-    for (size_t i = 0; i < n; ++i) out[i] = decode_symbol(s, src, static_cast<uint32_t>(idx[i]), t);
+    for (size_t begin = 0; begin < n; begin += kBlock) {
+        const size_t end = std::min(n, begin + kBlock);
+        for (size_t i = begin; i < end; ++i)
+            out[i] = decode_symbol(s, src, row_at(t, static_cast<uint32_t>(idx[i]), s), t, shift);
+        settle(s, src);
+    }
     l.s = s;
+}
+
+// Two-coder mode for smaller arrays: both coders in one loop, their chains
+// overlapping.  Coder 0 takes the first n / 2 symbols, coder 1 the rest.
+void decode_interleaved(Decoder::Lane& lane0, Decoder::Lane& lane1, const int32_t* idx, size_t n,
+                        const CdfTable& table, int32_t* out) {
+    const size_t h = n / 2;
+    LaneScope a(lane0);
+    LaneScope b(lane1);
+    if (h > 0) a.start();
+    if (n > h) b.start();
+    const DecTable t(table);
+    const int shift = table.lut_shift();
+    DecState sa = a.s;
+    DecState sb = b.s;
+    for (size_t begin = 0; begin < h; begin += kBlock) {
+        const size_t end = std::min(h, begin + kBlock);
+        for (size_t i = begin; i < end; ++i) {
+            out[i] = decode_symbol(sa, a.src, row_at(t, static_cast<uint32_t>(idx[i]), sa), t, shift);
+            out[h + i] = decode_symbol(sb, b.src, row_at(t, static_cast<uint32_t>(idx[h + i]), sb), t, shift);
+        }
+        settle(sa, a.src);
+        settle(sb, b.src);
+    }
+    if (n - h > h) {
+        out[n - 1] = decode_symbol(sb, b.src, row_at(t, static_cast<uint32_t>(idx[n - 1]), sb), t, shift);
+        settle(sb, b.src);
+    }
+    a.s = sa;
+    b.s = sb;
+}
+
+// The bucket shift as a constant for the usual tables, so that the compiler
+// folds it into the hot loop.
+struct UsualShift {
+    constexpr operator int() const { return kLutShift; }
+};
+
+void decode_run(Decoder::Lane& lane, const int32_t* idx, size_t n, const CdfTable& table, int32_t* out) {
+    if (table.lut_shift() == kLutShift)
+        decode_run_with(lane, idx, n, table, out, UsualShift{});
+    else
+        decode_run_with(lane, idx, n, table, out, table.lut_shift());
 }
 
 }  // namespace
@@ -440,7 +545,7 @@ CdfTable::CdfTable(const int32_t* cdf, size_t rows, size_t stride, const int32_t
     }
 
     int bits = 0;
-    while (bits < kLutMaxBits && (rows << (bits + 1)) <= kLutBudget) ++bits;
+    while (bits < kLutBits && (rows << (bits + 1)) <= kLutBudget) ++bits;
     lut_shift_ = kPrecision - bits;
     const size_t buckets = size_t{1} << bits;
 
@@ -457,6 +562,11 @@ CdfTable::CdfTable(const int32_t* cdf, size_t rows, size_t stride, const int32_t
         row.cdf_base = static_cast<uint32_t>(cdf_.size());
         row.bin_base = static_cast<uint32_t>(bins_.size());
         row.lut_base = static_cast<uint32_t>(r * buckets);
+        row.top_sym = 0;
+        for (int32_t k = 1; k + 1 < len; ++k)
+            if (c[k + 1] - c[k] > c[row.top_sym + 1] - c[row.top_sym]) row.top_sym = static_cast<uint32_t>(k);
+        row.top_start = static_cast<uint32_t>(c[row.top_sym]);
+        row.top_freq = static_cast<uint32_t>(c[row.top_sym + 1]) - row.top_start;
         for (int32_t k = 0; k < len; ++k) cdf_.push_back(static_cast<uint32_t>(c[k]));
         for (int32_t k = 0; k + 1 < len; ++k) {
             const uint32_t freq = static_cast<uint32_t>(c[k + 1] - c[k]);
@@ -477,7 +587,7 @@ CdfTable::CdfTable(const int32_t* cdf, size_t rows, size_t stride, const int32_t
             while (c[s + 1] <= cum) ++s;
             bucket[j] = static_cast<uint16_t>(s);
             // start < 65536 and freq <= 65535 (every row has at least two bins).
-            lut_bins_[row.lut_base + j] = static_cast<uint32_t>(c[s]) | static_cast<uint32_t>(c[s + 1] - c[s]) << 16;
+            lut_bins_[row.lut_base + j] = {static_cast<uint16_t>(c[s + 1] - c[s]), static_cast<uint16_t>(c[s])};
         }
     }
 }
@@ -587,12 +697,18 @@ std::vector<uint8_t> merge_streams(const std::vector<uint8_t>& s0, const std::ve
 // ---------------------------------------------------------------------------
 // Decoder
 
-Decoder::Decoder(const uint8_t* data, size_t size, bool two_ec) : two_ec_(two_ec), forward_(data, data + size) {
+Decoder::Decoder(const uint8_t* data, size_t size, bool two_ec) : two_ec_(two_ec), size_(size) {
+    // Both copies end in kPadding zero bytes (see refill and settle).
+    forward_.reserve(size + kPadding);
+    forward_.assign(data, data + size);
+    forward_.resize(size + kPadding, 0);
     lanes_[0].data = forward_.data();
     lanes_[0].size = size;
     if (two_ec) {
         // Coder 1's bytes sit reversed at the end of the payload.
-        backward_.assign(forward_.rbegin(), forward_.rend());
+        backward_.reserve(size + kPadding);
+        backward_.assign(std::make_reverse_iterator(data + size), std::make_reverse_iterator(data));
+        backward_.resize(size + kPadding, 0);
         lanes_[1].data = backward_.data();
         lanes_[1].size = size;
     }
@@ -613,21 +729,7 @@ void Decoder::decode(const int32_t* idx, size_t n, const CdfTable& table, int32_
         });
         return;
     }
-    // Smaller arrays: both coders in one loop, their chains overlapping.
-    LaneScope a(lanes_[0]);
-    LaneScope b(lanes_[1]);
-    if (h > 0) a.start();
-    if (n > h) b.start();
-    const DecTable t(table);
-    DecState sa = a.s;
-    DecState sb = b.s;
-    for (size_t i = 0; i < h; ++i) {
-        out[i] = decode_symbol(sa, a.src, static_cast<uint32_t>(idx[i]), t);
-        out[h + i] = decode_symbol(sb, b.src, static_cast<uint32_t>(idx[h + i]), t);
-    }
-    if (n - h > h) out[n - 1] = decode_symbol(sb, b.src, static_cast<uint32_t>(idx[n - 1]), t);
-    a.s = sa;
-    b.s = sb;
+    decode_interleaved(lanes_[0], lanes_[1], idx, n, table, out);
 }
 
 bool Decoder::finished() const {
@@ -640,7 +742,7 @@ bool Decoder::finished() const {
         used += l.pos;
         ++started;
     }
-    const size_t size = forward_.size();
+    const size_t size = size_;
     // Two streams that both hold data may share up to 8 tail bytes.
     if (started == 2) return used >= size && used - size <= 8;
     return used == size;

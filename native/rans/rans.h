@@ -42,6 +42,9 @@ inline constexpr int kBypassBits = 2;
 // +-2^30, i.e. 17 chunks; anything longer cannot come from a conforming encoder.
 inline constexpr int kMaxBypassChunks = 17;
 inline constexpr int32_t kMaxAbsOffset = 1 << 30;
+// Decoder lookup buckets per table row (fewer for tables with very many rows).
+inline constexpr int kLutBits = 6;
+inline constexpr int kLutShift = kPrecision - kLutBits;
 
 // Raised for arguments the caller could have checked (bad table, bad index).
 class InvalidArgument : public std::invalid_argument {
@@ -77,13 +80,22 @@ public:
         uint32_t cdf_base;   // first cdf_ entry of the row
         uint32_t bin_base;   // first bins_ entry of the row
         uint32_t lut_base;   // first lut_ entry of the row
+        // The row's most probable bin, which the decoder tries first.
+        uint32_t top_sym;
+        uint32_t top_start;
+        uint32_t top_freq;
     };
 
     const Row& row(size_t r) const { return rows_[r]; }
     const uint32_t* cdf_data() const { return cdf_.data(); }
     const EncBin* bins() const { return bins_.data(); }
+    // Decoder view of a bin: what updating the state needs, in one load.
+    struct DecBin {
+        uint16_t freq;
+        uint16_t start;
+    };
     const uint16_t* lut() const { return lut_.data(); }
-    const uint32_t* lut_bins() const { return lut_bins_.data(); }
+    const DecBin* lut_bins() const { return lut_bins_.data(); }
     int lut_shift() const { return lut_shift_; }
 
     // Index of the first entry of idx[0..n) that is not a row of this table, or n.
@@ -96,12 +108,12 @@ private:
     std::vector<EncBin> bins_;
     // Decoder shortcut: lut_[row.lut_base + (cum >> lut_shift_)] is the bin that
     // holds the first cumulative value of that bucket, and lut_bins_ at the same
-    // place packs that bin's start and frequency (start | freq << 16), so that
-    // the common case needs one lookup; when cum lies past that bin a short
-    // forward scan of the row finishes the search.  Buckets per row shrink for
-    // tables with many rows.
+    // place holds that bin's frequency and start, so that the common case
+    // needs one lookup; when cum lies past that bin a short forward scan of
+    // the row finishes the search.  Rows get kLutBuckets buckets each, fewer
+    // only in tables with very many rows.
     std::vector<uint16_t> lut_;
-    std::vector<uint32_t> lut_bins_;
+    std::vector<DecBin> lut_bins_;
     int lut_shift_;
 };
 
@@ -209,6 +221,7 @@ public:
 
 private:
     bool two_ec_;
+    size_t size_;
     std::vector<uint8_t> forward_;
     std::vector<uint8_t> backward_;
     Lane lanes_[2];
