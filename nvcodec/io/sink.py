@@ -43,6 +43,8 @@ _LOSSLESS_DEFAULTS: dict[str, tuple[str, dict[str, str]]] = {
     "webm": ("libvpx-vp9", {"lossless": "1"}),
 }
 _X264_LOSSLESS = ("libx264", {"qp": "0"})
+#: muxers that store an audio packet starting before the first frame without shifting every stream
+_NEGATIVE_TS_OK = ("matroska", "webm")
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,11 @@ class AvSink(VideoSink):
 
     def _setup(self, desc: StreamDescription, opts: OutputOptions) -> None:
         fmt_name = self._out.format.name.split(",")[0]
+        if fmt_name in _NEGATIVE_TS_OK:
+            # An audio packet can start before the first frame (AAC priming, or the packet sounding at --ss);
+            # by default libavformat would move every stream later to make it non-negative, shifting the video
+            # away from its source timestamps.  Matroska stores it as it is.
+            self._out.options["avoid_negative_ts"] = "disabled"
         codec, options = _LOSSLESS_DEFAULTS.get(fmt_name, _X264_LOSSLESS)
         if opts.codec:
             codec, options = opts.codec, ({"qp": "0"} if opts.codec == "libx264" else {})
@@ -316,6 +323,7 @@ class AvSink(VideoSink):
             self._templates.append(template)
             if not template.streams.audio:
                 raise ValueError("no audio stream in the codec parameters")
+            _check_muxable(fmt_name, template.streams.audio[0])
             stream = self._out.add_stream_from_template(template.streams.audio[0])
             stream.time_base = track.time_base
             return stream
@@ -372,6 +380,27 @@ class AvSink(VideoSink):
         for template in self._templates:
             template.close()
         self._templates = []
+
+
+def _check_muxable(fmt_name: str, template: av.stream.Stream) -> None:
+    """Raise if the ``fmt_name`` muxer refuses a stream like ``template``.
+
+    Some muxers only refuse a codec when writing the trailer (PCM in mp4,
+    FLAC in mov), after every frame has been coded; a tiny file in memory
+    with one dummy packet finds out first, so the track can be dropped with a
+    warning instead of failing the whole output at the end.
+    """
+    try:
+        with av.open(io.BytesIO(), "w", format=fmt_name) as probe:
+            stream = probe.add_stream_from_template(template)
+            probe.start_encoding()
+            packet = av.Packet(bytes(64))
+            packet.stream = stream
+            packet.time_base = stream.time_base
+            packet.pts = packet.dts = 0
+            probe.mux(packet)
+    except av.error.FFmpegError:
+        raise ValueError(f"the {fmt_name} muxer refuses {template.codec_context.name}") from None
 
 
 def open_sink(target: str | BinaryIO, desc: StreamDescription, opts: OutputOptions | None = None) -> VideoSink:

@@ -20,8 +20,10 @@ def pattern(t: int, height: int, width: int) -> np.ndarray:
     return np.clip(np.stack((r, g, b), axis=-1), 0, 255).astype(np.uint8)
 
 
-def make_clip(path: Path, frames: int = 5, width: int = 64, height: int = 48, audio: bool = True) -> Path:
-    """An mp4 (H.264 4:2:0, BT.709 tags) with a stereo AAC track a little longer than the video."""
+def make_clip(path: Path, frames: int = 5, width: int = 64, height: int = 48, audio: bool = True,
+              audio_codec: str = "aac") -> Path:
+    """An mp4 (or the container ``path`` names; H.264 4:2:0, BT.709 tags) with a stereo audio track (AAC unless
+    ``audio_codec`` says otherwise) a little longer than the video."""
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=FPS, options={"qp": "10"})
         v.width, v.height, v.pix_fmt = width, height, "yuv420p"
@@ -31,7 +33,7 @@ def make_clip(path: Path, frames: int = 5, width: int = 64, height: int = 48, au
         v.codec_context.color_range = 1
         a = None
         if audio:
-            a = out.add_stream("aac", rate=44100)
+            a = out.add_stream(audio_codec, rate=44100)
             a.layout = "stereo"
         for t in range(frames):
             frame = av.VideoFrame.from_ndarray(pattern(t, height, width), format="rgb24")

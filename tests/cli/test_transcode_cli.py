@@ -12,7 +12,7 @@ import pytest
 from nvcodec.codec.frames import Planes
 from nvcodec.color import ycbcr444_to_rgb
 from tests.cli.conftest import MODEL
-from tests.cli.media import FPS, audio_packets, read_video, read_y4m
+from tests.cli.media import FPS, audio_packets, make_clip, read_video, read_y4m
 
 
 def test_info_text_and_json(media, nvc):
@@ -251,3 +251,28 @@ def test_threads_reach_ffmpeg(media, nvc, tmp_path, monkeypatch):
     finally:
         torch.set_num_threads(torch_threads)
     assert seen == [("decoder", 3), ("encoder", 2)] + [("decoder", 1)] * 4 + [("encoder", 0)]
+
+
+def test_mkv_keeps_video_timestamps_when_audio_starts_first(media, nvc, tmp_path):
+    """AAC's priming packet starts before the first frame; Matroska must not move the video later for it."""
+    import av
+
+    out = tmp_path / "back.mkv"
+    assert nvc("decode", media["nvc"], out)[0] == 0
+    assert [f.time for f in read_video(out)] == pytest.approx([f.time for f in read_video(media["clip"])])
+    with av.open(str(out)) as c:
+        first = next(p for p in c.demux(audio=0) if p.size)
+        assert first.pts * first.time_base < 0
+
+
+def test_audio_a_container_refuses_is_dropped_with_a_warning(tmp_path, nvc):
+    """PCM in mp4 is refused only when the muxer writes its trailer: checked first, so the video is still written."""
+    clip, coded, out = tmp_path / "pcm.mkv", tmp_path / "pcm.nvc", tmp_path / "pcm.mp4"
+    make_clip(clip, frames=2, width=32, height=16, audio_codec="pcm_s16le")
+    assert nvc("encode", clip, coded, *MODEL)[0] == 0
+    code, _, err = nvc("decode", coded, out)
+    assert code == 0, err
+    assert "audio track 0 (pcm_s16le) cannot go into mp4: dropped (the mp4 muxer refuses pcm_s16le)" in err
+    assert len(read_video(out)) == 2 and audio_packets(out) == []
+    assert nvc("decode", coded, tmp_path / "pcm.mov")[0] == 0  # mov takes it
+    assert len(audio_packets(tmp_path / "pcm.mov")) == len(audio_packets(clip))
