@@ -95,6 +95,14 @@ py::tuple quantize_batch(const py::array& pmfs, const py::array& pmf_lengths, co
     return py::make_tuple(cdf, cdf_lengths);
 }
 
+// The coder reads the queued arrays in place at flush(); these references
+// keep them alive until then.
+struct PyEncoder {
+    explicit PyEncoder(bool two_ec) : coder(two_ec) {}
+    r::Encoder coder;
+    std::vector<py::array> borrowed;
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_rans, m) {
@@ -107,35 +115,42 @@ PYBIND11_MODULE(_rans, m) {
         .def_property_readonly("num_rows", &r::CdfTable::rows)
         .def_property_readonly("row_size", &r::CdfTable::stride);
 
-    py::class_<r::Encoder>(m, "RansEncoder")
+    py::class_<PyEncoder>(m, "RansEncoder")
         .def(py::init<bool>(), py::arg("two_ec") = false)
-        .def_property_readonly("two_ec", &r::Encoder::two_ec)
-        .def_property_readonly("pending", &r::Encoder::pending)
+        .def_property_readonly("two_ec", [](const PyEncoder& e) { return e.coder.two_ec(); })
+        .def_property_readonly("pending", [](const PyEncoder& e) { return e.coder.pending(); })
         .def(
             "encode",
-            [](r::Encoder& enc, const py::array& symbols, const py::array& indexes,
+            [](PyEncoder& e, const py::array& symbols, const py::array& indexes,
                const std::shared_ptr<r::CdfTable>& table) {
-                BusyGuard guard(enc.busy());
+                BusyGuard guard(e.coder.busy());
                 const int32_t* s = require_array<int32_t>(symbols, "symbols", 1);
                 const int32_t* i = require_array<int32_t>(indexes, "indexes", 1);
                 if (symbols.shape(0) != indexes.shape(0))
                     throw py::value_error("symbols and indexes must have the same length");
-                enc.push(s, i, static_cast<size_t>(symbols.shape(0)), table);
+                e.coder.push(s, i, static_cast<size_t>(symbols.shape(0)), table);
+                e.borrowed.push_back(symbols);
+                e.borrowed.push_back(indexes);
             },
             py::arg("symbols"), py::arg("indexes"), py::arg("table"))
         .def("flush",
-             [](r::Encoder& enc) {
-                 BusyGuard guard(enc.busy());
+             [](PyEncoder& e) {
+                 BusyGuard guard(e.coder.busy());
                  std::vector<uint8_t> out;
-                 {
+                 try {
                      py::gil_scoped_release nogil;
-                     out = enc.flush();
+                     out = e.coder.flush();
+                 } catch (...) {
+                     e.borrowed.clear();
+                     throw;
                  }
+                 e.borrowed.clear();
                  return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
              })
-        .def("reset", [](r::Encoder& enc) {
-            BusyGuard guard(enc.busy());
-            enc.reset();
+        .def("reset", [](PyEncoder& e) {
+            BusyGuard guard(e.coder.busy());
+            e.coder.reset();
+            e.borrowed.clear();
         });
 
     py::class_<r::Decoder>(m, "RansDecoder")

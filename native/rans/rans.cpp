@@ -190,18 +190,33 @@ size_t lane_size(const std::vector<Encoder::Segment>& segments) {
     return total;
 }
 
-std::vector<uint8_t> encode_lane(const std::vector<Encoder::Segment>& segments, const int32_t* pairs,
-                                 std::vector<uint8_t>& buf) {
+// Copies a block of row numbers out of the caller's array, so that each is
+// read once (another thread may write to the array while the GIL is
+// released), and checks them: a bad one can only come from a change after
+// push(), which checked them all.
+NVC_INLINE void load_rows(const int32_t* idx, size_t n, uint32_t n_rows, uint32_t* rows) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+        rows[i] = static_cast<uint32_t>(idx[i]);
+        bad |= static_cast<uint32_t>(rows[i] >= n_rows);
+    }
+    if (bad) throw InvalidArgument("an index array changed between encode() and flush()");
+}
+
+std::vector<uint8_t> encode_lane(const std::vector<Encoder::Segment>& segments, std::vector<uint8_t>& buf) {
     const size_t total = lane_size(segments);
     if (total == 0) return {};
     EncState s = start_stream(buf, total);
+    uint32_t rows[kBlock];
     for (auto seg = segments.rbegin(); seg != segments.rend(); ++seg) {
         const EncTable t(*seg->table);
-        const int32_t* p = pairs + 2 * seg->first;
+        const uint32_t n_rows = static_cast<uint32_t>(seg->table->rows());
         for (size_t end = seg->n; end > 0;) {
             const size_t begin = end > kBlock ? end - kBlock : 0;
             reserve(buf, s.out, kBlockBytes);
-            for (size_t i = end; i-- > begin;) encode_symbol(s, buf, p[2 * i], p[2 * i + 1], t);
+            load_rows(seg->indexes + begin, end - begin, n_rows, rows);
+            const int32_t* sym = seg->symbols + begin;
+            for (size_t i = end - begin; i-- > 0;) encode_symbol(s, buf, sym[i], rows[i], t);
             end = begin;
         }
     }
@@ -211,28 +226,34 @@ std::vector<uint8_t> encode_lane(const std::vector<Encoder::Segment>& segments, 
 // Both coders of two-coder mode in one loop: their states are independent, so
 // the CPU overlaps the two dependency chains.  Segment k of either lane holds
 // one half of the k-th queued array (possibly empty), and coder 1's half is
-// never the shorter one.
+// never the shorter one (by one symbol at most).
 void encode_lanes_interleaved(const std::vector<Encoder::Segment>& seg0, const std::vector<Encoder::Segment>& seg1,
-                              const int32_t* pairs, std::vector<uint8_t> (&buf)[2],
-                              std::vector<uint8_t> (&streams)[2]) {
+                              std::vector<uint8_t> (&buf)[2], std::vector<uint8_t> (&streams)[2]) {
     const size_t total0 = lane_size(seg0);
     const size_t total1 = lane_size(seg1);
     EncState s0 = start_stream(buf[0], total0);
     EncState s1 = start_stream(buf[1], total1);
+    uint32_t rows0[kBlock];
+    uint32_t rows1[kBlock];
     for (size_t k = seg0.size(); k-- > 0;) {
-        const EncTable t(*seg0[k].table);
-        const int32_t* p0 = pairs + 2 * seg0[k].first;
-        const int32_t* p1 = pairs + 2 * seg1[k].first;
-        const size_t n0 = seg0[k].n;
-        reserve(buf[1], s1.out, kBlockBytes);
-        for (size_t i = seg1[k].n; i-- > n0;) encode_symbol(s1, buf[1], p1[2 * i], p1[2 * i + 1], t);
-        for (size_t end = n0; end > 0;) {
+        const Encoder::Segment& a = seg0[k];
+        const Encoder::Segment& b = seg1[k];
+        const EncTable t(*a.table);
+        const uint32_t n_rows = static_cast<uint32_t>(a.table->rows());
+        if (b.n > a.n) {
+            reserve(buf[1], s1.out, kBlockBytes);
+            load_rows(b.indexes + a.n, 1, n_rows, rows1);
+            encode_symbol(s1, buf[1], b.symbols[a.n], rows1[0], t);
+        }
+        for (size_t end = a.n; end > 0;) {
             const size_t begin = end > kBlock ? end - kBlock : 0;
             reserve(buf[0], s0.out, kBlockBytes);
             reserve(buf[1], s1.out, kBlockBytes);
-            for (size_t i = end; i-- > begin;) {
-                encode_symbol(s0, buf[0], p0[2 * i], p0[2 * i + 1], t);
-                encode_symbol(s1, buf[1], p1[2 * i], p1[2 * i + 1], t);
+            load_rows(a.indexes + begin, end - begin, n_rows, rows0);
+            load_rows(b.indexes + begin, end - begin, n_rows, rows1);
+            for (size_t i = end - begin; i-- > 0;) {
+                encode_symbol(s0, buf[0], a.symbols[begin + i], rows0[i], t);
+                encode_symbol(s1, buf[1], b.symbols[begin + i], rows1[i], t);
             }
             end = begin;
         }
@@ -610,70 +631,45 @@ size_t CdfTable::find_bad_index(const int32_t* idx, size_t n) const {
 // ---------------------------------------------------------------------------
 // Encoder
 
-template <typename T>
-T* Encoder::Store<T>::extend(size_t n) {
-    if (size_ + n > capacity_) {
-        const size_t cap = std::max(size_ + n, 2 * capacity_);
-        std::unique_ptr<T[]> bigger(new T[cap]);
-        if (size_) std::memcpy(bigger.get(), data_.get(), size_ * sizeof(T));
-        data_ = std::move(bigger);
-        capacity_ = cap;
-    }
-    T* out = data_.get() + size_;
-    size_ += n;
-    return out;
-}
-
 void Encoder::push(const int32_t* symbols, const int32_t* indexes, size_t n,
                    std::shared_ptr<const CdfTable> table) {
     if (!table) throw InvalidArgument("no CDF table");
-    const size_t first = pairs_.size() / 2;
-    int32_t* out = pairs_.extend(2 * n);
-    // Copy and range-check in one pass (reading each index once); a refused
-    // array is taken back out, so it leaves no trace.
-    const uint32_t rows = static_cast<uint32_t>(table->rows());
-    uint32_t bad = 0;
-    for (size_t i = 0; i < n; ++i) {
-        const int32_t r = indexes[i];
-        out[2 * i] = symbols[i];
-        out[2 * i + 1] = r;
-        bad |= static_cast<uint32_t>(static_cast<uint32_t>(r) >= rows);
-    }
-    if (bad) {
-        pairs_.shrink(2 * first);
-        size_t at = 0;
-        while (static_cast<uint32_t>(out[2 * at + 1]) < rows) ++at;
-        throw InvalidArgument("index " + std::to_string(out[2 * at + 1]) + " at position " + std::to_string(at) +
-                              " is not a row of the table (" + std::to_string(rows) + " rows)");
-    }
+    const size_t bad = table->find_bad_index(indexes, n);
+    if (bad != n)
+        throw InvalidArgument("index " + std::to_string(indexes[bad]) + " at position " + std::to_string(bad) +
+                              " is not a row of the table (" + std::to_string(table->rows()) + " rows)");
     if (two_ec_) {
         // Both lanes get a segment, even an empty one, so that segment k of
         // each lane belongs to the same array.
-        lanes_[0].push_back({first, n / 2, table.get()});
-        lanes_[1].push_back({first + n / 2, n - n / 2, table.get()});
+        const size_t h = n / 2;
+        lanes_[0].push_back({symbols, indexes, h, table.get()});
+        lanes_[1].push_back({symbols + h, indexes + h, n - h, table.get()});
     } else {
-        lanes_[0].push_back({first, n, table.get()});
+        lanes_[0].push_back({symbols, indexes, n, table.get()});
     }
     if (tables_.empty() || tables_.back() != table) tables_.push_back(std::move(table));
     pending_ += n;
 }
 
 std::vector<uint8_t> Encoder::flush() {
+    // Whatever happens, the queue (and its borrowed arrays) is dropped.
+    struct ResetOnExit {
+        Encoder& e;
+        ~ResetOnExit() { e.reset(); }
+    } reset_on_exit{*this};
     std::vector<uint8_t> streams[2];
     if (!two_ec_) {
-        streams[0] = encode_lane(lanes_[0], pairs_.data(), scratch_[0]);
+        streams[0] = encode_lane(lanes_[0], scratch_[0]);
     } else if (lane_size(lanes_[0]) >= kThreadMinSymbols) {
-        run_two([&](int k) { streams[k] = encode_lane(lanes_[k], pairs_.data(), scratch_[k]); });
+        run_two([&](int k) { streams[k] = encode_lane(lanes_[k], scratch_[k]); });
     } else {
-        encode_lanes_interleaved(lanes_[0], lanes_[1], pairs_.data(), scratch_, streams);
+        encode_lanes_interleaved(lanes_[0], lanes_[1], scratch_, streams);
     }
-    reset();
     if (!two_ec_) return std::move(streams[0]);
     return merge_streams(streams[0], streams[1]);
 }
 
 void Encoder::reset() {
-    pairs_.clear();
     tables_.clear();
     lanes_[0].clear();
     lanes_[1].clear();

@@ -127,8 +127,12 @@ public:
     bool two_ec() const { return two_ec_; }
     size_t pending() const { return pending_; }
 
-    // Copies symbols and indexes; throws InvalidArgument (and queues nothing)
-    // when an index is not a row of the table.
+    // Queues an array without copying it: symbols and indexes must stay
+    // valid until flush() or reset() (the Python binding holds references
+    // to them), and should stay unchanged.  Throws InvalidArgument (and
+    // queues nothing) when an index is not a row of the table; flush()
+    // checks the indexes again, so a change in between can make it throw but
+    // never read outside the table.
     void push(const int32_t* symbols, const int32_t* indexes, size_t n,
               std::shared_ptr<const CdfTable> table);
 
@@ -140,37 +144,17 @@ public:
     // Guard that refuses concurrent use of one coder object.
     std::atomic<bool>& busy() { return busy_; }
 
-    // A run of queued symbols that one coder codes with one table: pairs
-    // first .. first + n - 1 of the store.
+    // A run of queued symbols that one coder codes with one table.
     struct Segment {
-        size_t first;
+        const int32_t* symbols;
+        const int32_t* indexes;
         size_t n;
         const CdfTable* table;
-    };
-
-    // Grow-only storage that keeps its memory between frames and never
-    // zero-fills, so that queueing costs one pass over the input.
-    template <typename T>
-    class Store {
-    public:
-        T* data() { return data_.get(); }
-        const T* data() const { return data_.get(); }
-        size_t size() const { return size_; }
-        // Appends n uninitialised elements and returns a pointer to them.
-        T* extend(size_t n);
-        void clear() { size_ = 0; }
-        void shrink(size_t n) { size_ = n < size_ ? n : size_; }
-
-    private:
-        std::unique_ptr<T[]> data_;
-        size_t size_ = 0;
-        size_t capacity_ = 0;
     };
 
 private:
     bool two_ec_;
     size_t pending_ = 0;
-    Store<int32_t> pairs_;  // symbol, index, symbol, index, ...
     std::vector<std::shared_ptr<const CdfTable>> tables_;
     std::vector<Segment> lanes_[2];
     std::vector<uint8_t> scratch_[2];  // per-coder output buffers, reused

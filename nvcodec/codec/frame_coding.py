@@ -104,9 +104,12 @@ def _hyper_input(y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def encode_intra(model: IntraModel, ctx: CoderContext, x: torch.Tensor, qp: int, two_ec: bool
+def encode_intra(model: IntraModel, ctx: CoderContext, x: torch.Tensor, qp: int, coder: RansEncoder
                  ) -> tuple[bytes, torch.Tensor]:
-    """Payload and reconstruction (padded, clamped) of an I frame."""
+    """Payload and reconstruction (padded, clamped) of an I frame.
+
+    ``coder`` (its ``two_ec`` as the SPS says) is kept by the caller across frames, so that
+    its buffers are reused; anything left queued in it (by a frame that failed) is dropped."""
     y = model.analysis(x, qp)
     z_hat = _round_z(model.hyper_enc(_hyper_input(y)))
     size = (y.shape[2], y.shape[3])
@@ -116,7 +119,7 @@ def encode_intra(model: IntraModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     masks = ctx.masks.get(4, y.shape[1], size[0], size[1], y.dtype, y.device)
     y = y * q_enc
 
-    coder = RansEncoder(two_ec)
+    coder.reset()
     _encode_z(coder, ctx, z_hat, qp)
     y_hat_so_far = None
     for step in range(4):
@@ -159,8 +162,9 @@ def _reference_feature(model: InterModel, ref: Reference) -> torch.Tensor:
 
 @torch.no_grad()
 def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int, ref: Reference,
-                 two_ec: bool, reconstruct: bool) -> tuple[bytes, Reference]:
-    """Payload of a P frame and the new reference (with pixels when ``reconstruct``)."""
+                 coder: RansEncoder, reconstruct: bool) -> tuple[bytes, Reference]:
+    """Payload of a P frame and the new reference (with pixels when ``reconstruct``); ``coder`` as
+    for :func:`encode_intra`."""
     f1, ctx_t = model.temporal_context(_reference_feature(model, ref), qp)
     context = model.context(f1)
     y = model.analysis(x, context, qp)
@@ -172,7 +176,7 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     _, c, h, w = y.shape
     masks = ctx.masks.get(2, c, h, w, y.dtype, y.device)
 
-    coder = RansEncoder(two_ec)
+    coder.reset()
     _encode_z(coder, ctx, z_hat, qp)
     q0 = quantize_step(y, scales, means, masks[0], ctx.indexer.skip_threshold)
     _encode_step(coder, ctx, q0.symbols, q0.scales, 2)

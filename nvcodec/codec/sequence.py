@@ -27,6 +27,7 @@ from nvcodec.codec.gop import FramePlan, plan_frame
 from nvcodec.codec.settings import CodingSettings
 from nvcodec.entropy.context import MaskCache
 from nvcodec.entropy.gaussian import ScaleIndexer
+from nvcodec.entropy.rans import RansEncoder
 from nvcodec.entropy.tables import factorized_table, gaussian_table
 from nvcodec.errors import ConfigError, InputError, NumericsError, StreamError
 from nvcodec.models.bundle import CodecModel
@@ -84,6 +85,8 @@ class SequenceEncoder:
         self._chroma: ChromaFormat = "420"
         self._ref: fc.Reference | None = None
         self._sps: dict[tuple[int, int, bool, bool], int] = {}
+        # One rANS coder per mode for the whole sequence: its buffers are reused frame to frame.
+        self._coders = {two_ec: RansEncoder(two_ec) for two_ec in (False, True)}
 
     @property
     def frames_encoded(self) -> int:
@@ -110,14 +113,15 @@ class SequenceEncoder:
         with pinned(self.numerics):
             x = planes_to_tensor(frame, self.device)
             if plan.frame_type == FrameType.I:
-                payload, x_hat = fc.encode_intra(self.model.intra, self.intra_ctx, x, plan.qp, two_ec)
+                payload, x_hat = fc.encode_intra(self.model.intra, self.intra_ctx, x, plan.qp,
+                                                 self._coders[two_ec])
                 self._ref = fc.Reference(frame=x_hat, feature=None, qp=plan.qp)
             else:
                 assert self._ref is not None
                 if plan.use_ada_i:
                     self._ref = fc.regenerate_reference(self.model.inter, self._ref)
                 payload, self._ref = fc.encode_inter(self.model.inter, self.inter_ctx, x, plan.qp, self._ref,
-                                                     two_ec, self.reconstruct)
+                                                     self._coders[two_ec], self.reconstruct)
                 x_hat = self._ref.frame
             recon = tensor_to_planes(x_hat, *size, self._chroma) if x_hat is not None else None
         units.append(FrameUnit(plan.frame_type, sps_id, plan.qp, payload))

@@ -99,7 +99,10 @@ class RansEncoder:
     """Collects a frame's arrays, then writes its payload in one go.
 
     Coding waits until :meth:`flush` because rANS must run backwards over the
-    whole frame; ``encode`` only checks and copies.
+    whole frame; ``encode`` only checks and keeps a reference to the arrays
+    (int32 C-contiguous input is not copied), so do not modify them before
+    ``flush``.  An index array changed in between makes ``flush`` raise
+    ``ValueError``.
     """
 
     def __init__(self, two_ec: bool = False) -> None:

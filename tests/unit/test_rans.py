@@ -375,6 +375,30 @@ def test_invalid_indexes_are_rejected():
     assert dec.ok
 
 
+def test_queued_arrays_are_read_in_place_and_kept_alive():
+    """encode() keeps references instead of copies: temporaries survive until flush(), and an
+    index array changed in between makes flush() raise (never read outside the table)."""
+    table = CdfTable([[0, 10, 65536], [0, 20, 65536]], [3, 3], [0, 0])
+    rng = np.random.default_rng(5)
+    sym = rng.integers(-3, 4, 5000).astype(np.int32)
+    idx = rng.integers(0, 2, 5000).astype(np.int32)
+    expected = RansEncoder()
+    expected.encode(sym, idx, table)
+    enc = RansEncoder()
+    enc.encode(sym.copy(), idx.copy(), table)  # temporaries: only the coder holds them
+    assert enc.flush() == expected.flush()
+
+    changed = idx.copy()
+    enc.encode(sym, changed, table)
+    changed[4000] = 7
+    with pytest.raises(ValueError, match="changed"):
+        enc.flush()
+    assert enc.pending == 0
+    enc.encode(sym, idx, table)
+    expected.encode(sym, idx, table)
+    assert enc.flush() == expected.flush()
+
+
 def test_stream_errors_are_value_errors():
     assert issubclass(StreamError, ValueError)
 
