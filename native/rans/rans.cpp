@@ -109,12 +109,13 @@ struct EncState {
     Out out;
 };
 
+// Pushes a 2-bit bypass chunk.  x < 2^31, so one byte out always brings x
+// below 2^29, the bound for a chunk; whether it is needed is selected.
 NVC_INLINE void put_bits(EncState& s, uint32_t bits) {
-    while (s.x >= kBypassXMax) {
-        *--s.out.p = static_cast<uint8_t>(s.x);
-        s.x >>= 8;
-    }
-    s.x = (s.x << kBypassBits) | bits;
+    const uint32_t x = s.x;
+    *(s.out.p - 1) = static_cast<uint8_t>(x);
+    s.out.p -= static_cast<unsigned>(x >= kBypassXMax);
+    s.x = (select_ge(x, kBypassXMax, x >> 8, x) << kBypassBits) | bits;
 }
 
 // Escape payload for value v (outside [0, max_value)), pushed so that the
@@ -288,7 +289,7 @@ void run_two(F&& f) {
 // Decoder side
 
 // Zero bytes the Decoder keeps behind each stream, for refill()'s unchecked reads.
-constexpr size_t kPadding = kBlock + 16;
+constexpr size_t kPadding = kBlock + 64;
 
 struct Src {
     const uint8_t* data;
@@ -330,9 +331,9 @@ NVC_INLINE void refill(DecState& s, Src src) {
     s.pos = select_lt64(x, kStateLow, s.pos + 1, s.pos);
 }
 
-// The unchecked reads of refill() advance pos by at most one per symbol, so
-// after at most kBlock symbols pos lies at most kBlock bytes past the data,
-// within the padding.  Called after each block: a pos past the data means
+// The unchecked reads of refill() advance pos by at most one per symbol
+// (decode_escape settles after its own), so after at most kBlock symbols pos
+// lies at most kBlock bytes past the data, within the padding.  Called after each block: a pos past the data means
 // zeros were read from the padding, exactly what read_byte would have
 // returned, and moving pos back keeps the next block inside the padding.
 NVC_INLINE void settle(DecState& s, Src src) {
@@ -342,10 +343,15 @@ NVC_INLINE void settle(DecState& s, Src src) {
     }
 }
 
+// Pops a 2-bit bypass chunk; x >= 2^21 after the shift, so one byte always
+// refills.  Read unchecked, as in refill(); decode_escape settles after all
+// its chunks (at most 24 bytes, which the padding covers on top of a block).
 NVC_INLINE uint32_t get_bits(DecState& s, Src src) {
     const uint32_t v = s.x & 3u;
-    s.x >>= kBypassBits;
-    if (s.x < kStateLow) s.x = (s.x << 8) | read_byte(s, src);  // one byte always suffices
+    const uint32_t x = s.x >> kBypassBits;
+    const uint32_t x1 = (x << 8) | src.data[s.pos];
+    s.x = select_lt(x, kStateLow, x1, x);
+    s.pos = select_lt64(x, kStateLow, s.pos + 1, s.pos);
     return v;
 }
 
@@ -364,11 +370,13 @@ NVC_NOINLINE Escaped decode_escape(DecState s, Src src, int32_t max_value) {
         n += static_cast<int>(v);
     }
     if (n > kMaxBypassChunks) {
+        settle(s, src);
         s.corrupt = true;
         return {s, max_value};
     }
     uint64_t raw = 0;
     for (int j = 0; j < n; ++j) raw |= uint64_t{get_bits(s, src)} << (kBypassBits * j);
+    settle(s, src);
     const int64_t half = static_cast<int64_t>(raw >> 1);
     return {s, (raw & 1u) ? -half - 1 : half + max_value};
 }
