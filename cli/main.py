@@ -8,7 +8,10 @@ environment is established here, before anything imports torch.
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Callable
+from types import FrameType
 
 import click
 
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in args if not a.startswith("-")), None)
     numerics.prepare_environment(numerics.NATIVE.name if command == "train" else numerics.DEFAULT_PROFILE)
     debug = "--loglevel" in args and "debug" in args
+    previous = _interrupt_on_sigterm()
     try:
         cli.main(args=args, prog_name="nvc", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -99,7 +103,23 @@ def main(argv: list[str] | None = None) -> int:
             raise
         click.echo(f"nvc: {exc}", err=True)
         return EXIT_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _interrupt_on_sigterm() -> Callable[[int, FrameType | None], object] | int | None:
+    """Make SIGTERM (kill, timeout, a CI runner stopping) unwind like Ctrl-C: temporary outputs are removed on the
+    way out and the exit code is 255, where Python's default would die leaving a partial file.  Returns the
+    handler it replaced (None where signals cannot be set: not the main thread)."""
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:
+        return None
 
 
 if __name__ == "__main__":

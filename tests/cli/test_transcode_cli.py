@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from fractions import Fraction
@@ -276,3 +277,27 @@ def test_audio_a_container_refuses_is_dropped_with_a_warning(tmp_path, nvc):
     assert len(read_video(out)) == 2 and audio_packets(out) == []
     assert nvc("decode", coded, tmp_path / "pcm.mov")[0] == 0  # mov takes it
     assert len(audio_packets(tmp_path / "pcm.mov")) == len(audio_packets(clip))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_exits_255_and_leaves_no_partial_output(media, nvc, tmp_path, monkeypatch, signum):
+    """Ctrl-C or kill mid-encode: exit 255, the temporary output removed, an existing output untouched."""
+    from nvcodec import transcode
+
+    real_encode = transcode.encode
+
+    def encode_then_signal(*args, **kwargs):
+        for i, result in enumerate(real_encode(*args, **kwargs)):
+            yield result
+            if i == 0:
+                assert signal.getsignal(signum) is not signal.SIG_DFL  # nvc must catch it, or this kills pytest
+                os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(transcode, "encode", encode_then_signal)
+    sigterm_before = signal.getsignal(signal.SIGTERM)
+    target = tmp_path / "out.nvc"
+    target.write_bytes(b"keep me")
+    code, _, err = nvc("encode", media["clip"], target, *MODEL, "-y")
+    assert code == 255 and err.strip() == "nvc: interrupted"
+    assert target.read_bytes() == b"keep me" and sorted(os.listdir(tmp_path)) == ["out.nvc"]
+    assert signal.getsignal(signal.SIGTERM) == sigterm_before  # nvc's handler is gone again
