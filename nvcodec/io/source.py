@@ -90,7 +90,8 @@ def _open_container(path: str | BinaryIO, opts: InputOptions) -> av.container.In
         kwargs["format"] = "yuv4mpegpipe"
     elif path.lower().endswith(RAW_EXTENSIONS) or opts.raw_size is not None:
         if opts.raw_size is None:
-            raise ConfigError("size", None, "raw video input needs -s WxH (and -r FPS, --pix-fmt)")
+            raise InputError(f"{path}: raw video input needs its frame size (-s WxH; also -r FPS and --pix-fmt "
+                             "unless 25 and yuv420p)")
         rate = opts.raw_rate or Fraction(25)
         kwargs["format"] = "rawvideo"
         kwargs["options"] = {"video_size": f"{opts.raw_size[0]}x{opts.raw_size[1]}",

@@ -155,3 +155,11 @@ def test_container_limits_checked_before_reading(tmp_path):
     data = fmt.SIGNATURE + bytes(fmt.VERSION) + struct.pack(">I4s", 0xFFFFFFF0, b"HEAD")
     with pytest.raises(StreamError, match="limit"):
         NvcReader(__import__("io").BytesIO(data))
+
+
+def test_raw_input_without_a_size(tmp_path, nvc):
+    raw = tmp_path / "in.yuv"
+    raw.write_bytes(bytes(64 * 48 * 3 // 2))
+    code, _, err = nvc("encode", raw, tmp_path / "out.nvc", *MODEL)
+    one_line_error(code, err, "in.yuv: raw video input needs its frame size (-s WxH")
+    assert_no_output(tmp_path)
