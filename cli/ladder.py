@@ -72,10 +72,12 @@ def ladder(obj, input_path: str, outdir: str, preset: str, frames, start, durati
                     qualities.append(result.quality)
             file_bytes = out.tell()
         q = mean_quality(qualities)
-        kbps = file_bytes * 8 / 1000 / (count / float(src.frame_rate))
+        seconds = count / float(src.frame_rate)
+        kbps = file_bytes * 8 / 1000 / seconds  # the whole file, audio and container included
         rungs.append({"name": rung.name, "file": os.path.basename(target), "width": width, "height": height,
                       "qp": rung.qp, "frames": count, "bytes": file_bytes, "video_bytes": size,
-                      "kbit_per_s": round(kbps, 3), "psnr_y": round(q.y, 4), "psnr_u": round(q.u, 4),
+                      "kbit_per_s": round(kbps, 3), "video_kbit_per_s": round(size * 8 / 1000 / seconds, 3),
+                      "psnr_y": round(q.y, 4), "psnr_u": round(q.u, 4),
                       "psnr_v": round(q.v, 4), "psnr_yuv": round(q.yuv, 4)})
         common.info(f"rung {rung.name}: {width}x{height} qp {rung.qp}, {count} frames, {kbps:.1f} kbit/s, "
                     f"PSNR-YUV {q.yuv:.2f} dB -> {target}")

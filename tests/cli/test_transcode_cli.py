@@ -188,7 +188,8 @@ def test_ladder_writes_every_rung_and_a_manifest(media, nvc, tmp_path):
     assert [(r["width"], r["height"]) for r in manifest["rungs"]] == [(32, 24), (64, 48), (64, 48)]
     for rung in manifest["rungs"]:
         assert (out / rung["file"]).stat().st_size == rung["bytes"]
-        assert rung["frames"] == 2 and rung["kbit_per_s"] > 0 and rung["psnr_yuv"] > 0
+        assert rung["frames"] == 2 and rung["kbit_per_s"] > rung["video_kbit_per_s"] > 0 and rung["psnr_yuv"] > 0
+        assert rung["video_kbit_per_s"] == pytest.approx(rung["video_bytes"] * 8 / 1000 / (2 / FPS), abs=1e-3)
     code, _, err = nvc("ladder", media["clip"], out, "--preset", "ladder-mini", *MODEL, "--frames", "2")
     assert code == 1 and "already exists" in err
 
