@@ -28,10 +28,12 @@ int ceil_log2(uint32_t v) {
 #define NVC_INLINE inline __attribute__((always_inline))
 #define NVC_NOINLINE __attribute__((noinline))
 #define NVC_UNLIKELY(c) __builtin_expect(static_cast<bool>(c), 0)
+#define NVC_LIKELY(c) __builtin_expect(static_cast<bool>(c), 1)
 #else
 #define NVC_INLINE inline
 #define NVC_NOINLINE
 #define NVC_UNLIKELY(c) (c)
+#define NVC_LIKELY(c) (c)
 #endif
 
 // Selects as a compare and a conditional move.  The renormalisation tests of
@@ -59,6 +61,16 @@ NVC_INLINE uint32_t select_lt(uint32_t a, uint32_t b, uint32_t if_lt, uint32_t i
     return if_ge;
 #else
     return a < b ? if_lt : if_ge;
+#endif
+}
+
+// if_ge when a >= b, else if_lt, for 64-bit values.
+NVC_INLINE uint64_t select_ge64(uint32_t a, uint32_t b, uint64_t if_ge, uint64_t if_lt) {
+#ifdef NVC_CMOV_ASM
+    __asm__("cmpl %[b], %[a]\n\tcmovaeq %[t], %[r]" : [r] "+r"(if_lt) : [a] "r"(a), [b] "ri"(b), [t] "r"(if_ge) : "cc");
+    return if_lt;
+#else
+    return a >= b ? if_ge : if_lt;
 #endif
 }
 
@@ -288,7 +300,8 @@ void run_two(F&& f) {
 // ---------------------------------------------------------------------------
 // Decoder side
 
-// Zero bytes the Decoder keeps behind each stream, for refill()'s unchecked reads.
+// Zero bytes the Decoder keeps behind each stream, for the unchecked reads
+// of update_and_refill() and get_bits().
 constexpr size_t kPadding = kBlock + 64;
 
 struct Src {
@@ -314,28 +327,34 @@ NVC_NOINLINE DecState refill_slow(DecState s, Src src) {
     return s;
 }
 
-// Brings x back to >= 2^23.  x >= 2^7 here (it was >= 2^23 before the symbol
-// and every frequency is >= 1).  Two bytes (x < 2^15) take a symbol of
-// probability below 2^-8, rare enough for a branch; whether one byte is
-// needed is a coin toss every few symbols, so it is selected rather than
-// branched on.  The byte is read unchecked: the Decoder keeps zero padding
-// behind the data, and settle() accounts for reads that went into it.
-NVC_INLINE void refill(DecState& s, Src src) {
-    const uint32_t x = s.x;
+// Sets the state to prod + bias (the symbol's update) and brings it back to
+// >= 2^23.  x >= 2^7 here (it was >= 2^23 before the symbol and every
+// frequency is >= 1).  Two bytes (x < 2^15) take a symbol of probability
+// below 2^-8, rare enough for a branch; whether one byte is needed is a coin
+// toss every few symbols, so it is selected rather than branched on.  The
+// one-byte candidate is built from prod and bias directly, in parallel with
+// their sum, which keeps a shift and an or off the state's chain.  The byte
+// is read unchecked: the Decoder keeps zero padding behind the data, and
+// settle() accounts for reads that went into it.
+NVC_INLINE void update_and_refill(DecState& s, Src src, uint32_t prod, uint32_t bias) {
+    const uint32_t x = prod + bias;
     if (NVC_UNLIKELY(x < (kStateLow >> 8))) {
+        s.x = x;
         s = refill_slow(s, src);
         return;
     }
-    const uint32_t x1 = (x << 8) | src.data[s.pos];
+    // (prod << 8) + (bias << 8 | byte) == x << 8 | byte, as bias < 2^16.
+    const uint32_t x1 = (prod << 8) + ((bias << 8) | src.data[s.pos]);
     s.x = select_lt(x, kStateLow, x1, x);
     s.pos = select_lt64(x, kStateLow, s.pos + 1, s.pos);
 }
 
-// The unchecked reads of refill() advance pos by at most one per symbol
-// (decode_escape settles after its own), so after at most kBlock symbols pos
-// lies at most kBlock bytes past the data, within the padding.  Called after each block: a pos past the data means
-// zeros were read from the padding, exactly what read_byte would have
-// returned, and moving pos back keeps the next block inside the padding.
+// The unchecked reads of update_and_refill() advance pos by at most one per
+// symbol (decode_escape settles after its own), so after at most kBlock
+// symbols pos lies at most kBlock bytes past the data, within the padding.
+// Called after each block: a pos past the data means zeros were read from the
+// padding, exactly what read_byte would have returned, and moving pos back
+// keeps the next block inside the padding.
 NVC_INLINE void settle(DecState& s, Src src) {
     if (s.pos > src.size) {
         s.overrun = true;
@@ -344,8 +363,9 @@ NVC_INLINE void settle(DecState& s, Src src) {
 }
 
 // Pops a 2-bit bypass chunk; x >= 2^21 after the shift, so one byte always
-// refills.  Read unchecked, as in refill(); decode_escape settles after all
-// its chunks (at most 24 bytes, which the padding covers on top of a block).
+// refills.  Read unchecked, as in update_and_refill(); decode_escape settles
+// after all its chunks (at most 24 bytes, which the padding covers on top of
+// a block).
 NVC_INLINE uint32_t get_bits(DecState& s, Src src) {
     const uint32_t v = s.x & 3u;
     const uint32_t x = s.x >> kBypassBits;
@@ -356,13 +376,16 @@ NVC_INLINE uint32_t get_bits(DecState& s, Src src) {
 }
 
 struct Escaped {
-    DecState s;
     int64_t value;
+    DecState s;
 };
 
 // Reads the bypass chunks after an escape bin; the chunk count is bounded so
-// that garbage can neither loop for long nor overflow a shift.
-NVC_NOINLINE Escaped decode_escape(DecState s, Src src, int32_t max_value) {
+// that garbage can neither loop for long nor overflow a shift.  Takes the
+// state as scalars and reports only new flags: passing the whole DecState
+// would make the hot loop keep its flags packed for the call.
+NVC_NOINLINE Escaped decode_escape(uint32_t x, size_t pos, Src src, int32_t max_value) {
+    DecState s{x, pos, false, false};
     uint32_t v = get_bits(s, src);
     int n = static_cast<int>(v);
     while (v == 3u && n <= kMaxBypassChunks) {
@@ -372,13 +395,13 @@ NVC_NOINLINE Escaped decode_escape(DecState s, Src src, int32_t max_value) {
     if (n > kMaxBypassChunks) {
         settle(s, src);
         s.corrupt = true;
-        return {s, max_value};
+        return {max_value, s};
     }
     uint64_t raw = 0;
     for (int j = 0; j < n; ++j) raw |= uint64_t{get_bits(s, src)} << (kBypassBits * j);
     settle(s, src);
     const int64_t half = static_cast<int64_t>(raw >> 1);
-    return {s, (raw & 1u) ? -half - 1 : half + max_value};
+    return {(raw & 1u) ? -half - 1 : half + max_value, s};
 }
 
 struct DecTable {
@@ -398,22 +421,35 @@ struct DecTable {
 // Pops one symbol coded with row `row` of t.  `shift` is the table's bucket
 // shift; the callers pass the usual kLutShift as a constant where it applies.
 //
-// The row's most probable bin is tried first, with a branch: on typical
-// latents (most symbols at small scales) it is taken three times in four,
-// and while the prediction holds, the state's chain skips the table lookup
-// (a dependent load) altogether; the misses pay a misprediction, which costs
-// less than the load saves.
-NVC_INLINE int32_t decode_symbol(DecState& s, Src src, const CdfTable::Row& row, const DecTable& t, int shift) {
+// With kTryWindow, the row's window (its most probable adjacent bins) is tried
+// first, with a branch, and the bin within it selected by compares: on
+// typical latents (most symbols at small scales) nine symbols in ten fall in
+// it, and while the branch predicts right the state's chain skips the table
+// lookup (a dependent load) altogether.  A miss costs a misprediction on top
+// of the lookup, so arrays whose symbols miss often are decoded without
+// trying (see decode_run_with); both variants count the hits.
+template <bool kTryWindow>
+NVC_INLINE int32_t decode_symbol(DecState& s, Src src, const CdfTable::Row& row, const DecTable& t, int shift,
+                                 size_t& hits) {
     const uint32_t cum = s.x & (kTotal - 1);
-    uint32_t sym = row.top_sym;
-    uint32_t start = row.top_start;
-    uint32_t freq = row.top_freq;
-    if (NVC_UNLIKELY(cum - start >= freq)) {
+    const bool in_window = cum - row.win_lo < row.win_span;
+    hits += in_window;
+    uint32_t sym;
+    uint32_t start;
+    uint32_t freq;
+    if (kTryWindow && NVC_LIKELY(in_window)) {
+        uint64_t bin = row.win_bin[0];
+        bin = select_ge64(cum, row.win_edge[0], row.win_bin[1], bin);
+        bin = select_ge64(cum, row.win_edge[1], row.win_bin[2], bin);
+        freq = static_cast<uint32_t>(bin);  // the low half: no masking on the chain
+        start = static_cast<uint32_t>(bin >> 32) & 0xFFFFu;
+        sym = static_cast<uint32_t>(bin >> 48);
+    } else {
         const uint32_t bucket = row.lut_base + (cum >> shift);
         sym = t.lut[bucket];
         start = t.lut_bins[bucket].start;
         freq = t.lut_bins[bucket].freq;
-        if (cum - start >= freq) {
+        if (NVC_UNLIKELY(cum - start >= freq)) {
             const uint32_t* c = t.cdf + row.cdf_base;
             do {
                 ++sym;
@@ -422,11 +458,13 @@ NVC_INLINE int32_t decode_symbol(DecState& s, Src src, const CdfTable::Row& row,
             freq = c[sym + 1] - start;
         }
     }
-    s.x = freq * (s.x >> kPrecision) + cum - start;
-    refill(s, src);
+    update_and_refill(s, src, freq * (s.x >> kPrecision), cum - start);
     if (static_cast<int32_t>(sym) != row.max_value) return static_cast<int32_t>(sym) + row.offset;
-    const Escaped e = decode_escape(s, src, row.max_value);
-    s = e.s;
+    const Escaped e = decode_escape(s.x, s.pos, src, row.max_value);
+    s.x = e.s.x;
+    s.pos = e.s.pos;
+    s.overrun |= e.s.overrun;
+    s.corrupt |= e.s.corrupt;
     const int64_t value = e.value + row.offset;
     if (value < std::numeric_limits<int32_t>::min() || value > std::numeric_limits<int32_t>::max()) {
         s.corrupt = true;
@@ -492,10 +530,21 @@ void decode_run_with(Decoder::Lane& lane, const int32_t* idx, size_t n, const Cd
     const DecTable t(table);
     DecState s = l.s;
     const Src src = l.src;
+    // Whether to try the window is decided block by block from the hits of
+    // the block before: worth it above about 60% (the misses' mispredictions
+    // against the lookup's latency).
+    bool try_window = true;
     for (size_t begin = 0; begin < n; begin += kBlock) {
         const size_t end = std::min(n, begin + kBlock);
-        for (size_t i = begin; i < end; ++i)
-            out[i] = decode_symbol(s, src, row_at(t, static_cast<uint32_t>(idx[i]), s), t, shift);
+        size_t hits = 0;
+        if (try_window) {
+            for (size_t i = begin; i < end; ++i)
+                out[i] = decode_symbol<true>(s, src, row_at(t, static_cast<uint32_t>(idx[i]), s), t, shift, hits);
+        } else {
+            for (size_t i = begin; i < end; ++i)
+                out[i] = decode_symbol<false>(s, src, row_at(t, static_cast<uint32_t>(idx[i]), s), t, shift, hits);
+        }
+        try_window = 3 * hits >= 2 * (end - begin);
         settle(s, src);
     }
     l.s = s;
@@ -514,17 +563,19 @@ void decode_interleaved(Decoder::Lane& lane0, Decoder::Lane& lane1, const int32_
     const int shift = table.lut_shift();
     DecState sa = a.s;
     DecState sb = b.s;
+    size_t hits = 0;  // unused: small arrays always try the window
     for (size_t begin = 0; begin < h; begin += kBlock) {
         const size_t end = std::min(h, begin + kBlock);
         for (size_t i = begin; i < end; ++i) {
-            out[i] = decode_symbol(sa, a.src, row_at(t, static_cast<uint32_t>(idx[i]), sa), t, shift);
-            out[h + i] = decode_symbol(sb, b.src, row_at(t, static_cast<uint32_t>(idx[h + i]), sb), t, shift);
+            out[i] = decode_symbol<true>(sa, a.src, row_at(t, static_cast<uint32_t>(idx[i]), sa), t, shift, hits);
+            out[h + i] =
+                decode_symbol<true>(sb, b.src, row_at(t, static_cast<uint32_t>(idx[h + i]), sb), t, shift, hits);
         }
         settle(sa, a.src);
         settle(sb, b.src);
     }
     if (n - h > h) {
-        out[n - 1] = decode_symbol(sb, b.src, row_at(t, static_cast<uint32_t>(idx[n - 1]), sb), t, shift);
+        out[n - 1] = decode_symbol<true>(sb, b.src, row_at(t, static_cast<uint32_t>(idx[n - 1]), sb), t, shift, hits);
         settle(sb, b.src);
     }
     a.s = sa;
@@ -591,11 +642,22 @@ CdfTable::CdfTable(const int32_t* cdf, size_t rows, size_t stride, const int32_t
         row.cdf_base = static_cast<uint32_t>(cdf_.size());
         row.bin_base = static_cast<uint32_t>(bins_.size());
         row.lut_base = static_cast<uint32_t>(r * buckets);
-        row.top_sym = 0;
-        for (int32_t k = 1; k + 1 < len; ++k)
-            if (c[k + 1] - c[k] > c[row.top_sym + 1] - c[row.top_sym]) row.top_sym = static_cast<uint32_t>(k);
-        row.top_start = static_cast<uint32_t>(c[row.top_sym]);
-        row.top_freq = static_cast<uint32_t>(c[row.top_sym + 1]) - row.top_start;
+        // The window: the kWindow adjacent bins (all, for shorter rows) that
+        // hold the most probability; the first such on ties.
+        const int32_t bins = len - 1;
+        const int32_t w = std::min<int32_t>(Row::kWindow, bins);
+        int32_t lo = 0;
+        for (int32_t k = 1; k + w <= bins; ++k)
+            if (c[k + w] - c[k] > c[lo + w] - c[lo]) lo = k;
+        row.win_lo = static_cast<uint32_t>(c[lo]);
+        row.win_span = static_cast<uint32_t>(c[lo + w] - c[lo]);
+        for (int32_t k = 0; k < Row::kWindow; ++k) {
+            // Bins past the row's end repeat its last one and are never selected.
+            const int32_t b = lo + std::min(k, w - 1);
+            row.win_bin[k] = static_cast<uint64_t>(c[b + 1] - c[b]) | static_cast<uint64_t>(c[b]) << 32 |
+                             static_cast<uint64_t>(b) << 48;
+            if (k > 0) row.win_edge[k - 1] = k < w ? static_cast<uint32_t>(c[b]) : kTotal;
+        }
         for (int32_t k = 0; k < len; ++k) cdf_.push_back(static_cast<uint32_t>(c[k]));
         for (int32_t k = 0; k + 1 < len; ++k) {
             const uint32_t freq = static_cast<uint32_t>(c[k + 1] - c[k]);

@@ -80,10 +80,16 @@ public:
         uint32_t cdf_base;   // first cdf_ entry of the row
         uint32_t bin_base;   // first bins_ entry of the row
         uint32_t lut_base;   // first lut_ entry of the row
-        // The row's most probable bin, which the decoder tries first.
-        uint32_t top_sym;
-        uint32_t top_start;
-        uint32_t top_freq;
+        // The decoder's window: the kWindow adjacent bins that hold the most
+        // probability, tried first.  cum lies in it when cum - win_lo <
+        // win_span; win_edge[k] is where its bin k + 1 starts (past 65535
+        // when the row has fewer bins), win_bin[k] packs bin k as
+        // freq | start << 32 | symbol << 48.
+        uint32_t win_lo;
+        uint32_t win_span;
+        uint32_t win_edge[2];  // kWindow - 1
+        static constexpr int kWindow = 3;
+        uint64_t win_bin[kWindow];
     };
 
     const Row& row(size_t r) const { return rows_[r]; }
