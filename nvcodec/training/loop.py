@@ -95,9 +95,17 @@ class Trainer:
         if self._optimizer is None:
             self.model.intra.requires_grad_(self.stage.stage == "intra")
             self.model.inter.requires_grad_(self.stage.stage == "inter")
-            self._optimizer = torch.optim.AdamW(self._trained_module().parameters(), lr=self.stage.lr,
-                                                weight_decay=0.0)
+            self._optimizer = torch.optim.AdamW(self._param_groups(), lr=self.stage.lr, weight_decay=0.0)
         return self._optimizer
+
+    def _param_groups(self) -> list[dict]:
+        """One group, or two when the per-qp tables learn at their own rate (``qp_lr_scale``)."""
+        named = list(self._trained_module().named_parameters())
+        if self.stage.qp_lr_scale == 1.0:
+            return [{"params": [p for _, p in named], "lr_scale": 1.0}]
+        tables = [p for n, p in named if n.startswith("q_")]
+        rest = [p for n, p in named if not n.startswith("q_")]
+        return [{"params": rest, "lr_scale": 1.0}, {"params": tables, "lr_scale": self.stage.qp_lr_scale}]
 
     def learning_rate(self) -> float:
         s = self.stage
@@ -153,7 +161,7 @@ class Trainer:
             self._sampler = self.samplers(stage)
         opt = self.optimizer()
         for group in opt.param_groups:
-            group["lr"] = self.learning_rate()
+            group["lr"] = self.learning_rate() * group.get("lr_scale", 1.0)
         clips = self._sampler.sample(self.rng, stage.batch).to(self.device)
         base = self._qps(stage.batch)
         self._trained_module().train()

@@ -40,6 +40,9 @@ class StageConfig:
     lr_final: float = 1e-5
     grad_clip: float = 1.0
     still_share: float = 0.0  # fraction of samples drawn from still images (see CropSampler)
+    # learning-rate multiplier of the per-qp scaling tables (q_*): each row only learns from the
+    # samples drawn at its qp, so at the networks' rate the tables barely leave their initial ramp
+    qp_lr_scale: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,8 +60,8 @@ class Recipe:
         # from here on the recon clamp and the scale/step floors pass gradients (see training.forward):
         # the first stage revives the P-frame outputs stuck outside [0, 1] under the old hard clamp
         StageConfig("inter", steps=3000, batch=4, crop=128, length=4, lr=1e-4),
-        StageConfig("intra", steps=12000, batch=8, crop=128, lr=1e-4, still_share=0.5),
-        StageConfig("inter", steps=6000, batch=4, crop=128, length=4, lr=1e-4),
+        StageConfig("intra", steps=12000, batch=8, crop=128, lr=2e-4, still_share=0.5, qp_lr_scale=20.0),
+        StageConfig("inter", steps=6000, batch=4, crop=128, length=4, lr=1e-4, qp_lr_scale=20.0),
     ])
 
     def scale_for_cuda(self) -> Recipe:

@@ -72,3 +72,25 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
     for a, b in zip(straight.model.intra.state_dict().values(), resumed.model.intra.state_dict().values(),
                     strict=True):
         assert torch.equal(a, b)
+
+
+def test_per_qp_tables_learn_at_their_own_rate(tmp_path):
+    recipe = Recipe(config="tiny", seed=3, stages=[StageConfig("intra", steps=10, batch=2, crop=32, lr=1e-3,
+                                                               qp_lr_scale=20.0)])
+    clips = synthetic_clips()
+    trainer = Trainer(recipe, new_model("tiny", seed=1), lambda s: CropSampler(clips, s.crop, s.length), tmp_path)
+    trainer.train_step()
+    rest, tables = trainer.optimizer().param_groups
+    intra = trainer.model.intra
+    assert {id(p) for p in tables["params"]} == {id(intra.q_scale_enc), id(intra.q_scale_dec)}
+    assert tables["lr"] == pytest.approx(20 * rest["lr"])
+
+
+def test_still_share_sets_how_often_stills_are_drawn():
+    rng = np.random.default_rng(0)
+    video = synthetic_clips()[0]
+    still = Clip("still", video.y[:1].copy(), video.uv[:1].copy())
+    sampler = CropSampler([video, still], 32, 1, still_share=0.5)
+    assert sampler.weights == pytest.approx([0.5, 0.5])
+    assert CropSampler([video, still], 32, 1).weights[1] == pytest.approx(1 / 6)
+    assert sampler.sample(rng, 3).shape == (3, 1, 3, 32, 32)
