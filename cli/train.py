@@ -61,6 +61,53 @@ def read_progress(weights: Path) -> dict:
     return doc if isinstance(doc, dict) else {}
 
 
+class TrainDisplay:
+    """Smoothed loss, bpp and PSNR: a live rich bar per stage on a terminal, a line every 50 steps
+    otherwise (so a background run's log stays readable)."""
+
+    SMOOTHING = 0.02
+
+    def __init__(self, console, trainer, quiet: bool) -> None:
+        self.console, self.trainer, self.quiet = console, trainer, quiet
+        self.ema: dict[str, float] | None = None
+        self.live = None
+        self.task = None
+        self.stage_index = -1
+
+    def __enter__(self):
+        if not self.quiet and self.console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.live = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=self.console)
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def update(self, report) -> None:
+        values = {"loss": report.loss, "bpp": report.bpp, "psnr": report.psnr}
+        if self.ema is None:
+            self.ema = values
+        else:
+            for key, value in values.items():
+                self.ema[key] += self.SMOOTHING * (value - self.ema[key])
+        stats = (f"loss {self.ema['loss']:.3f}  bpp {self.ema['bpp']:.3f}  psnr {self.ema['psnr']:.2f} dB  "
+                 f"{1 / max(report.seconds, 1e-6):.1f} it/s")
+        if self.live is not None:
+            # the trainer has already moved on when this was a stage's last step
+            index = self.trainer.stage_index - 1 if self.trainer.step == 0 else self.trainer.stage_index
+            if index != self.stage_index:
+                self.stage_index = index
+                stage = self.trainer.recipe.stages[index]
+                self.task = self.live.add_task(f"stage {index} {stage.stage}", total=stage.steps, stats="")
+            self.live.update(self.task, completed=report.step, stats=stats)
+        elif not self.quiet and report.step % 50 == 0:
+            self.console.print(f"{report.stage} step {report.step}: {stats}")
+
+
 @click.command()
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("../shared/data"),
               show_default=True, help="Folder the default training sources are taken from.")
@@ -134,15 +181,9 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
     deadline = None if minutes is None else time.monotonic() + minutes * 60
     torch.set_num_threads(max(1, torch.get_num_threads()))
     quiet = obj.loglevel == "quiet"
-    ema = None
-    for report in trainer.run(lambda: stop.is_set() or (deadline is not None and time.monotonic() > deadline),
-                              checkpoint_seconds=checkpoint_minutes * 60, log=out / "log.jsonl"):
-        ema = report if ema is None else ema
-        a = 0.02
-        ema.loss += a * (report.loss - ema.loss)
-        ema.bpp += a * (report.bpp - ema.bpp)
-        ema.psnr += a * (report.psnr - ema.psnr)
-        if not quiet and report.step % 50 == 0:
-            console.print(f"{report.stage} step {report.step}: loss {ema.loss:.3f}  bpp {ema.bpp:.3f}  "
-                          f"psnr {ema.psnr:.2f} dB  {1 / max(report.seconds, 1e-6):.1f} it/s")
+    display = TrainDisplay(console, trainer, quiet)
+    with display:
+        for report in trainer.run(lambda: stop.is_set() or (deadline is not None and time.monotonic() > deadline),
+                                  checkpoint_seconds=checkpoint_minutes * 60, log=out / "log.jsonl"):
+            display.update(report)
     console.print(f"checkpoint written to {checkpoint}")
