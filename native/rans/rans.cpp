@@ -107,10 +107,13 @@ NVC_NOINLINE Out grow(std::vector<uint8_t>& buf, Out o, size_t k) {
     return {buf.data(), buf.data() + buf.size() - used};
 }
 
-// The hot loops check for room once per block of symbols (two bytes each at
-// most); whatever else writes (escapes) leaves room for a whole block again.
+// The hot loops check for room once per block of symbols: two bytes each at
+// most, plus what an escape may add (one byte per bypass chunk: at most
+// kMaxBypassChunks chunks, their count in at most six more), as if every
+// symbol escaped.  The escape path then never needs to grow the buffer.
 constexpr size_t kBlock = 1024;
-constexpr size_t kBlockBytes = 2 * kBlock;
+constexpr size_t kMaxEscapeBytes = kMaxBypassChunks + 6;
+constexpr size_t kBlockBytes = (2 + kMaxEscapeBytes) * kBlock;
 
 NVC_INLINE void reserve(std::vector<uint8_t>& buf, Out& o, size_t k) {
     if (static_cast<size_t>(o.p - o.lo) < k) o = grow(buf, o, k);
@@ -123,25 +126,29 @@ struct EncState {
 
 // Pushes a 2-bit bypass chunk.  x < 2^31, so one byte out always brings x
 // below 2^29, the bound for a chunk; whether it is needed is selected.
-NVC_INLINE void put_bits(EncState& s, uint32_t bits) {
-    const uint32_t x = s.x;
-    *(s.out.p - 1) = static_cast<uint8_t>(x);
-    s.out.p -= static_cast<unsigned>(x >= kBypassXMax);
-    s.x = (select_ge(x, kBypassXMax, x >> 8, x) << kBypassBits) | bits;
+NVC_INLINE void put_bits(uint32_t& x, uint8_t*& p, uint32_t bits) {
+    *(p - 1) = static_cast<uint8_t>(x);
+    p -= static_cast<unsigned>(x >= kBypassXMax);
+    x = (select_ge(x, kBypassXMax, x >> 8, x) << kBypassBits) | bits;
 }
+
+// The coder's state after an escape, small enough to come back in registers.
+struct PutEscaped {
+    uint8_t* p;
+    uint32_t x;
+};
 
 // Escape payload for value v (outside [0, max_value)), pushed so that the
 // decoder pops the chunk count first and then the chunks, low bits first.
-NVC_NOINLINE EncState put_escape(EncState s, std::vector<uint8_t>& buf, int64_t v, int32_t max_value) {
+// The caller's block reservation covers its bytes.
+NVC_NOINLINE PutEscaped put_escape(uint8_t* p, uint32_t x, int64_t v, int32_t max_value) {
     const uint64_t raw = v < 0 ? static_cast<uint64_t>(-2 * v - 1) : static_cast<uint64_t>(2 * (v - max_value));
-    int n = 0;
-    while (n < 32 && (raw >> (kBypassBits * n)) != 0) ++n;
-    // At most one byte per put, and the rest of the caller's block after them.
-    reserve(buf, s.out, static_cast<size_t>(n + n / 3 + 8) + kBlockBytes);
-    for (int j = n - 1; j >= 0; --j) put_bits(s, static_cast<uint32_t>(raw >> (kBypassBits * j)) & 3u);
-    put_bits(s, static_cast<uint32_t>(n % 3));
-    for (int j = 0; j < n / 3; ++j) put_bits(s, 3u);
-    return s;
+    int n = 0;  // 2-bit chunks in raw: at most kMaxBypassChunks for int32 symbols and offsets within +-2^30
+    while ((raw >> (kBypassBits * n)) != 0) ++n;
+    for (int j = n - 1; j >= 0; --j) put_bits(x, p, static_cast<uint32_t>(raw >> (kBypassBits * j)) & 3u);
+    put_bits(x, p, static_cast<uint32_t>(n % 3));
+    for (int j = 0; j < n / 3; ++j) put_bits(x, p, 3u);
+    return {p, x};
 }
 
 struct EncTable {
@@ -150,16 +157,17 @@ struct EncTable {
     explicit EncTable(const CdfTable& t) : rows(&t.row(0)), bins(t.bins()) {}
 };
 
-// Pushes one symbol; the caller made room for two bytes.
-NVC_INLINE void encode_symbol(EncState& s, std::vector<uint8_t>& buf, int32_t symbol, int32_t index,
-                              const EncTable& t) {
+// Pushes one symbol; the caller made room for two bytes and an escape.
+NVC_INLINE void encode_symbol(EncState& s, int32_t symbol, int32_t index, const EncTable& t) {
     const CdfTable::Row& row = t.rows[index];
     const int64_t v = int64_t{symbol} - row.offset;
     const CdfTable::EncBin* b;
     if (static_cast<uint64_t>(v) < static_cast<uint64_t>(row.max_value)) {
         b = t.bins + row.bin_base + static_cast<uint32_t>(v);
     } else {
-        s = put_escape(s, buf, v, row.max_value);
+        const PutEscaped e = put_escape(s.out.p, s.x, v, row.max_value);
+        s.out.p = e.p;
+        s.x = e.x;
         b = t.bins + row.bin_base + static_cast<uint32_t>(row.max_value);
     }
     // Renormalise by k bytes so that y = x >> 8k < x_max; x < 2^31 and
@@ -229,7 +237,7 @@ std::vector<uint8_t> encode_lane(const std::vector<Encoder::Segment>& segments, 
             reserve(buf, s.out, kBlockBytes);
             load_rows(seg->indexes + begin, end - begin, n_rows, rows);
             const int32_t* sym = seg->symbols + begin;
-            for (size_t i = end - begin; i-- > 0;) encode_symbol(s, buf, sym[i], rows[i], t);
+            for (size_t i = end - begin; i-- > 0;) encode_symbol(s, sym[i], rows[i], t);
             end = begin;
         }
     }
@@ -256,7 +264,7 @@ void encode_lanes_interleaved(const std::vector<Encoder::Segment>& seg0, const s
         if (b.n > a.n) {
             reserve(buf[1], s1.out, kBlockBytes);
             load_rows(b.indexes + a.n, 1, n_rows, rows1);
-            encode_symbol(s1, buf[1], b.symbols[a.n], rows1[0], t);
+            encode_symbol(s1, b.symbols[a.n], rows1[0], t);
         }
         for (size_t end = a.n; end > 0;) {
             const size_t begin = end > kBlock ? end - kBlock : 0;
@@ -265,8 +273,8 @@ void encode_lanes_interleaved(const std::vector<Encoder::Segment>& seg0, const s
             load_rows(a.indexes + begin, end - begin, n_rows, rows0);
             load_rows(b.indexes + begin, end - begin, n_rows, rows1);
             for (size_t i = end - begin; i-- > 0;) {
-                encode_symbol(s0, buf[0], a.symbols[begin + i], rows0[i], t);
-                encode_symbol(s1, buf[1], b.symbols[begin + i], rows1[i], t);
+                encode_symbol(s0, a.symbols[begin + i], rows0[i], t);
+                encode_symbol(s1, b.symbols[begin + i], rows1[i], t);
             }
             end = begin;
         }
