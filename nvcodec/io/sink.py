@@ -44,7 +44,7 @@ _LOSSLESS_DEFAULTS: dict[str, tuple[str, dict[str, str]]] = {
 }
 _X264_LOSSLESS = ("libx264", {"qp": "0"})
 #: muxers that store an audio packet starting before the first frame without shifting every stream
-_NEGATIVE_TS_OK = ("matroska", "webm")
+_NEGATIVE_TS_OK = ("matroska", "webm", "mpegts")
 
 
 @dataclass(frozen=True)
@@ -282,7 +282,8 @@ class AvSink(VideoSink):
         if fmt_name in _NEGATIVE_TS_OK:
             # An audio packet can start before the first frame (AAC priming, or the packet sounding at --ss);
             # by default libavformat would move every stream later to make it non-negative, shifting the video
-            # away from its source timestamps.  Matroska stores it as it is.
+            # away from its source timestamps.  Matroska and MPEG-TS store it as it is (mp4 and mov through an
+            # edit list, by themselves).
             self._out.options["avoid_negative_ts"] = "disabled"
         codec, options = _LOSSLESS_DEFAULTS.get(fmt_name, _X264_LOSSLESS)
         if opts.codec:

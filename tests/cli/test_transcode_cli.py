@@ -255,11 +255,12 @@ def test_threads_reach_ffmpeg(media, nvc, tmp_path, monkeypatch):
     assert seen == [("decoder", 3), ("encoder", 2)] + [("decoder", 1)] * 4 + [("encoder", 0)]
 
 
-def test_mkv_keeps_video_timestamps_when_audio_starts_first(media, nvc, tmp_path):
-    """AAC's priming packet starts before the first frame; Matroska must not move the video later for it."""
+@pytest.mark.parametrize("ext", ["mkv", "ts"])
+def test_video_timestamps_kept_when_audio_starts_first(media, nvc, tmp_path, ext):
+    """AAC's priming packet starts before the first frame; the muxer must not move the video later for it."""
     import av
 
-    out = tmp_path / "back.mkv"
+    out = tmp_path / f"back.{ext}"
     assert nvc("decode", media["nvc"], out)[0] == 0
     assert [f.time for f in read_video(out)] == pytest.approx([f.time for f in read_video(media["clip"])])
     with av.open(str(out)) as c:
