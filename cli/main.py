@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in args if not a.startswith("-")), None)
     numerics.prepare_environment(numerics.NATIVE.name if command == "train" else numerics.DEFAULT_PROFILE)
     debug = "--loglevel" in args and "debug" in args
-    previous = _interrupt_on_sigterm()
+    previous = _interrupt_on_signals()
     try:
         cli.main(args=args, prog_name="nvc", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -104,22 +104,34 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"nvc: {exc}", err=True)
         return EXIT_ERROR
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0
 
 
-def _interrupt_on_sigterm() -> Callable[[int, FrameType | None], object] | int | None:
-    """Make SIGTERM (kill, timeout, a CI runner stopping) unwind like Ctrl-C: temporary outputs are removed on the
-    way out and the exit code is 255, where Python's default would die leaving a partial file.  Returns the
-    handler it replaced (None where signals cannot be set: not the main thread)."""
+def _interrupt_on_signals() -> dict[int, Callable[[int, FrameType | None], object] | int | None]:
+    """Make Ctrl-C and SIGTERM (kill, timeout, a CI runner stopping) unwind as KeyboardInterrupt for the command.
+
+    Unwinding removes temporary outputs on the way out and gives exit code 255,
+    where Python's default for SIGTERM dies leaving a partial file.  SIGINT gets
+    Python's own handler back in case an earlier in-process command (``nvc
+    train`` stops gracefully on it) left another.  A signal that was ignored
+    when nvc started (``nohup``, background jobs) stays ignored.  Returns the
+    handlers replaced, for :func:`main` to restore; none where signals cannot be
+    set (not the main thread).
+    """
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    try:
-        return signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:
-        return None
+    previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
+    for signum, handler in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, interrupt)):
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            continue
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except ValueError:
+            break
+    return previous
 
 
 if __name__ == "__main__":

@@ -296,10 +296,18 @@ def test_interrupted_run_exits_255_and_leaves_no_partial_output(media, nvc, tmp_
                 os.kill(os.getpid(), signum)
 
     monkeypatch.setattr(transcode, "encode", encode_then_signal)
-    sigterm_before = signal.getsignal(signal.SIGTERM)
-    target = tmp_path / "out.nvc"
-    target.write_bytes(b"keep me")
-    code, _, err = nvc("encode", media["clip"], target, *MODEL, "-y")
+    originals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    # a handler that swallows Ctrl-C, as an earlier in-process command could leave (nvc train stops gently on it)
+    signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        before = {s: signal.getsignal(s) for s in originals}
+        target = tmp_path / "out.nvc"
+        target.write_bytes(b"keep me")
+        code, _, err = nvc("encode", media["clip"], target, *MODEL, "-y")
+        after = {s: signal.getsignal(s) for s in originals}
+    finally:
+        for s, handler in originals.items():
+            signal.signal(s, handler)
     assert code == 255 and err.strip() == "nvc: interrupted"
     assert target.read_bytes() == b"keep me" and sorted(os.listdir(tmp_path)) == ["out.nvc"]
-    assert signal.getsignal(signal.SIGTERM) == sigterm_before  # nvc's handler is gone again
+    assert after == before  # nvc puts back the handlers it found
