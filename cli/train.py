@@ -124,8 +124,11 @@ class TrainDisplay:
 @click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path),
-              help="Do not train: write OUT/checkpoint.pt as float16 nvc model file EXPORT and print its sha256.")
+              help="Do not train: write a checkpoint (see --from) as float16 nvc model file EXPORT; print its sha256.")
 @click.option("--name", default="nvc-compact", show_default=True, help="Model name recorded by --export.")
+@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --export: the checkpoint to export (e.g. OUT/stage-02.pt, kept at each stage's end) "
+                   "[default: OUT/checkpoint.pt].")
 @click.option("--channels-last/--no-channels-last", default=True, show_default=True,
               help="NHWC tensors (measured 1.1-1.2x faster per step on CPU: bench/bench_train.py).")
 @click.option("--bf16", is_flag=True,
@@ -133,7 +136,7 @@ class TrainDisplay:
                    "default until its effect on quality is measured).")
 @click.pass_obj
 def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoint_minutes, device, export,
-          name, channels_last, bf16) -> None:
+          name, source, channels_last, bf16) -> None:
     """Train the intra model, then the inter model; resumes exactly from OUT/checkpoint.pt."""
     import torch
     from rich.console import Console
@@ -141,7 +144,7 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
     if export is not None:
         from nvcodec.training.export import export_weights
 
-        click.echo(export_weights(out / "checkpoint.pt", export, name))
+        click.echo(export_weights(source or out / "checkpoint.pt", export, name))
         return
 
     from nvcodec.codec.device import resolve_device

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ from nvcodec.training.forward import inter_forward, intra_forward, yuv_mse
 from nvcodec.training.recipe import Recipe, StageConfig, lambda_for_qp, p_frame_qps
 
 CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def stage_checkpoint_name(stage_index: int) -> str:
+    """The checkpoint kept from the end of one recipe stage."""
+    return f"stage-{stage_index:02d}.pt"
 
 
 @dataclass(frozen=True)
@@ -224,11 +230,16 @@ class Trainer:
         log_file = open(log, "a", encoding="utf-8") if log else None  # noqa: SIM115
         try:
             while not self.done and not until():
+                stage_index = self.stage_index
                 report = self.train_step()
                 if log_file:
                     log_file.write(json.dumps(report.__dict__) + "\n")
                 yield report
-                if time.monotonic() - last_save >= checkpoint_seconds:
+                if self.stage_index != stage_index:
+                    # every stage's final weights stay exportable after later stages change them
+                    shutil.copyfile(self.save(), self.out_dir / stage_checkpoint_name(stage_index))
+                    last_save = time.monotonic()
+                elif time.monotonic() - last_save >= checkpoint_seconds:
                     self.save()
                     if log_file:
                         log_file.flush()

@@ -94,3 +94,16 @@ def test_still_share_sets_how_often_stills_are_drawn():
     assert sampler.weights == pytest.approx([0.5, 0.5])
     assert CropSampler([video, still], 32, 1).weights[1] == pytest.approx(1 / 6)
     assert sampler.sample(rng, 3).shape == (3, 1, 3, 32, 32)
+
+
+def test_each_stage_end_keeps_a_checkpoint(tmp_path):
+    stages = [StageConfig("intra", steps=2, batch=2, crop=32, lr=1e-3),
+              StageConfig("inter", steps=1, batch=1, crop=32, length=2, lr=1e-3)]
+    clips = synthetic_clips()
+    trainer = Trainer(Recipe(config="tiny", seed=3, stages=stages), new_model("tiny", seed=1),
+                      lambda s: CropSampler(clips, s.crop, s.length), tmp_path)
+    assert [r.stage for r in trainer.run(lambda: False)] == ["intra", "intra", "inter"]
+    first = torch.load(tmp_path / "stage-00.pt", weights_only=True)
+    assert (first["stage_index"], first["step"]) == (1, 0)
+    assert torch.equal(first["intra"]["q_scale_enc"], trainer.model.intra.q_scale_enc.detach())
+    assert (tmp_path / "stage-01.pt").is_file()
