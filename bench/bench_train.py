@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--compile", action="store_true", help="also measure torch.compile of the networks")
+    parser.add_argument("--only", default="", help="comma-separated variants to run (default: all)")
     args = parser.parse_args()
 
     from nvcodec import numerics
@@ -82,6 +83,8 @@ def main() -> None:
                 "bf16+channels_last": (SpeedOptions(channels_last=True, bf16=True), False)}
     if args.compile:
         variants["compile"] = (SpeedOptions(), True)
+    if args.only:
+        variants = {k: v for k, v in variants.items() if k in args.only.split(",")}
     best: dict[str, dict[str, float]] = {}
     for _ in range(args.rounds):
         for name, (speed, compiled) in variants.items():
@@ -95,7 +98,8 @@ def main() -> None:
         "stages": {stage_name: {"batch": stages[stage_name].batch, "crop": stages[stage_name].crop,
                                 "length": stages[stage_name].length,
                                 "seconds_per_step": {k: round(v, 4) for k, v in times.items()},
-                                "speedup_vs_float32": {k: round(times["float32"] / v, 3) for k, v in times.items()}}
+                                "speedup_vs_float32": {k: round(times["float32"] / v, 3) for k, v in times.items()
+                                                       if "float32" in times}}
                    for stage_name, times in best.items()},
     }
     json.dump(report, sys.stdout, indent=2)

@@ -8,7 +8,6 @@ environment is established here, before anything imports torch.
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from collections.abc import Callable
@@ -75,11 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     # Training does not produce streams, so it runs on the machine's fastest kernels;
     # everything that codes uses the pinned default profile.
     command = next((a for a in args if not a.startswith("-")), None)
-    if command == "train":
-        # Training runs for hours beside other work.  OpenMP threads that spin at barriers
-        # collapse when another process takes a core (measured: 0.1 instead of 2 steps/s
-        # beside a test run on 2 cores); sleeping threads degrade gracefully.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     numerics.prepare_environment(numerics.NATIVE.name if command == "train" else numerics.DEFAULT_PROFILE)
     debug = "--loglevel" in args and "debug" in args
     previous = _interrupt_on_signals()

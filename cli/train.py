@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -131,12 +132,16 @@ class TrainDisplay:
                    "[default: OUT/checkpoint.pt].")
 @click.option("--channels-last/--no-channels-last", default=True, show_default=True,
               help="NHWC tensors (measured 1.1-1.2x faster per step on CPU: bench/bench_train.py).")
+@click.option("--threads", type=click.IntRange(min=0), default=0,
+              help="CPU threads [default: half the cores]. Training runs beside other work for hours, and "
+                   "OpenMP threads that wait for a busy core stall every step (bench/bench_train.py on 2 cores: "
+                   "0.25 s/step idle with 2 threads but 19 s beside one busy process; 1 thread: 0.35 s either way).")
 @click.option("--bf16", is_flag=True,
               help="bfloat16 autocast (about 1.4x faster on CPUs with AMX, but latents lose precision; off by "
                    "default until its effect on quality is measured).")
 @click.pass_obj
 def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoint_minutes, device, export,
-          name, source, channels_last, bf16) -> None:
+          name, source, channels_last, threads, bf16) -> None:
     """Train the intra model, then the inter model; resumes exactly from OUT/checkpoint.pt."""
     import torch
     from rich.console import Console
@@ -182,7 +187,7 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
     lock = _lock_run_folder(out)  # noqa: F841 - held for the life of the run
     stop = _stop_on_signals()
     deadline = None if minutes is None else time.monotonic() + minutes * 60
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // 2))
     quiet = obj.loglevel == "quiet"
     display = TrainDisplay(console, trainer, quiet)
     with display:
