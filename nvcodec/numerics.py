@@ -106,6 +106,14 @@ def tune_allocator() -> bool:
         return False
 
 
+#: Scheduling, not numerics (so the caller's own value wins): OpenMP worker threads spin this
+#: long at a barrier before sleeping.  libgomp's default spins so long that a pinned 2-thread
+#: coder beside one other busy process (a parallel batch encode, a test run) loses its core to
+#: the spinner at every layer: 720p compact P encode 2.4 s instead of 0.16 s.  10k spins cost
+#: nothing measurable idle and give 0.42 s in that case (bench/bench_codec.py, 2-core VM).
+SCHEDULING_ENV = {"GOMP_SPINCOUNT": "10000"}
+
+
 def prepare_environment(name: str = DEFAULT_PROFILE) -> bool:
     """Set the profile's variables in ``os.environ`` if torch is not loaded yet.
 
@@ -117,6 +125,8 @@ def prepare_environment(name: str = DEFAULT_PROFILE) -> bool:
     tune_allocator()
     if not torch_imported():
         os.environ.update(profile.env)
+        for key, value in SCHEDULING_ENV.items():
+            os.environ.setdefault(key, value)
         return True
     return all(os.environ.get(k) == v for k, v in profile.env.items())
 
@@ -126,6 +136,8 @@ def environment_for(name: str = DEFAULT_PROFILE, base: dict[str, str] | None = N
     for starting a child process that must run the profile."""
     env = dict(os.environ if base is None else base)
     env.update(get_profile(name).env)
+    for key, value in SCHEDULING_ENV.items():
+        env.setdefault(key, value)
     return env
 
 
