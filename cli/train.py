@@ -181,7 +181,10 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
         trainer.model.inter.load_state_dict(loaded.inter.state_dict())
         progress = read_progress(init)
         stage_name = progress.get("stage", init_stage)
-        trainer.stage_index = [s.stage for s in recipe.stages].index(stage_name)
+        # stage names repeat once stages are appended, so the recorded index decides
+        index = progress.get("stage_index")
+        valid = isinstance(index, int) and 0 <= index < len(recipe.stages)
+        trainer.stage_index = index if valid else [s.stage for s in recipe.stages].index(stage_name)
         trainer.step = int(progress.get("step", 0))
         console.print(f"initialised from {init}: stage {stage_name}, step {trainer.step}")
     lock = _lock_run_folder(out)  # noqa: F841 - held for the life of the run

@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact",
         file="nvc-compact.pt",
-        sha256="7d0ed7542d6a0f489193921a68421d49d279e7804c1bb01cc364b3acc506b3a4",
+        sha256="95ce565e4c2e1ff3090013e1027af4bd6d9108805765939cc0f0622ab140cb4b",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
