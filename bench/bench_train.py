@@ -51,7 +51,7 @@ def step_seconds(config: str, stage, speed, steps: int, compile_model: bool) -> 
             for net in (trainer.model.intra, trainer.model.inter):
                 for name, child in list(net.named_children()):
                     if any(p.numel() for p in child.parameters()) and name != "bit_estimator_z":
-                        setattr(net, name, torch.compile(child))
+                        setattr(net, name, torch.compile(child, dynamic=False))
         for _ in range(2):  # warm-up: allocator, kernel selection, compilation
             trainer.train_step()
         start = time.perf_counter()
