@@ -184,6 +184,9 @@ def _print_summary(console, document: dict) -> None:
                     cells.append(f"{entry['mean_percent']:+.1f}% ({entry['defined']}/{entry['sources']})")
             table.add_row(codec, *cells)
         console.print(table)
+        for codec, mono in group.get("psnr_monotonic_in_parameter", {}).items():
+            console.print(f"{codec}: PSNR monotonic in its rate parameter on {mono['monotonic']} of "
+                          f"{mono['sources']} {kind}s")
         for codec, cost in group.get("p_to_i_bits", {}).items():
             ratio = "undefined (P and I PSNR ranges do not overlap)" if cost["mean_ratio"] is None else (
                 f"{cost['mean_ratio']:.2f} ({cost['points']} points)")

@@ -18,6 +18,7 @@ from nvcodec.eval.runner import (
     evaluate,
     hardware_info,
     p_to_i_bit_ratio,
+    psnr_monotonic,
 )
 from nvcodec.eval.sources import Source, load_source
 
@@ -36,5 +37,6 @@ __all__ = [
     "evaluate",
     "hardware_info",
     "p_to_i_bit_ratio",
+    "psnr_monotonic",
     "load_source",
 ]

@@ -130,6 +130,7 @@ class Report:
                         "mean_percent": float(np.mean(defined)) if defined else None,
                         "defined": len(defined), "sources": len(values)}
             out[kind] = {"sources": len(group), "bd_rate": bd, "mean_curves": _mean_curves(group, self.codecs)}
+            out[kind]["psnr_monotonic_in_parameter"] = _monotonic_summary(group, self.codecs)
             if kind == "video":
                 out[kind]["p_to_i_bits"] = _p_to_i_summary(group, self.codecs)
         return out
@@ -239,6 +240,24 @@ def p_to_i_bit_ratio(points: Sequence[PointResult]) -> list[float]:
         i_bits = math.exp(float(np.interp(p_frames["mean_psnr_yuv"], psnrs, log_bits)))
         ratios.append(p_frames["mean_bits"] / i_bits)
     return ratios
+
+
+def psnr_monotonic(points: Sequence[PointResult]) -> bool:
+    """Whether PSNR-YUV moves strictly one way along the rate parameter (qp up or crf/q down)."""
+    psnrs = [p.psnr_yuv for p in sorted(points, key=lambda p: p.value)]
+    steps = np.diff(psnrs)
+    return len(psnrs) < 2 or bool((steps > 0).all() or (steps < 0).all())
+
+
+def _monotonic_summary(group: Sequence[SourceResult], codecs: dict[str, object]) -> dict[str, dict[str, int]]:
+    """Per codec: on how many sources PSNR is monotonic in the rate parameter."""
+    out: dict[str, dict[str, int]] = {}
+    for codec in codecs:
+        curves = [[p for p in s.points if p.codec == codec] for s in group]
+        curves = [c for c in curves if c]
+        if curves:
+            out[codec] = {"monotonic": sum(psnr_monotonic(c) for c in curves), "sources": len(curves)}
+    return out
 
 
 def _p_to_i_summary(group: Sequence[SourceResult], codecs: dict[str, object]) -> dict[str, dict[str, object]]:

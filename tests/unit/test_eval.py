@@ -9,7 +9,16 @@ import pytest
 
 from nvcodec.codec.frames import Planes, chroma_size
 from nvcodec.errors import InputError
-from nvcodec.eval import JpegCodec, NvcCodec, PointResult, X26xCodec, evaluate, load_source, p_to_i_bit_ratio
+from nvcodec.eval import (
+    JpegCodec,
+    NvcCodec,
+    PointResult,
+    X26xCodec,
+    evaluate,
+    load_source,
+    p_to_i_bit_ratio,
+    psnr_monotonic,
+)
 from nvcodec.eval.runner import FrameResult
 from nvcodec.eval.sources import Source
 from nvcodec.metrics import frame_quality
@@ -157,6 +166,7 @@ def test_bd_rates_against_anchors_and_a_valid_json_document(report):
     assert doc["summary"]["image"]["bd_rate"]["x264"]["jpeg"]["defined"] == 1
     assert doc["sources"][0]["points"][0]["by_type"]["I"]["count"] == 1
     assert set(doc["summary"]["video"]["p_to_i_bits"]) == {"nvc", "x264"}
+    assert doc["summary"]["image"]["psnr_monotonic_in_parameter"]["jpeg"]["sources"] == 1
     assert doc["codecs"]["nvc"]["model"] and doc["settings"]["rate_points"]["jpeg"]["values"] == [3, 15]
 
 
@@ -189,7 +199,8 @@ def test_evaluation_set_is_disjoint_from_training():
 
 def _point(value: int, frames: list[tuple[str, int, float]]) -> PointResult:
     bits = sum(b for _, b, _ in frames)
-    return PointResult("c", "qp", value, bits, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, None, None,
+    psnr = float(np.mean([q for _, _, q in frames]))
+    return PointResult("c", "qp", value, bits, 0.0, 0.0, 0.0, 0.0, 0.0, psnr, None, None,
                        [FrameResult(t, b, q) for t, b, q in frames])
 
 
@@ -200,3 +211,12 @@ def test_p_to_i_ratio_reads_the_i_curve_at_the_p_frames_psnr():
     ratios = p_to_i_bit_ratio([low, high])
     assert ratios == pytest.approx([0.25])
     assert p_to_i_bit_ratio([low]) == []  # one I point is no curve
+
+
+def test_psnr_monotonic_in_either_direction_of_the_parameter():
+    up = [_point(v, [("I", 100, q)]) for v, q in ((0, 20.0), (12, 22.0), (24, 25.0))]
+    assert psnr_monotonic(up) and psnr_monotonic(list(reversed(up)))
+    down = [_point(v, [("I", 100, q)]) for v, q in ((17, 40.0), (22, 37.0), (27, 34.0))]
+    assert psnr_monotonic(down)
+    bump = [_point(v, [("I", 100, q)]) for v, q in ((0, 20.0), (12, 19.0), (24, 25.0))]
+    assert not psnr_monotonic(bump)
