@@ -54,7 +54,8 @@ def _z_rows(qp: int, channels: int, size: tuple[int, int]) -> np.ndarray:
 
 
 def _round_z(z: torch.Tensor) -> torch.Tensor:
-    return torch.clamp(torch.round(z), -128.0, 127.0)
+    # nan_to_num: see quantize_step (identity on every finite value)
+    return torch.nan_to_num(torch.clamp(torch.round(z), -128.0, 127.0), nan=0.0)
 
 
 def _encode_z(coder: RansEncoder, ctx: CoderContext, z_hat: torch.Tensor, qp: int) -> None:

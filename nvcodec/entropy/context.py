@@ -109,5 +109,9 @@ def quantize_step(
     y_q = torch.round((y - means_hat) * mask)
     if skip_threshold is not None:
         y_q = y_q * (scales_hat > skip_threshold)
-    y_q = torch.clamp(y_q, -128.0, 127.0)
+    # A feature chain that has overflowed (a model driven far outside its training, e.g. long
+    # drift at the lowest qp) gives NaN here.  The decoder only ever sees the symbols written,
+    # so the encoder must continue from those same symbols, and NaN has no symbol: it is coded
+    # as 0.  Finite values are untouched, so conforming streams do not change.
+    y_q = torch.nan_to_num(torch.clamp(y_q, -128.0, 127.0), nan=0.0)
     return QuantizedStep(symbols=y_q, y_hat=y_q + means_hat, scales=scales_hat)

@@ -136,3 +136,36 @@ def test_published_architecture_agrees_at_an_odd_size():
     decoded = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
     for i, (e, d) in enumerate(zip(encoded, decoded, strict=True)):
         assert_planes_equal(e.reconstruction, d, i)
+
+
+def test_agreement_survives_a_feature_chain_that_overflows():
+    """A model driven far outside its training can grow the propagated feature until it is
+    inf/NaN; the stream must still decode to exactly what the encoder reconstructed."""
+    model = tiny_model(seed=7)
+    with torch.no_grad():
+        model.inter.feature_adaptor_p.bias.fill_(float("inf"))  # the chain overflows from the 2nd P frame on
+    settings = CodingSettings(qp_i=20, qp_p=20, intra_period=-1, reset_interval=0)
+    frames = seeded_clip(3, 6, 17, 33)
+    encoder = SequenceEncoder(model, settings, device="cpu")
+    units, recons = [], []
+    for frame in frames:
+        encoded = encoder.encode(frame)
+        units.extend(encoded.units)
+        recons.append(encoded.reconstruction)
+    decoded = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(
+        b"".join(u.to_bytes() for u in units)))
+    assert len(decoded) == len(frames)
+    for i, (a, b) in enumerate(zip(recons, decoded, strict=True)):
+        assert_planes_equal(a, b, i)
+
+
+def test_non_finite_residuals_are_coded_as_the_symbol_the_decoder_reads():
+    """The encoder must continue from the symbols it writes: NaN has none, so it becomes 0 (and
+    y_hat the mean, as the decoder rebuilds it); finite values, huge ones included, are unchanged."""
+    from nvcodec.entropy.context import quantize_step
+
+    y = torch.tensor([[[[float("nan"), 3.4]], [[1e30, -2.6]]]])
+    means = torch.full_like(y, 0.5)
+    step = quantize_step(y, torch.ones_like(y), means, torch.ones_like(y), skip_threshold=None)
+    assert step.symbols.flatten().tolist() == [0.0, 3.0, 127.0, -3.0]
+    assert step.y_hat.flatten().tolist() == [0.5, 3.5, 127.5, -2.5]
