@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact",
         file="nvc-compact.pt",
-        sha256="95ce565e4c2e1ff3090013e1027af4bd6d9108805765939cc0f0622ab140cb4b",
+        sha256="c11ddf967f80a524aca16f3b4e5dfaacc581b9bce1e97f5a390e250bf41b1841",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
