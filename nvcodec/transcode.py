@@ -98,9 +98,13 @@ def spec_for_stream_model(name: str) -> str:
 def check_model(header: Header, model: CodecModel) -> None:
     """Refuse to decode with weights other than the ones that coded the stream (it would decode garbage)."""
     if model.sha256 != header.model_sha256:
+        # the same name with other weights is an older (or newer) version of a shipped model,
+        # which its name no longer finds: only the file that coded the stream can decode it
+        hint = ("it needs that version's weights file (--model PATH)" if model.name == header.model_name
+                else f"decode with --model {header.model_name}")
         raise ModelError(
             f"the stream was encoded with model {header.model_name!r} (sha256 {header.model_sha256[:16]}…), "
-            f"not {model.name!r} (sha256 {model.sha256[:16]}…): decode with --model {header.model_name}"
+            f"not {model.name!r} (sha256 {model.sha256[:16]}…): {hint}"
         )
 
 
