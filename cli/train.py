@@ -176,9 +176,7 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
         trainer.load(checkpoint)
         console.print(f"resumed {checkpoint}: stage {trainer.stage_index}, step {trainer.step}")
     elif init is not None:
-        loaded = load_model_file(init)
-        trainer.model.intra.load_state_dict(loaded.intra.state_dict())
-        trainer.model.inter.load_state_dict(loaded.inter.state_dict())
+        trainer.set_model(load_model_file(init))  # in its own config: later stages may have grown it
         progress = read_progress(init)
         stage_name = progress.get("stage", init_stage)
         # stage names repeat once stages are appended, so the recorded index decides

@@ -71,11 +71,8 @@ class Trainer:
                  out_dir: str | os.PathLike[str], device: str = "cpu", speed: SpeedOptions | None = None):
         self.recipe = recipe
         self.speed = speed or SpeedOptions()
-        self.model = model.to(device)
-        if self.speed.channels_last:
-            for net in (self.model.intra, self.model.inter):
-                net.to(memory_format=torch.channels_last)
         self.device = torch.device(device)
+        self.set_model(model)
         self.samplers = samplers
         self.out_dir = Path(out_dir)
         self.stage_index = 0
@@ -84,6 +81,23 @@ class Trainer:
         torch.manual_seed(recipe.seed)
         self._sampler: CropSampler | None = None
         self._optimizer: torch.optim.Optimizer | None = None
+
+    def set_model(self, model: CodecModel) -> None:
+        """Train ``model`` from here on (placed and laid out as the speed options say)."""
+        self.model = model.to(self.device)
+        if self.speed.channels_last:
+            for net in (self.model.intra, self.model.inter):
+                net.to(memory_format=torch.channels_last)
+        self._optimizer = None
+
+    def _ensure_architecture(self) -> None:
+        """Grow the model when the current stage is the first one of a wider config."""
+        from nvcodec.models.config import get_config
+        from nvcodec.training.grow import grow_model
+
+        wanted = self.recipe.config_at(self.stage_index)
+        if self.model.config.name != wanted:
+            self.set_model(grow_model(self.model, get_config(wanted)))
 
     # -- state ----------------------------------------------------------------
     @property
@@ -144,7 +158,12 @@ class Trainer:
         if not isinstance(state, dict) or state.get("format") != "nvc-train-1":
             raise ModelError(f"{path} is not an nvc training checkpoint")
         if state["config"] != self.model.config.name:
-            raise ModelError(f"checkpoint is for config {state['config']}, not {self.model.config.name}")
+            # a run that grew its model mid-recipe resumes in the config it had reached
+            known = {self.recipe.config_at(i) for i in range(len(self.recipe.stages))} | {self.recipe.config}
+            if state["config"] not in known:
+                raise ModelError(f"checkpoint is for config {state['config']}, which this recipe never uses "
+                                 f"(it trains {', '.join(sorted(known))})")
+            self.set_model(new_model(str(state["config"])))
         load_into(self.model.intra, state["intra"], "intra model")
         load_into(self.model.inter, state["inter"], "inter model")
         self.stage_index = int(state["stage_index"])
@@ -162,6 +181,7 @@ class Trainer:
 
     def train_step(self) -> StepReport:
         start = time.perf_counter()
+        self._ensure_architecture()
         stage = self.stage
         if self._sampler is None:
             self._sampler = self.samplers(stage)

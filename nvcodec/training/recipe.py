@@ -43,6 +43,9 @@ class StageConfig:
     # learning-rate multiplier of the per-qp scaling tables (q_*): each row only learns from the
     # samples drawn at its qp, so at the networks' rate the tables barely leave their initial ramp
     qp_lr_scale: float = 1.0
+    # architecture from this stage on (None: unchanged); the trained model is grown into it
+    # without changing its outputs (nvcodec.training.grow), so no training is lost
+    config: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,7 +65,17 @@ class Recipe:
         StageConfig("inter", steps=3000, batch=4, crop=128, length=4, lr=1e-4),
         StageConfig("intra", steps=12000, batch=8, crop=128, lr=2e-4, still_share=0.5, qp_lr_scale=20.0),
         StageConfig("inter", steps=6000, batch=4, crop=128, length=4, lr=1e-4, qp_lr_scale=20.0),
+        # a 128-wide recon network: at 64 every decoded P block lies in one fixed 64-dim subspace
+        StageConfig("inter", steps=12000, batch=4, crop=128, length=4, lr=2e-4, qp_lr_scale=20.0,
+                    config="compact-recon128"),
     ])
+
+    def config_at(self, stage_index: int) -> str:
+        """The architecture config in effect during stage ``stage_index`` (the last one set so far)."""
+        name = self.config
+        for stage in self.stages[: stage_index + 1]:
+            name = stage.config or name
+        return name
 
     def scale_for_cuda(self) -> Recipe:
         for s in self.stages:

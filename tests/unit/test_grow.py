@@ -1,0 +1,112 @@
+"""Growing a trained model into a wider config keeps its outputs and lets the new channels learn."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from nvcodec.errors import ModelError
+from nvcodec.models.config import ModelConfig, get_config, register_config
+from nvcodec.training.data import CropSampler
+from nvcodec.training.forward import inter_forward, yuv_mse
+from nvcodec.training.grow import grow_model
+from nvcodec.training.loop import Trainer, new_model
+from nvcodec.training.recipe import Recipe, StageConfig
+
+from .test_training import synthetic_clips
+
+TINY = get_config("tiny")
+WIDE = ModelConfig("tiny-recon48", TINY.intra, dataclasses.replace(TINY.inter, recon=48))
+
+
+def trained_looking(config: ModelConfig = TINY):
+    """A model whose every inter parameter is non-trivial, so a growth that drops one would show."""
+    from nvcodec.models.bundle import CodecModel
+    from nvcodec.models.inter import InterModel
+
+    base = new_model("tiny", seed=1)
+    inter = InterModel(config.inter)
+    generator = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        for p in inter.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=generator))
+    return CodecModel("t", config, base.intra, inter, "")
+
+
+def p_frames(model, qp: int):
+    torch.manual_seed(0)
+    x0 = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    x1 = (x0 + 0.1 * torch.rand(x0.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
+    first = inter_forward(model.inter, x1, torch.tensor([qp, qp + 5]), x0, None)
+    second = inter_forward(model.inter, x0, torch.tensor([qp, qp + 5]), None, first.feature)
+    return x1, first, second
+
+
+@pytest.mark.parametrize("recon_blocks", [1, 2])
+def test_grown_model_computes_what_it_grew_from(recon_blocks):
+    def blocks(config: ModelConfig) -> ModelConfig:
+        return dataclasses.replace(config, inter=dataclasses.replace(config.inter, recon_blocks=recon_blocks))
+
+    model = trained_looking(blocks(TINY))
+    grown = grow_model(model, blocks(WIDE))
+    assert grown.inter.recon_generation_net.head.in_channels == 48
+    model.inter.eval()
+    grown.inter.eval()
+    with torch.no_grad():
+        for qp in (0, 40, 66):
+            _, a1, a2 = p_frames(model, qp)
+            _, b1, b2 = p_frames(grown, qp)
+            for a, b in ((a1, b1), (a2, b2)):
+                torch.testing.assert_close(b.x_hat, a.x_hat, rtol=0, atol=1e-6)
+                torch.testing.assert_close(b.bits, a.bits, rtol=1e-6, atol=1e-3)
+                torch.testing.assert_close(b.feature, a.feature, rtol=0, atol=1e-6)
+    assert grown.intra is model.intra
+
+
+def test_new_channels_receive_gradients_from_the_first_step():
+    grown = grow_model(trained_looking(), WIDE)
+    grown.inter.train()
+    x1, first, _ = p_frames(grown, 30)
+    yuv_mse(first.x_hat, x1).mean().backward()
+    head = grown.inter.recon_generation_net.head
+    assert head.weight.grad[:, 24:].abs().sum() > 0
+    assert torch.count_nonzero(head.weight[:, 24:]) == 0  # they start silent
+
+
+def test_only_the_recon_width_may_grow():
+    model = new_model("tiny", seed=1)
+    with pytest.raises(ModelError, match="only the inter recon width"):
+        grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(WIDE.inter, feature=32)))
+    with pytest.raises(ModelError, match="intra model differs"):
+        grow_model(model, dataclasses.replace(WIDE, intra=dataclasses.replace(WIDE.intra, feature=32)))
+
+
+def test_a_recipe_stage_grows_the_model_and_a_resume_keeps_the_grown_config(tmp_path):
+    register_config(WIDE)
+    stages = [StageConfig("inter", steps=2, batch=1, crop=32, length=2, lr=1e-3),
+              StageConfig("inter", steps=3, batch=1, crop=32, length=2, lr=1e-3, config=WIDE.name)]
+    recipe = Recipe(config="tiny", seed=3, stages=stages)
+    assert [recipe.config_at(i) for i in range(2)] == ["tiny", WIDE.name]
+    clips = synthetic_clips()
+
+    def trainer(out):
+        return Trainer(Recipe(config="tiny", seed=3, stages=stages), new_model("tiny", seed=1),
+                       lambda s: CropSampler(clips, s.crop, s.length), out)
+
+    straight = trainer(tmp_path / "a")
+    for _ in range(5):
+        straight.train_step()
+    assert straight.model.config.name == WIDE.name
+
+    first = trainer(tmp_path / "b")
+    for _ in range(3):
+        first.train_step()
+    path = first.save()  # before another trainer reseeds torch's global generator
+    resumed = trainer(tmp_path / "c")
+    resumed.load(path)
+    assert resumed.model.config.name == WIDE.name
+    for _ in range(2):
+        resumed.train_step()
+    for a, b in zip(straight.model.inter.state_dict().values(), resumed.model.inter.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
