@@ -129,7 +129,9 @@ class Trainer:
 
     def learning_rate(self) -> float:
         s = self.stage
-        t = min(1.0, self.step / max(1, s.steps))
+        if self.step < s.warmup_steps:
+            return s.lr * (self.step + 1) / s.warmup_steps
+        t = min(1.0, (self.step - s.warmup_steps) / max(1, s.steps - s.warmup_steps))
         return s.lr_final + 0.5 * (s.lr - s.lr_final) * (1 + math.cos(math.pi * t))
 
     def state_dict(self) -> dict:

@@ -43,6 +43,10 @@ class StageConfig:
     # learning-rate multiplier of the per-qp scaling tables (q_*): each row only learns from the
     # samples drawn at its qp, so at the networks' rate the tables barely leave their initial ramp
     qp_lr_scale: float = 1.0
+    # linear learning-rate ramp over the first steps: a fresh Adam optimizer at the full rate moves
+    # every weight by about lr per step while its moment estimates settle, which set the trained
+    # P-frame model back by 2 dB at the start of stages 4 and 5 before it recovered
+    warmup_steps: int = 0
     # architecture from this stage on (None: unchanged); the trained model is grown into it
     # without changing its outputs (nvcodec.training.grow), so no training is lost
     config: str | None = None
@@ -67,7 +71,7 @@ class Recipe:
         StageConfig("inter", steps=6000, batch=4, crop=128, length=4, lr=1e-4, qp_lr_scale=20.0),
         # a 128-wide recon network: at 64 every decoded P block lies in one fixed 64-dim subspace
         StageConfig("inter", steps=12000, batch=4, crop=128, length=4, lr=2e-4, qp_lr_scale=20.0,
-                    config="compact-recon128"),
+                    config="compact-recon128", warmup_steps=500),
     ])
 
     def config_at(self, stage_index: int) -> str:

@@ -107,3 +107,18 @@ def test_each_stage_end_keeps_a_checkpoint(tmp_path):
     assert (first["stage_index"], first["step"]) == (1, 0)
     assert torch.equal(first["intra"]["q_scale_enc"], trainer.model.intra.q_scale_enc.detach())
     assert (tmp_path / "stage-01.pt").is_file()
+
+
+def test_learning_rate_ramps_up_over_the_warmup_then_follows_the_cosine(tmp_path):
+    stage = StageConfig("intra", steps=10, batch=2, crop=32, lr=1e-3, lr_final=1e-5, warmup_steps=4)
+    clips = synthetic_clips()
+    trainer = Trainer(Recipe(config="tiny", seed=3, stages=[stage]), new_model("tiny", seed=1),
+                      lambda s: CropSampler(clips, s.crop, s.length), tmp_path)
+    rates = []
+    for step in range(10):
+        trainer.step = step
+        rates.append(trainer.learning_rate())
+    assert rates[:4] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3])
+    assert rates[4] == pytest.approx(1e-3)
+    assert all(a > b for a, b in zip(rates[4:-1], rates[5:], strict=True))
+    assert rates[-1] > 1e-5
