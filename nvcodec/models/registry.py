@@ -44,9 +44,9 @@ class ModelInfo:
 REGISTRY: tuple[ModelInfo, ...] = (
     ModelInfo(
         name="nvc-compact",
-        config="compact",
+        config="compact-recon128",
         file="nvc-compact.pt",
-        sha256="c11ddf967f80a524aca16f3b4e5dfaacc581b9bce1e97f5a390e250bf41b1841",
+        sha256="eb0140e309f7d91cb31b8c2746eacd96983e447e157c8a77ba68e5e044dbe30d",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
