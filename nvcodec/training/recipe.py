@@ -77,6 +77,9 @@ class Recipe:
         # 21-frame clip loses 15 dB by its last frame at qp 0)
         StageConfig("inter", steps=6000, batch=4, crop=96, length=8, lr=1e-4, qp_lr_scale=20.0,
                     warmup_steps=300),
+        # back to the intra model (last trained in stage 3), still short of JPEG on Kodak
+        StageConfig("intra", steps=12000, batch=8, crop=128, lr=2e-4, still_share=0.5, qp_lr_scale=20.0,
+                    warmup_steps=500),
     ])
 
     def config_at(self, stage_index: int) -> str:
