@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-recon128",
         file="nvc-compact.pt",
-        sha256="eb0140e309f7d91cb31b8c2746eacd96983e447e157c8a77ba68e5e044dbe30d",
+        sha256="b17ca97d92d6efc967115fe182cf5f20b6876ab2ec6d7a8121efe735085b8871",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
