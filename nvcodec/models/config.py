@@ -80,8 +80,9 @@ COMPACT = ModelConfig(
 )
 
 #: ``compact`` with a 128-wide P-frame reconstruction network.  At 64 the recon head's 1x1 convolution
-#: confines every decoded 8x8 block to one fixed 64-dimensional affine subspace, fewer dimensions than
-#: a 4:2:0 block has (96); it costs about 12-20 % more P-frame decode time and nothing on encode.
+#: confines every decoded 8x8 block to one fixed 64-dimensional affine subspace, and training found a
+#: poor one (bench/probe_ceilings.py); at 128 that bound is out of the way.  It costs about 25 % more
+#: P-frame decode time and nothing on encode.
 #: Grown from a trained ``compact`` model by :mod:`nvcodec.training.grow`.
 COMPACT_RECON128 = ModelConfig("compact-recon128", COMPACT.intra, dataclasses.replace(COMPACT.inter, recon=128))
 

@@ -23,8 +23,10 @@ import torch
 from nvcodec.errors import ModelError
 from nvcodec.models.bundle import CodecModel
 from nvcodec.models.checkpoint import load_into, load_untrusted
+from nvcodec.models.config import get_config
 from nvcodec.training.data import CropSampler
 from nvcodec.training.forward import inter_forward, intra_forward, yuv_mse
+from nvcodec.training.grow import grow_model
 from nvcodec.training.recipe import Recipe, StageConfig, lambda_for_qp, p_frame_qps
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -92,9 +94,6 @@ class Trainer:
 
     def _ensure_architecture(self) -> None:
         """Grow the model when the current stage is the first one of a wider config."""
-        from nvcodec.models.config import get_config
-        from nvcodec.training.grow import grow_model
-
         wanted = self.recipe.config_at(self.stage_index)
         if self.model.config.name != wanted:
             self.set_model(grow_model(self.model, get_config(wanted)))
@@ -279,7 +278,6 @@ def new_model(config: str, seed: int = 0) -> CodecModel:
     quantisation, the inverse after), so qps differ in rate from the first step
     and training only has to refine them.
     """
-    from nvcodec.models.config import get_config
     from nvcodec.models.inter import InterModel
     from nvcodec.models.intra import IntraModel
 
