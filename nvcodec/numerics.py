@@ -40,6 +40,8 @@ class NumericsProfile:
     cpu_capability: str | None = None  # what torch.backends.cpu.get_cpu_capability() must say
     description: str = ""
     device: str = "cpu"  # the device kind the profile computes on
+    # small convolutions in the DCVC-RT reference's own summation order (nvcodec.models.reference_conv)
+    reference_convolutions: bool = False
 
 
 CONFORMANCE = NumericsProfile(
@@ -51,6 +53,7 @@ CONFORMANCE = NumericsProfile(
     env={"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"},
     cpu_capability="AVX2",
     description="float32, 2 intra-op threads, oneDNN/ATen/MKL kernels pinned to AVX2 (DCVC-RT conformance)",
+    reference_convolutions=True,
 )
 NATIVE = NumericsProfile(
     name="cpu-native",
@@ -192,8 +195,14 @@ def pinned(name: str = DEFAULT_PROFILE) -> Iterator[NumericsProfile]:
     before = torch.get_num_threads()
     if profile.threads is not None and before != profile.threads:
         torch.set_num_threads(profile.threads)
+    order = contextlib.nullcontext()
+    if profile.reference_convolutions:
+        from nvcodec.models import reference_conv
+
+        order = reference_conv.enabled()
     try:
-        yield profile
+        with order:
+            yield profile
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)

@@ -31,6 +31,7 @@ from nvcodec.models.layers import (
     SubpelConv2x,
     depth_conv_stack,
 )
+from nvcodec.models.reference_conv import Conv2d
 
 PIXEL_CHANNELS = 3 * 8 * 8
 
@@ -47,10 +48,10 @@ class Encoder(nn.Module):
     def __init__(self, cfg: InterConfig):
         super().__init__()
         d = cfg.feature
-        self.conv1 = nn.Conv2d(PIXEL_CHANNELS, d, 1)
+        self.conv1 = Conv2d(PIXEL_CHANNELS, d, 1)
         self.conv2 = nn.Sequential(*depth_conv_stack(d * 2, d, cfg.encoder_conv2_blocks))
         self.conv3 = DepthConvBlock(d, d)
-        self.down = nn.Conv2d(d, cfg.latent, 3, stride=2, padding=1)
+        self.down = Conv2d(d, cfg.latent, 3, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor, ctx: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         feature = self.conv1(F.pixel_unshuffle(x, 8))
@@ -64,7 +65,7 @@ class Decoder(nn.Module):
         d = cfg.feature
         self.up = SubpelConv2x(cfg.latent, d, 3, padding=1)
         self.conv1 = nn.Sequential(*depth_conv_stack(d * 2, d, cfg.decoder_conv1_blocks))
-        self.conv2 = nn.Conv2d(d, d, 1)
+        self.conv2 = Conv2d(d, d, 1)
 
     def forward(self, y_hat: torch.Tensor, ctx: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         feature = self.conv1(torch.cat((self.up(y_hat), ctx), dim=1))
@@ -75,7 +76,7 @@ class ReconGeneration(nn.Module):
     def __init__(self, cfg: InterConfig):
         super().__init__()
         self.conv = nn.Sequential(*depth_conv_stack(cfg.feature, cfg.recon, cfg.recon_blocks))
-        self.head = nn.Conv2d(cfg.recon, PIXEL_CHANNELS, 1)
+        self.head = Conv2d(cfg.recon, PIXEL_CHANNELS, 1)
 
     def unclamped(self, feature: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         """The pixels before the final clamp: training needs them, because a hard clamp passes no
@@ -111,7 +112,7 @@ class InterModel(nn.Module):
         d, y, z = cfg.feature, cfg.latent, cfg.hyper
         self.bit_estimator_z = FactorizedPrior(self.qp_count, z)
         self.feature_adaptor_i = DepthConvBlock(PIXEL_CHANNELS, d)
-        self.feature_adaptor_p = nn.Conv2d(d, d, 1)
+        self.feature_adaptor_p = Conv2d(d, d, 1)
         self.feature_extractor = FeatureExtractor(cfg)
         self.encoder = Encoder(cfg)
         self.hyper_encoder = _Wrapped(
@@ -122,10 +123,10 @@ class InterModel(nn.Module):
         )
         self.temporal_prior_encoder = ResidualBlockWithStride2(d, y * 2)
         self.y_prior_fusion = _Wrapped(
-            *depth_conv_stack(y * 3, y * 3, cfg.prior_fusion_blocks), nn.Conv2d(y * 3, y * 3, 1)
+            *depth_conv_stack(y * 3, y * 3, cfg.prior_fusion_blocks), Conv2d(y * 3, y * 3, 1)
         )
         self.y_spatial_prior = _Wrapped(
-            *depth_conv_stack(y * 4, y * 3, cfg.spatial_prior_blocks), nn.Conv2d(y * 3, y * 2, 1)
+            *depth_conv_stack(y * 4, y * 3, cfg.spatial_prior_blocks), Conv2d(y * 3, y * 2, 1)
         )
         self.decoder = Decoder(cfg)
         self.recon_generation_net = ReconGeneration(cfg)

@@ -25,6 +25,7 @@ from nvcodec.models.layers import (
     ResidualBlockWithStride2,
     depth_conv_stack,
 )
+from nvcodec.models.reference_conv import Conv2d
 
 PIXEL_CHANNELS = 3 * 8 * 8
 
@@ -35,7 +36,7 @@ class IntraEncoder(nn.Module):
         self.enc_1 = DepthConvBlock(PIXEL_CHANNELS, cfg.feature)
         self.enc_2 = nn.Sequential(
             *depth_conv_stack(cfg.feature, cfg.feature, cfg.enc_blocks),
-            nn.Conv2d(cfg.feature, cfg.latent, 3, stride=2, padding=1),
+            Conv2d(cfg.feature, cfg.latent, 3, stride=2, padding=1),
         )
 
     def forward(self, x: torch.Tensor, q_scale: torch.Tensor) -> torch.Tensor:
@@ -83,15 +84,15 @@ class IntraModel(nn.Module):
         )
         self.y_prior_fusion = nn.Sequential(
             *depth_conv_stack(n, n * 2, cfg.prior_fusion_blocks),
-            nn.Conv2d(n * 2, n * 2 + 2, 1),
+            Conv2d(n * 2, n * 2 + 2, 1),
         )
-        self.y_spatial_prior_reduction = nn.Conv2d(n * 2 + 2, n, 1)
+        self.y_spatial_prior_reduction = Conv2d(n * 2 + 2, n, 1)
         self.y_spatial_prior_adaptor_1 = DepthConvBlock(n * 2, n * 2, force_adaptor=True)
         self.y_spatial_prior_adaptor_2 = DepthConvBlock(n * 2, n * 2, force_adaptor=True)
         self.y_spatial_prior_adaptor_3 = DepthConvBlock(n * 2, n * 2, force_adaptor=True)
         self.y_spatial_prior = nn.Sequential(
             *depth_conv_stack(n * 2, n * 2, cfg.spatial_prior_blocks),
-            nn.Conv2d(n * 2, n * 2, 1),
+            Conv2d(n * 2, n * 2, 1),
         )
         self.dec = IntraDecoder(cfg)
         self.q_scale_enc = nn.Parameter(torch.ones((self.qp_count, cfg.feature, 1, 1)))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nvcodec.models.reference_conv import Conv2d
+
 
 class WSiLU(nn.Module):
     """``x * sigmoid(4x)``: a sharper SiLU, DCVC-RT's only non-linearity."""
@@ -38,18 +40,18 @@ class DepthConvBlock(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int, shortcut: bool = False, force_adaptor: bool = False):
         super().__init__()
-        self.adaptor = nn.Conv2d(in_ch, out_ch, 1) if (in_ch != out_ch or force_adaptor) else None
+        self.adaptor = Conv2d(in_ch, out_ch, 1) if (in_ch != out_ch or force_adaptor) else None
         self.shortcut = shortcut
         self.dc = nn.Sequential(
-            nn.Conv2d(out_ch, out_ch, 1),
+            Conv2d(out_ch, out_ch, 1),
             WSiLU(),
-            nn.Conv2d(out_ch, out_ch, 3, padding=1, groups=out_ch),
-            nn.Conv2d(out_ch, out_ch, 1),
+            Conv2d(out_ch, out_ch, 3, padding=1, groups=out_ch),
+            Conv2d(out_ch, out_ch, 1),
         )
         self.ffn = nn.Sequential(
-            nn.Conv2d(out_ch, out_ch * 4, 1),
+            Conv2d(out_ch, out_ch * 4, 1),
             WSiLUChunkAdd(),
-            nn.Conv2d(out_ch * 2, out_ch, 1),
+            Conv2d(out_ch * 2, out_ch, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,7 +70,7 @@ class SubpelConv2x(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int, padding: int = 0):
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv2d(in_ch, out_ch * 4, kernel_size=kernel_size, padding=padding),
+            Conv2d(in_ch, out_ch * 4, kernel_size=kernel_size, padding=padding),
             nn.PixelShuffle(2),
         )
 
@@ -81,7 +83,7 @@ class ResidualBlockWithStride2(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int):
         super().__init__()
-        self.down = nn.Conv2d(in_ch, out_ch, 2, stride=2)
+        self.down = Conv2d(in_ch, out_ch, 2, stride=2)
         self.conv = DepthConvBlock(out_ch, out_ch, shortcut=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

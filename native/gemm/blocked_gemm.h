@@ -1,0 +1,31 @@
+// A float32 matrix product with one fixed, documented summation order.
+//
+// Why: DCVC-RT's reference ran its small convolutions through ATen's slow
+// convolution path, i.e. a BLAS sgemm whose rounding depends on how that BLAS
+// splits the reduction dimension on the reference machine.  The conformance
+// traces pin that order down (see nvcodec/numerics_gemm.py); no BLAS build on
+// another CPU reproduces it, so nvc computes those products itself.
+//
+// The order, for C[m][n] = bias[m] + sum_k A[m][k] * B[k][n]:
+//   * the reduction dimension K is cut into blocks (reduction_blocks below);
+//   * inside a block, one float accumulator per output starts at 0 and takes
+//     fused multiply-adds in increasing k;
+//   * C starts as the bias (or 0) and each block's accumulator is added to it
+//     with one float addition, in block order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace nvc::gemm {
+
+// Blocks of at most 192; a reduction longer than one block but shorter than
+// two is cut into two halves (the first one the larger) instead of 192 + rest.
+std::vector<std::pair<int64_t, int64_t>> reduction_blocks(int64_t k);
+
+// a: m x k row-major, b: k x n row-major, bias: m values or nullptr, c: m x n row-major.
+void blocked_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k);
+
+}  // namespace nvc::gemm

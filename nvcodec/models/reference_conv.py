@@ -1,0 +1,109 @@
+"""Small convolutions recomputed in the DCVC-RT reference's summation order.
+
+torch computes a convolution with oneDNN unless the input is small (batch 1,
+no groups, kernel at most 3x3 and at most 20480 input values, ATen's rule);
+those small ones go through im2col and a BLAS sgemm.  How that sgemm splits
+its reduction decides the last bit of every output, and it is a property of
+the BLAS build and the CPU it runs on: no kernel setting here reproduces the
+reference machine's results (MKL on these machines, with or without
+``MKL_CBWR``, does not).
+
+The conformance traces (../shared/conformance/trace) pin the reference's order
+down for every such product with at least :data:`MIN_POSITIONS` output
+positions: the reduction is cut into blocks of at most 192 (a reduction
+shorter than two blocks into two halves), each block is summed from zero with
+fused multiply-adds in order, and the blocks are added one by one onto the
+bias.  nvc's native kernel (``nvcodec._kernels.blocked_gemm``) computes exactly
+that, so under the conformance profile these layers agree with the reference
+bit for bit on any CPU.  Products with fewer output positions (the hyperprior
+of frames under about 256x256) used yet another kernel that the traces do not
+determine; they stay with torch.
+
+The profile switches this on around coding calls (:func:`enabled`); training
+and other callers get torch's own convolution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: ATen sends a convolution with at most this many input values to im2col + sgemm
+SLOW_PATH_MAX_INPUT = 20480
+#: below this many output positions the reference's sgemm took a path that the traces do not pin down
+MIN_POSITIONS = 15
+
+_state = threading.local()
+
+
+def active() -> bool:
+    return getattr(_state, "depth", 0) > 0
+
+
+@contextlib.contextmanager
+def enabled() -> Iterator[None]:
+    """Compute eligible convolutions in the reference order for the enclosed calls (this thread)."""
+    _state.depth = getattr(_state, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _state.depth -= 1
+
+
+def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def eligible(x: torch.Tensor, conv: nn.Conv2d) -> bool:
+    """Whether torch would run this convolution through sgemm, with enough positions for the known order."""
+    if x.device.type != "cpu" or x.dtype != torch.float32 or conv.weight.dtype != torch.float32:
+        return False
+    if x.dim() != 4 or x.shape[0] != 1 or conv.groups != 1 or conv.padding_mode != "zeros":
+        return False
+    if torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad):
+        return False
+    if isinstance(conv.padding, str) or _pair(conv.dilation) != (1, 1):
+        return False
+    kh, kw = conv.kernel_size
+    if (kh > 3 and kw > 3) or x.numel() > SLOW_PATH_MAX_INPUT:
+        return False
+    (sh, sw), (ph, pw) = _pair(conv.stride), _pair(conv.padding)
+    out_h = (x.shape[2] + 2 * ph - kh) // sh + 1
+    out_w = (x.shape[3] + 2 * pw - kw) // sw + 1
+    return out_h > 0 and out_w > 0 and out_h * out_w >= MIN_POSITIONS
+
+
+def conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv(x)`` through im2col and the native blocked product (call only when :func:`eligible`)."""
+    from nvcodec import _kernels
+
+    kh, kw = conv.kernel_size
+    (sh, sw), (ph, pw) = _pair(conv.stride), _pair(conv.padding)
+    out_h = (x.shape[2] + 2 * ph - kh) // sh + 1
+    out_w = (x.shape[3] + 2 * pw - kw) // sw + 1
+    if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):
+        columns = x[0].reshape(x.shape[1], -1)
+    else:
+        # rows ordered (channel, kernel row, kernel column), as ATen's im2col orders them
+        columns = F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw))[0]
+    weight = conv.weight.detach().reshape(conv.out_channels, -1)
+    bias = None if conv.bias is None else conv.bias.detach().contiguous().numpy()
+    out = _kernels.blocked_gemm(weight.contiguous().numpy(), columns.detach().contiguous().numpy(), bias)
+    return torch.from_numpy(out).reshape(1, conv.out_channels, out_h, out_w)
+
+
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` that follows the reference's summation order while :func:`enabled` is in effect.
+
+    Same parameters and state-dict keys as ``nn.Conv2d``, so checkpoints load unchanged.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if active() and eligible(x, self):
+            return conv2d(x, self)
+        return super().forward(x)

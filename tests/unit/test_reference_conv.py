@@ -1,0 +1,123 @@
+"""The reference-order convolution: block rule, exact arithmetic, and when it applies."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nvcodec import _kernels
+from nvcodec.models import reference_conv
+from nvcodec.models.reference_conv import Conv2d
+
+
+def emulate(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, blocks) -> np.ndarray:
+    """The documented order in numpy: float64 holds a float32 product exactly, so rounding
+    ``product + accumulator`` to float32 is a fused multiply-add."""
+    c = np.zeros((a.shape[0], b.shape[1]), np.float32) if bias is None else np.repeat(bias[:, None], b.shape[1], 1)
+    for start, stop in blocks:
+        acc = np.zeros_like(c)
+        for k in range(start, stop):
+            acc = (a[:, k : k + 1].astype(np.float64) * b[k : k + 1, :] + acc).astype(np.float32)
+        c = (c + acc).astype(np.float32)
+    return c
+
+
+@pytest.mark.parametrize(
+    ("k", "blocks"),
+    [
+        (0, []),
+        (1, [(0, 1)]),
+        (192, [(0, 192)]),
+        (193, [(0, 97), (97, 193)]),
+        (256, [(0, 128), (128, 256)]),
+        (383, [(0, 192), (192, 383)]),
+        (384, [(0, 192), (192, 384)]),
+        (1024, [(0, 192), (192, 384), (384, 576), (576, 768), (768, 960), (960, 1024)]),
+    ],
+)
+def test_reduction_blocks(k, blocks):
+    assert [tuple(b) for b in _kernels.reduction_blocks(k)] == blocks
+
+
+@pytest.mark.parametrize("k", [5, 192, 256, 300, 777])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_blocked_gemm_is_exactly_the_documented_order(k, with_bias):
+    rng = np.random.default_rng(k)
+    a = rng.standard_normal((9, k)).astype(np.float32)
+    b = rng.standard_normal((k, 21)).astype(np.float32)  # 21 columns: vector body and scalar tail
+    bias = rng.standard_normal(9).astype(np.float32) if with_bias else None
+    got = _kernels.blocked_gemm(a, b, bias)
+    assert got.dtype == np.float32 and got.shape == (9, 21)
+    np.testing.assert_array_equal(got, emulate(a, b, bias, _kernels.reduction_blocks(k)))
+    np.testing.assert_allclose(got, a.astype(np.float64) @ b + (0 if bias is None else bias[:, None]), rtol=1e-4,
+                               atol=1e-3)
+
+
+def test_the_blocking_changes_the_last_bits():
+    # the point of the kernel: one running sum over all 256 terms rounds differently
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((64, 256)).astype(np.float32)
+    b = rng.standard_normal((256, 16)).astype(np.float32)
+    assert not np.array_equal(_kernels.blocked_gemm(a, b), emulate(a, b, None, [(0, 256)]))
+
+
+def test_blocked_gemm_checks_shapes():
+    a = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="rows"):
+        _kernels.blocked_gemm(a, np.zeros((4, 5), np.float32))
+    with pytest.raises(ValueError, match="bias"):
+        _kernels.blocked_gemm(a, np.zeros((3, 5), np.float32), np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="dimension"):
+        _kernels.blocked_gemm(np.zeros(3, np.float32), np.zeros((3, 5), np.float32))
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "size"),
+    [(1, 1, 0, (6, 5)), (2, 2, 0, (8, 10)), (3, 2, 1, (9, 11)), (3, 1, 1, (4, 4))],
+)
+def test_conv_follows_the_order_when_enabled(kernel, stride, padding, size):
+    torch.manual_seed(0)
+    conv = Conv2d(40, 24, kernel, stride=stride, padding=padding).requires_grad_(False)
+    x = torch.randn(1, 40, *size)
+    assert reference_conv.eligible(x, conv)
+    with reference_conv.enabled():
+        got = conv(x)
+    expected = F.conv2d(x, conv.weight, conv.bias, stride=stride, padding=padding)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    columns = F.unfold(x, kernel, padding=padding, stride=stride)[0].numpy()
+    k = columns.shape[0]
+    exact = emulate(conv.weight.reshape(24, -1).numpy(), columns, conv.bias.numpy(), _kernels.reduction_blocks(k))
+    np.testing.assert_array_equal(got.reshape(24, -1).numpy(), exact)
+
+
+def test_conv_is_torchs_own_outside_the_profile():
+    torch.manual_seed(0)
+    conv = Conv2d(300, 16, 1).requires_grad_(False)
+    x = torch.randn(1, 300, 4, 4)
+    np.testing.assert_array_equal(conv(x).numpy(), F.conv2d(x, conv.weight, conv.bias).numpy())
+
+
+def test_what_is_eligible():
+    torch.manual_seed(0)
+    conv = Conv2d(8, 8, 1).requires_grad_(False)
+    assert reference_conv.eligible(torch.randn(1, 8, 4, 4), conv)
+    assert not reference_conv.eligible(torch.randn(2, 8, 4, 4), conv)  # batches go to oneDNN
+    assert not reference_conv.eligible(torch.randn(1, 8, 3, 4), conv)  # 12 positions: another kernel
+    assert not reference_conv.eligible(torch.randn(1, 8, 60, 60), conv)  # over 20480 values: oneDNN
+    assert not reference_conv.eligible(torch.randn(1, 8, 4, 4).double(), conv.double())
+    grouped = Conv2d(8, 8, 3, padding=1, groups=8).requires_grad_(False)
+    assert not reference_conv.eligible(torch.randn(1, 8, 4, 4), grouped)
+    trained = Conv2d(8, 8, 1)
+    assert not reference_conv.eligible(torch.randn(1, 8, 4, 4), trained)  # autograd needs torch's op
+    with torch.no_grad():
+        assert reference_conv.eligible(torch.randn(1, 8, 4, 4), trained)
+
+
+def test_enabled_nests_and_restores():
+    assert not reference_conv.active()
+    with reference_conv.enabled():
+        with reference_conv.enabled():
+            assert reference_conv.active()
+        assert reference_conv.active()
+    assert not reference_conv.active()
