@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-recon128",
         file="nvc-compact.pt",
-        sha256="b17ca97d92d6efc967115fe182cf5f20b6876ab2ec6d7a8121efe735085b8871",
+        sha256="1828673d301aee74ebfbbf39466e63b88d8a2592f59e78b552de4a0a0c02568e",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
