@@ -21,7 +21,9 @@ void require_shape(const FloatArray& a, const char* name, py::ssize_t ndim) {
                               std::to_string(a.ndim()));
 }
 
-FloatArray blocked_gemm(const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias) {
+using GemmKernel = void (*)(const float*, const float*, const float*, float*, int64_t, int64_t, int64_t);
+
+FloatArray run_gemm(GemmKernel kernel, const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias) {
     require_shape(a, "a", 2);
     require_shape(b, "b", 2);
     const py::ssize_t m = a.shape(0), k = a.shape(1), n = b.shape(1);
@@ -38,7 +40,7 @@ FloatArray blocked_gemm(const FloatArray& a, const FloatArray& b, const std::opt
     float* out = c.mutable_data();
     {
         py::gil_scoped_release release;
-        nvc::gemm::blocked_gemm(a.data(), b.data(), bias_data, out, m, n, k);
+        kernel(a.data(), b.data(), bias_data, out, m, n, k);
     }
     return c;
 }
@@ -47,8 +49,20 @@ FloatArray blocked_gemm(const FloatArray& a, const FloatArray& b, const std::opt
 
 PYBIND11_MODULE(_kernels, mod) {
     mod.doc() = "nvc's numeric kernels with a fixed summation order";
-    mod.def("blocked_gemm", &blocked_gemm, py::arg("a"), py::arg("b"), py::arg("bias") = py::none(),
-            "bias[:, None] + a @ b in float32, reduction blocks of at most 192 (see native/gemm/blocked_gemm.h)");
+    mod.def(
+        "blocked_gemm",
+        [](const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias) {
+            return run_gemm(nvc::gemm::blocked_gemm, a, b, bias);
+        },
+        py::arg("a"), py::arg("b"), py::arg("bias") = py::none(),
+        "bias[:, None] + a @ b in float32, reduction blocks of at most 192 (see native/gemm/blocked_gemm.h)");
+    mod.def(
+        "sequential_gemm",
+        [](const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias) {
+            return run_gemm(nvc::gemm::sequential_gemm, a, b, bias);
+        },
+        py::arg("a"), py::arg("b"), py::arg("bias") = py::none(),
+        "bias[:, None] + a @ b in float32, unfused products added onto the bias in order");
     mod.def(
         "reduction_blocks",
         [](int64_t k) {

@@ -62,6 +62,18 @@ bool has_avx2_fma() {
 }
 #endif
 
+// Unfused: the product is rounded to float, then added (the build disables contraction).
+void sequential_row_portable(const float* a_row, const float* b, float* c_row, int64_t n, int64_t k) {
+    for (int64_t kk = 0; kk < k; ++kk) {
+        const float a = a_row[kk];
+        const float* b_row = b + kk * n;
+        for (int64_t j = 0; j < n; ++j) {
+            const float product = a * b_row[j];
+            c_row[j] = c_row[j] + product;
+        }
+    }
+}
+
 }  // namespace
 
 std::vector<std::pair<int64_t, int64_t>> reduction_blocks(int64_t k) {
@@ -91,6 +103,15 @@ void blocked_gemm(const float* a, const float* b, const float* bias, float* c, i
         }
 #endif
         row_portable(a + i * k, b, c_row, n, blocks, acc);
+    }
+}
+
+void sequential_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k) {
+    for (int64_t i = 0; i < m; ++i) {
+        float* c_row = c + i * n;
+        const float start = bias != nullptr ? bias[i] : 0.0f;
+        for (int64_t j = 0; j < n; ++j) c_row[j] = start;
+        sequential_row_portable(a + i * k, b, c_row, n, k);
     }
 }
 

@@ -28,4 +28,9 @@ std::vector<std::pair<int64_t, int64_t>> reduction_blocks(int64_t k);
 // a: m x k row-major, b: k x n row-major, bias: m values or nullptr, c: m x n row-major.
 void blocked_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k);
 
+// The order the reference took for products with only a few columns (2 to 8 output positions):
+// C starts as the bias and takes each product in increasing k, rounded to float before the
+// addition (no fused multiply-add): C[m][n] = (...((bias[m] + A[m][0]B[0][n]) + A[m][1]B[1][n]) ...).
+void sequential_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k);
+
 }  // namespace nvc::gemm

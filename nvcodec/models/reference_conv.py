@@ -9,15 +9,19 @@ reference machine's results (MKL on these machines, with or without
 ``MKL_CBWR``, does not).
 
 The conformance traces (../shared/conformance/trace) pin the reference's order
-down for every such product with at least :data:`MIN_POSITIONS` output
-positions: the reduction is cut into blocks of at most 192 (a reduction
-shorter than two blocks into two halves), each block is summed from zero with
-fused multiply-adds in order, and the blocks are added one by one onto the
-bias.  nvc's native kernel (``nvcodec._kernels.blocked_gemm``) computes exactly
-that, so under the conformance profile these layers agree with the reference
-bit for bit on any CPU.  Products with fewer output positions (the hyperprior
-of frames under about 256x256) used yet another kernel that the traces do not
-determine; they stay with torch.
+down, and it depends on the number of output positions (columns of the product):
+
+* 15 or more (:data:`BLOCKED_MIN_POSITIONS`): the reduction is cut into blocks
+  of at most 192 (a reduction shorter than two blocks into two halves), each
+  block is summed from zero with fused multiply-adds in order, and the blocks
+  are added one by one onto the bias (``nvcodec._kernels.blocked_gemm``);
+* 2 to 8 (:data:`SEQUENTIAL_POSITIONS`): the products, each rounded to float,
+  are added one by one onto the bias (``nvcodec._kernels.sequential_gemm``).
+
+Both are exact on every traced layer of their kind, so under the conformance
+profile these layers agree with the reference bit for bit on any CPU.  A single
+position (a 1x1 hyperprior) and 9 to 14 positions used an order the traces do
+not determine (or do not contain); those products stay with torch.
 
 The profile switches this on around coding calls (:func:`enabled`); training
 and other callers get torch's own convolution.
@@ -35,8 +39,10 @@ from torch import nn
 
 #: ATen sends a convolution with at most this many input values to im2col + sgemm
 SLOW_PATH_MAX_INPUT = 20480
-#: below this many output positions the reference's sgemm took a path that the traces do not pin down
-MIN_POSITIONS = 15
+#: products with at least this many output positions: blocked fused sums (see the module docstring)
+BLOCKED_MIN_POSITIONS = 15
+#: products with this many output positions: unfused products added in order onto the bias
+SEQUENTIAL_POSITIONS = range(2, 9)
 
 _state = threading.local()
 
@@ -60,7 +66,7 @@ def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
 
 
 def eligible(x: torch.Tensor, conv: nn.Conv2d) -> bool:
-    """Whether torch would run this convolution through sgemm, with enough positions for the known order."""
+    """Whether torch would run this convolution through sgemm, with a number of positions whose order is known."""
     if x.device.type != "cpu" or x.dtype != torch.float32 or conv.weight.dtype != torch.float32:
         return False
     if x.dim() != 4 or x.shape[0] != 1 or conv.groups != 1 or conv.padding_mode != "zeros":
@@ -75,7 +81,8 @@ def eligible(x: torch.Tensor, conv: nn.Conv2d) -> bool:
     (sh, sw), (ph, pw) = _pair(conv.stride), _pair(conv.padding)
     out_h = (x.shape[2] + 2 * ph - kh) // sh + 1
     out_w = (x.shape[3] + 2 * pw - kw) // sw + 1
-    return out_h > 0 and out_w > 0 and out_h * out_w >= MIN_POSITIONS
+    positions = out_h * out_w
+    return positions >= BLOCKED_MIN_POSITIONS or positions in SEQUENTIAL_POSITIONS
 
 
 def conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -93,7 +100,8 @@ def conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
         columns = F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw))[0]
     weight = conv.weight.detach().reshape(conv.out_channels, -1)
     bias = None if conv.bias is None else conv.bias.detach().contiguous().numpy()
-    out = _kernels.blocked_gemm(weight.contiguous().numpy(), columns.detach().contiguous().numpy(), bias)
+    kernel = _kernels.blocked_gemm if out_h * out_w >= BLOCKED_MIN_POSITIONS else _kernels.sequential_gemm
+    out = kernel(weight.contiguous().numpy(), columns.detach().contiguous().numpy(), bias)
     return torch.from_numpy(out).reshape(1, conv.out_channels, out_h, out_w)
 
 

@@ -2,9 +2,10 @@
 
 Inputs and outputs come from the DCVC-RT trace of the shared conformance cases
 (tests/fixtures/reference_layers.npz): each layer gets the reference's input and
-must give its output bit for bit.  Together they pin down the block rule of
-nvcodec.models.reference_conv: one block (K=192), two halves (K=256), blocks
-of 192 (K=384, 768, 1024).
+must give its output bit for bit.  Together they pin down both orders of
+nvcodec.models.reference_conv: with 15 or more output positions one block
+(K=192), two halves (K=256) and blocks of 192 (K=384, 768, 1024); with 2 to 8
+positions the products added in order onto the bias.
 """
 
 from pathlib import Path
@@ -44,6 +45,12 @@ CASES = {
         "c2/f0_I_enc_1"),
     "intra hyper encoder block, K=256, 32 positions": (
         lambda m: m.intra.hyper_enc[0], lambda: t("c2/f0_I_y_pad"), "c2/f0_I_hyper_enc_0"),
+    "intra hyper decoder upsampling, 2 positions": (
+        lambda m: m.intra.hyper_dec[0].up, lambda: t("c2/f0_I_z_hat"), "c2/f0_I_hyper_dec_0_up"),
+    "intra hyper decoder upsampling, 4 positions": (
+        lambda m: m.intra.hyper_dec[1].up, lambda: t("c1/f0_I_hyper_dec_0"), "c1/f0_I_hyper_dec_1_up"),
+    "intra hyper encoder 2x2 stride-2, K=512, 8 positions": (
+        lambda m: m.intra.hyper_enc[1].down, lambda: t("c2/f0_I_hyper_enc_0_in_down"), "c2/f0_I_hyper_enc_1_down"),
 }
 
 

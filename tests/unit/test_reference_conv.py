@@ -53,6 +53,20 @@ def test_blocked_gemm_is_exactly_the_documented_order(k, with_bias):
                                atol=1e-3)
 
 
+@pytest.mark.parametrize("k", [1, 128, 515])
+def test_sequential_gemm_adds_rounded_products_in_order(k):
+    rng = np.random.default_rng(k)
+    a = rng.standard_normal((7, k)).astype(np.float32)
+    b = rng.standard_normal((k, 11)).astype(np.float32)
+    bias = rng.standard_normal(7).astype(np.float32)
+    expected = np.repeat(bias[:, None], 11, 1)
+    for i in range(k):
+        expected = (expected + (a[:, i : i + 1] * b[i : i + 1, :]).astype(np.float32)).astype(np.float32)
+    np.testing.assert_array_equal(_kernels.sequential_gemm(a, b, bias), expected)
+    if k > 1:  # unfused products round differently from the blocked kernel's fused sums
+        assert not np.array_equal(_kernels.sequential_gemm(a, b, bias), _kernels.blocked_gemm(a, b, bias))
+
+
 def test_the_blocking_changes_the_last_bits():
     # the point of the kernel: one running sum over all 256 terms rounds differently
     rng = np.random.default_rng(1)
@@ -75,7 +89,7 @@ def test_blocked_gemm_checks_shapes():
     ("kernel", "stride", "padding", "size"),
     [(1, 1, 0, (6, 5)), (2, 2, 0, (8, 10)), (3, 2, 1, (9, 11)), (3, 1, 1, (4, 4))],
 )
-def test_conv_follows_the_order_when_enabled(kernel, stride, padding, size):
+def test_conv_follows_the_blocked_order_when_enabled(kernel, stride, padding, size):
     torch.manual_seed(0)
     conv = Conv2d(40, 24, kernel, stride=stride, padding=padding).requires_grad_(False)
     x = torch.randn(1, 40, *size)
@@ -91,6 +105,18 @@ def test_conv_follows_the_order_when_enabled(kernel, stride, padding, size):
     np.testing.assert_array_equal(got.reshape(24, -1).numpy(), exact)
 
 
+def test_conv_with_few_positions_follows_the_sequential_order():
+    torch.manual_seed(0)
+    conv = Conv2d(40, 24, 2, stride=2).requires_grad_(False)
+    x = torch.randn(1, 40, 4, 6)  # 2x3 output positions
+    with reference_conv.enabled():
+        got = conv(x)
+    columns = F.unfold(x, 2, stride=2)[0].numpy()
+    expected = _kernels.sequential_gemm(conv.weight.reshape(24, -1).numpy(), columns, conv.bias.numpy())
+    np.testing.assert_array_equal(got.reshape(24, -1).numpy(), expected)
+    torch.testing.assert_close(got, F.conv2d(x, conv.weight, conv.bias, stride=2), rtol=1e-5, atol=1e-5)
+
+
 def test_conv_is_torchs_own_outside_the_profile():
     torch.manual_seed(0)
     conv = Conv2d(300, 16, 1).requires_grad_(False)
@@ -103,7 +129,9 @@ def test_what_is_eligible():
     conv = Conv2d(8, 8, 1).requires_grad_(False)
     assert reference_conv.eligible(torch.randn(1, 8, 4, 4), conv)
     assert not reference_conv.eligible(torch.randn(2, 8, 4, 4), conv)  # batches go to oneDNN
-    assert not reference_conv.eligible(torch.randn(1, 8, 3, 4), conv)  # 12 positions: another kernel
+    assert reference_conv.eligible(torch.randn(1, 8, 2, 4), conv)  # 8 positions: the sequential order
+    assert not reference_conv.eligible(torch.randn(1, 8, 3, 4), conv)  # 12 positions: order unknown
+    assert not reference_conv.eligible(torch.randn(1, 8, 1, 1), conv)  # 1 position: order unknown
     assert not reference_conv.eligible(torch.randn(1, 8, 60, 60), conv)  # over 20480 values: oneDNN
     assert not reference_conv.eligible(torch.randn(1, 8, 4, 4).double(), conv.double())
     grouped = Conv2d(8, 8, 3, padding=1, groups=8).requires_grad_(False)
