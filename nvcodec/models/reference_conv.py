@@ -11,17 +11,20 @@ reference machine's results (MKL on these machines, with or without
 The conformance traces (../shared/conformance/trace) pin the reference's order
 down, and it depends on the number of output positions (columns of the product):
 
-* 15 or more (:data:`BLOCKED_MIN_POSITIONS`): the reduction is cut into blocks
-  of at most 192 (a reduction shorter than two blocks into two halves), each
-  block is summed from zero with fused multiply-adds in order, and the blocks
-  are added one by one onto the bias (``nvcodec._kernels.blocked_gemm``);
+* 15 or more: the reduction is cut into blocks of at most 192 (a reduction
+  shorter than two blocks into two halves), each block is summed from zero
+  with fused multiply-adds in order, and the blocks are added one by one onto
+  the bias (``nvcodec._kernels.blocked_gemm``);
 * 2 to 8 (:data:`SEQUENTIAL_POSITIONS`): the products, each rounded to float,
   are added one by one onto the bias (``nvcodec._kernels.sequential_gemm``).
 
 Both are exact on every traced layer of their kind, so under the conformance
-profile these layers agree with the reference bit for bit on any CPU.  A single
-position (a 1x1 hyperprior) and 9 to 14 positions used an order the traces do
-not determine (or do not contain); those products stay with torch.
+profile these layers agree with the reference bit for bit on any CPU.  The
+traces hold no product with 9 to 14 positions; nvc gives them the blocked
+order (:data:`BLOCKED_MIN_POSITIONS`), on the reading that the reference's
+short path covers what fits one 8-float AVX2 vector.  A single position (a 1x1
+hyperprior) used yet another order that the traces do not determine; those
+products stay with torch.
 
 The profile switches this on around coding calls (:func:`enabled`); training
 and other callers get torch's own convolution.
@@ -39,8 +42,9 @@ from torch import nn
 
 #: ATen sends a convolution with at most this many input values to im2col + sgemm
 SLOW_PATH_MAX_INPUT = 20480
-#: products with at least this many output positions: blocked fused sums (see the module docstring)
-BLOCKED_MIN_POSITIONS = 15
+#: products with at least this many output positions: blocked fused sums (see the module docstring;
+#: traced from 15 up, assumed for 9-14)
+BLOCKED_MIN_POSITIONS = 9
 #: products with this many output positions: unfused products added in order onto the bias
 SEQUENTIAL_POSITIONS = range(2, 9)
 

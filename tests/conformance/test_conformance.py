@@ -12,7 +12,7 @@ FOLDER = Path(__file__).parent.parent / "fixtures" / "conformance"
 CASES = [c["name"] for c in json.loads((FOLDER / "cases.json").read_text())["cases"]]
 
 # Known divergence, tracked on issue 3: one luma sample of this case's first frame.  The reference's small
-# convolutions are reproduced bit for bit for 2-8 and for 15 or more output positions
+# convolutions are reproduced bit for bit for 2-8 and for 15 or more output positions (9-14 assumed blocked)
 # (nvcodec.models.reference_conv, tests/conformance/test_reference_layers.py; every traced block of c2 agrees).
 # This 64x64 case also has products with a single position (its 1x1 hyperprior), where the reference's BLAS
 # used an order the traces do not determine; the prior's means then differ in the last bit and one decoded

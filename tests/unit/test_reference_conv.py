@@ -130,7 +130,7 @@ def test_what_is_eligible():
     assert reference_conv.eligible(torch.randn(1, 8, 4, 4), conv)
     assert not reference_conv.eligible(torch.randn(2, 8, 4, 4), conv)  # batches go to oneDNN
     assert reference_conv.eligible(torch.randn(1, 8, 2, 4), conv)  # 8 positions: the sequential order
-    assert not reference_conv.eligible(torch.randn(1, 8, 3, 4), conv)  # 12 positions: order unknown
+    assert reference_conv.eligible(torch.randn(1, 8, 3, 3), conv)  # 9 positions: the blocked order
     assert not reference_conv.eligible(torch.randn(1, 8, 1, 1), conv)  # 1 position: order unknown
     assert not reference_conv.eligible(torch.randn(1, 8, 60, 60), conv)  # over 20480 values: oneDNN
     assert not reference_conv.eligible(torch.randn(1, 8, 4, 4).double(), conv.double())
