@@ -1,12 +1,12 @@
-// A float32 matrix product with one fixed, documented summation order.
+// float32 matrix products with fixed, documented summation orders.
 //
 // Why: DCVC-RT's reference ran its small convolutions through ATen's slow
 // convolution path, i.e. a BLAS sgemm whose rounding depends on how that BLAS
-// splits the reduction dimension on the reference machine.  The conformance
-// traces pin that order down (see nvcodec/numerics_gemm.py); no BLAS build on
-// another CPU reproduces it, so nvc computes those products itself.
+// orders the reduction on the reference machine.  The conformance traces pin
+// those orders down (see nvcodec/models/reference_conv.py); no BLAS setting on
+// another CPU reproduces them, so nvc computes those products itself.
 //
-// The order, for C[m][n] = bias[m] + sum_k A[m][k] * B[k][n]:
+// blocked_gemm's order, for C[m][n] = bias[m] + sum_k A[m][k] * B[k][n]:
 //   * the reduction dimension K is cut into blocks (reduction_blocks below);
 //   * inside a block, one float accumulator per output starts at 0 and takes
 //     fused multiply-adds in increasing k;

@@ -90,7 +90,7 @@ def eligible(x: torch.Tensor, conv: nn.Conv2d) -> bool:
 
 
 def conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """``conv(x)`` through im2col and the native blocked product (call only when :func:`eligible`)."""
+    """``conv(x)`` through im2col and the native product in the reference's order (only when :func:`eligible`)."""
     from nvcodec import _kernels
 
     kh, kw = conv.kernel_size
