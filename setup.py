@@ -18,7 +18,8 @@ kernels = Pybind11Extension(
     sources=["native/gemm/blocked_gemm.cpp", "native/kernels_bindings.cpp"],
     include_dirs=["native"],
     cxx_std=17,
-    extra_compile_args=["-O3", "-ffp-contract=off"],
+    extra_compile_args=["-O3", "-ffp-contract=off", "-pthread"],
+    extra_link_args=["-pthread"],
 )
 
 setup(ext_modules=[rans, kernels])

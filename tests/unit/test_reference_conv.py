@@ -67,6 +67,16 @@ def test_sequential_gemm_adds_rounded_products_in_order(k):
         assert not np.array_equal(_kernels.sequential_gemm(a, b, bias), _kernels.blocked_gemm(a, b, bias))
 
 
+def test_blocked_gemm_split_over_two_threads_is_exact():
+    # over a million multiply-adds the rows are split between two threads; the order must not change
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((66, 512)).astype(np.float32)  # 66 rows: uneven halves and a row tail
+    b = rng.standard_normal((512, 40)).astype(np.float32)
+    bias = rng.standard_normal(66).astype(np.float32)
+    expected = emulate(a, b, bias, _kernels.reduction_blocks(512))
+    np.testing.assert_array_equal(_kernels.blocked_gemm(a, b, bias), expected)
+
+
 def test_the_blocking_changes_the_last_bits():
     # the point of the kernel: one running sum over all 256 terms rounds differently
     rng = np.random.default_rng(1)
