@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/pip install -q 'constriction>=0.4'
 	$(BIN)/python bench/bench_rans.py
 	$(BIN)/python bench/bench_codec.py --size 1920x1080 --frames 2
+	$(BIN)/python bench/bench_reference_conv.py
 
 # Rate-distortion evaluation on the fixed set in bench/eval_set.json (disjoint from training; docs/DATA_SPLIT.md):
 # nvc vs x264, x265 and JPEG, BD-rates, fps. Writes $(RD_OUT)/rd.json and rd.png. MODEL: an nvc model spec.
