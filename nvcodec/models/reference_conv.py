@@ -69,6 +69,12 @@ def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
+def _output_size(x: torch.Tensor, conv: nn.Conv2d) -> tuple[int, int]:
+    kh, kw = conv.kernel_size
+    (sh, sw), (ph, pw) = _pair(conv.stride), _pair(conv.padding)
+    return (x.shape[2] + 2 * ph - kh) // sh + 1, (x.shape[3] + 2 * pw - kw) // sw + 1
+
+
 def eligible(x: torch.Tensor, conv: nn.Conv2d) -> bool:
     """Whether torch would run this convolution through sgemm, with a number of positions whose order is known."""
     if x.device.type != "cpu" or x.dtype != torch.float32 or conv.weight.dtype != torch.float32:
@@ -82,9 +88,7 @@ def eligible(x: torch.Tensor, conv: nn.Conv2d) -> bool:
     kh, kw = conv.kernel_size
     if (kh > 3 and kw > 3) or x.numel() > SLOW_PATH_MAX_INPUT:
         return False
-    (sh, sw), (ph, pw) = _pair(conv.stride), _pair(conv.padding)
-    out_h = (x.shape[2] + 2 * ph - kh) // sh + 1
-    out_w = (x.shape[3] + 2 * pw - kw) // sw + 1
+    out_h, out_w = _output_size(x, conv)
     positions = out_h * out_w
     return positions >= BLOCKED_MIN_POSITIONS or positions in SEQUENTIAL_POSITIONS
 
@@ -95,8 +99,7 @@ def conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 
     kh, kw = conv.kernel_size
     (sh, sw), (ph, pw) = _pair(conv.stride), _pair(conv.padding)
-    out_h = (x.shape[2] + 2 * ph - kh) // sh + 1
-    out_w = (x.shape[3] + 2 * pw - kw) // sw + 1
+    out_h, out_w = _output_size(x, conv)
     if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):
         columns = x[0].reshape(x.shape[1], -1)
     else:
