@@ -49,20 +49,29 @@ FloatArray run_gemm(GemmKernel kernel, const FloatArray& a, const FloatArray& b,
 
 PYBIND11_MODULE(_kernels, mod) {
     mod.doc() = "nvc's numeric kernels with a fixed summation order";
-    mod.def(
-        "blocked_gemm",
-        [](const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias) {
-            return run_gemm(nvc::gemm::blocked_gemm, a, b, bias);
-        },
-        py::arg("a"), py::arg("b"), py::arg("bias") = py::none(),
-        "bias[:, None] + a @ b in float32, reduction blocks of at most 192 (see native/gemm/blocked_gemm.h)");
-    mod.def(
-        "sequential_gemm",
-        [](const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias) {
-            return run_gemm(nvc::gemm::sequential_gemm, a, b, bias);
-        },
-        py::arg("a"), py::arg("b"), py::arg("bias") = py::none(),
-        "bias[:, None] + a @ b in float32, unfused products added onto the bias in order");
+    struct Named {
+        const char* name;
+        GemmKernel kernel;
+        const char* doc;
+    };
+    // One binding per summation order; native/gemm/blocked_gemm.h documents each.
+    const Named kernels[] = {
+        {"blocked_gemm", nvc::gemm::blocked_gemm,
+         "bias[:, None] + a @ b in float32, reduction blocks of at most 192 (see native/gemm/blocked_gemm.h)"},
+        {"sequential_gemm", nvc::gemm::sequential_gemm,
+         "bias[:, None] + a @ b in float32, unfused products added onto the bias in order"},
+        {"lane4_gemm", nvc::gemm::lane4_gemm,
+         "bias[:, None] + a @ b in float32, four unfused accumulators after a head, the bias added last"},
+    };
+    for (const Named& k : kernels) {
+        const GemmKernel kernel = k.kernel;
+        mod.def(
+            k.name,
+            [kernel](const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias) {
+                return run_gemm(kernel, a, b, bias);
+            },
+            py::arg("a"), py::arg("b"), py::arg("bias") = py::none(), k.doc);
+    }
     mod.def(
         "reduction_blocks",
         [](int64_t k) {

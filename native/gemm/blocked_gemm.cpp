@@ -99,6 +99,26 @@ void sequential_row_portable(const float* a_row, const float* b, float* c_row, i
     }
 }
 
+// One output of lane4_gemm: a_row[0..k) against column j of b (row stride n).
+float lane4_dot(const float* a_row, const float* b, int64_t n, int64_t j, int64_t k) {
+    if (k <= 0) return 0.0f;
+    const int64_t head = (k - 1) % 4 + 1;
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int64_t kk = 0; kk < head; ++kk) {
+        const float product = a_row[kk] * b[kk * n + j];
+        acc[0] = acc[0] + product;
+    }
+    for (int64_t kk = head; kk < k; kk += 4) {
+        for (int lane = 0; lane < 4; ++lane) {
+            const float product = a_row[kk + lane] * b[(kk + lane) * n + j];
+            acc[lane] = acc[lane] + product;
+        }
+    }
+    const float even = acc[0] + acc[2];
+    const float odd = acc[1] + acc[3];
+    return even + odd;
+}
+
 }  // namespace
 
 std::vector<std::pair<int64_t, int64_t>> reduction_blocks(int64_t k) {
@@ -148,6 +168,13 @@ void sequential_gemm(const float* a, const float* b, const float* bias, float* c
         const float start = bias != nullptr ? bias[i] : 0.0f;
         for (int64_t j = 0; j < n; ++j) c_row[j] = start;
         sequential_row_portable(a + i * k, b, c_row, n, k);
+    }
+}
+
+void lane4_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k) {
+    for (int64_t i = 0; i < m; ++i) {
+        const float start = bias != nullptr ? bias[i] : 0.0f;
+        for (int64_t j = 0; j < n; ++j) c[i * n + j] = lane4_dot(a + i * k, b, n, j, k) + start;
     }
 }
 

@@ -33,4 +33,14 @@ void blocked_gemm(const float* a, const float* b, const float* bias, float* c, i
 // addition (no fused multiply-add): C[m][n] = (...((bias[m] + A[m][0]B[0][n]) + A[m][1]B[1][n]) ...).
 void sequential_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k);
 
+// The order the reference took for a single output position (a 1x1 hyperprior on a 1x1 latent),
+// found by probing that BLAS with sums whose rounding reveals their tree (see reference_conv.py).
+// Per output, with every product rounded to float before it is added (no fused multiply-add):
+//   * a head of h = ((k - 1) mod 4) + 1 products is summed in order into accumulator 0;
+//   * the remaining k - h products (a multiple of 4) go round-robin to accumulators 0..3, each
+//     taking its products in increasing k (accumulators 1..3 start at 0);
+//   * the accumulators are reduced as (acc0 + acc2) + (acc1 + acc3), and the bias is added last.
+// Written for any number of columns, each column computed independently in that order.
+void lane4_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k);
+
 }  // namespace nvc::gemm

@@ -4,9 +4,8 @@ torch computes a convolution with oneDNN unless the input is small (batch 1,
 no groups, kernel at most 3x3 and at most 20480 input values, ATen's rule);
 those small ones go through im2col and a BLAS sgemm.  How that sgemm splits
 its reduction decides the last bit of every output, and it is a property of
-the BLAS build and the CPU it runs on: no kernel setting here reproduces the
-reference machine's results (MKL on these machines, with or without
-``MKL_CBWR``, does not).
+the BLAS build, its settings and the CPU it runs on (MKL with ``MKL_CBWR``, or
+on another CPU model, orders it differently).
 
 The conformance traces (../shared/conformance/trace) pin the reference's order
 down, and it depends on the number of output positions (columns of the product):
@@ -16,15 +15,23 @@ down, and it depends on the number of output positions (columns of the product):
   with fused multiply-adds in order, and the blocks are added one by one onto
   the bias (``nvcodec._kernels.blocked_gemm``);
 * 2 to 8 (:data:`SEQUENTIAL_POSITIONS`): the products, each rounded to float,
-  are added one by one onto the bias (``nvcodec._kernels.sequential_gemm``).
+  are added one by one onto the bias (``nvcodec._kernels.sequential_gemm``);
+* 1 (a 1x1 hyperprior on a 1x1 latent, or the stride-2 layer that makes such a
+  latent): four unfused accumulators after a head of ((K - 1) mod 4) + 1
+  products, reduced as (0 + 2) + (1 + 3), the bias added last
+  (``nvcodec._kernels.lane4_gemm``).  The traces show the outputs but not the
+  tree, so the tree was read off the BLAS that reproduces them (torch 2.13's
+  MKL without ``MKL_CBWR`` on an AMD EPYC): a sum of +2^40 at leaf i, -2^40 at
+  leaf j and ones elsewhere returns the number of ones outside the subtree
+  where i and j meet, which rebuilds the whole tree (K = 1..512 checked), and
+  a product that is inexact in float shows whether it was fused.  The tree
+  then reproduces the traced layer bit for bit.
 
-Both are exact on every traced layer of their kind, so under the conformance
-profile these layers agree with the reference bit for bit on any CPU.  The
-traces hold no product with 9 to 14 positions; nvc gives them the blocked
-order (:data:`BLOCKED_MIN_POSITIONS`), on the reading that the reference's
-short path covers what fits one 8-float AVX2 vector.  A single position (a 1x1
-hyperprior) used yet another order that the traces do not determine; those
-products stay with torch.
+All three are exact on every traced layer of their kind, so under the
+conformance profile these layers agree with the reference bit for bit on any
+CPU.  The traces hold no product with 9 to 14 positions; nvc gives them the
+blocked order (:data:`BLOCKED_MIN_POSITIONS`), on the reading that the
+reference's short path covers what fits one 8-float AVX2 vector.
 
 The profile switches this on around coding calls (:func:`enabled`); training
 and other callers get torch's own convolution.
@@ -47,6 +54,8 @@ SLOW_PATH_MAX_INPUT = 20480
 BLOCKED_MIN_POSITIONS = 9
 #: products with this many output positions: unfused products added in order onto the bias
 SEQUENTIAL_POSITIONS = range(2, 9)
+#: a single output position: four unfused accumulators after a head, the bias added last
+LANE4_POSITIONS = 1
 
 _state = threading.local()
 
@@ -90,7 +99,7 @@ def eligible(x: torch.Tensor, conv: nn.Conv2d) -> bool:
         return False
     out_h, out_w = _output_size(x, conv)
     positions = out_h * out_w
-    return positions >= BLOCKED_MIN_POSITIONS or positions in SEQUENTIAL_POSITIONS
+    return positions >= BLOCKED_MIN_POSITIONS or positions in SEQUENTIAL_POSITIONS or positions == LANE4_POSITIONS
 
 
 def conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -107,7 +116,13 @@ def conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
         columns = F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw))[0]
     weight = conv.weight.detach().reshape(conv.out_channels, -1)
     bias = None if conv.bias is None else conv.bias.detach().contiguous().numpy()
-    kernel = _kernels.blocked_gemm if out_h * out_w >= BLOCKED_MIN_POSITIONS else _kernels.sequential_gemm
+    positions = out_h * out_w
+    if positions >= BLOCKED_MIN_POSITIONS:
+        kernel = _kernels.blocked_gemm
+    elif positions == LANE4_POSITIONS:
+        kernel = _kernels.lane4_gemm
+    else:
+        kernel = _kernels.sequential_gemm
     out = kernel(weight.contiguous().numpy(), columns.detach().contiguous().numpy(), bias)
     return torch.from_numpy(out).reshape(1, conv.out_channels, out_h, out_w)
 

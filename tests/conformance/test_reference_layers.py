@@ -5,7 +5,8 @@ Inputs and outputs come from the DCVC-RT trace of the shared conformance cases
 must give its output bit for bit.  Together they pin down both orders of
 nvcodec.models.reference_conv: with 15 or more output positions one block
 (K=192), two halves (K=256) and blocks of 192 (K=384, 768, 1024); with 2 to 8
-positions the products added in order onto the bias.
+positions the products added in order onto the bias; with one position the
+four-accumulator order (K=128 on integer z, K=512 on float features).
 """
 
 from pathlib import Path

@@ -67,6 +67,79 @@ def test_sequential_gemm_adds_rounded_products_in_order(k):
         assert not np.array_equal(_kernels.sequential_gemm(a, b, bias), _kernels.blocked_gemm(a, b, bias))
 
 
+def lane4_order(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """lane4_gemm's documented order in numpy, column by column."""
+    m, k = a.shape
+    c = np.zeros((m, b.shape[1]), np.float32)
+    for j in range(b.shape[1]):
+        products = (a * b[:, j][None, :]).astype(np.float32)
+        head = (k - 1) % 4 + 1
+        acc = [np.zeros(m, np.float32) for _ in range(4)]
+        for i in range(head):
+            acc[0] = (acc[0] + products[:, i]).astype(np.float32)
+        for i in range(head, k):
+            lane = (i - head) % 4
+            acc[lane] = (acc[lane] + products[:, i]).astype(np.float32)
+        c[:, j] = ((acc[0] + acc[2]).astype(np.float32) + (acc[1] + acc[3]).astype(np.float32)).astype(np.float32)
+        if bias is not None:
+            c[:, j] = (c[:, j] + bias).astype(np.float32)
+    return c
+
+
+@pytest.mark.parametrize("k", [1, 3, 4, 5, 8, 128, 130, 512])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_lane4_gemm_is_exactly_the_documented_order(k, with_bias):
+    rng = np.random.default_rng(k)
+    a = rng.standard_normal((13, k)).astype(np.float32)
+    b = rng.standard_normal((k, 2)).astype(np.float32)
+    bias = rng.standard_normal(13).astype(np.float32) if with_bias else None
+    np.testing.assert_array_equal(_kernels.lane4_gemm(a, b, bias), lane4_order(a, b, bias))
+
+
+def leaf_tree(kernel, k: int):
+    """The summation tree of one output of ``kernel`` over k products and the bias (leaf k), revealed as the
+    trees of the reference's BLAS were: +2^40 at leaf i, -2^40 at leaf j and ones elsewhere sum to the number
+    of ones outside the smallest subtree holding both."""
+    n = k + 1
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    a = np.ones((len(pairs), k), np.float32)
+    bias = np.ones(len(pairs), np.float32)
+    for row, (i, j) in enumerate(pairs):
+        for leaf, v in ((i, 2.0**40), (j, -(2.0**40))):
+            if leaf == k:
+                bias[row] = v
+            else:
+                a[row, leaf] = v
+    sums = kernel(a, np.ones((k, 1), np.float32), bias)[:, 0]
+    meet = np.zeros((n, n), int)
+    for row, (i, j) in enumerate(pairs):
+        meet[i, j] = meet[j, i] = n - int(sums[row])
+
+    def build(leaves):
+        if len(leaves) == 1:
+            return leaves[0]
+        right = [j for j in leaves[1:] if meet[leaves[0], j] == len(leaves)]
+        return (build([j for j in leaves if j not in right]), build(right))
+
+    return build(list(range(n)))
+
+
+def test_lane4_gemm_has_the_tree_read_off_the_reference_blas():
+    # K = 9 as probed from the reference's BLAS: a head of one, lanes {1,5} {2,6} {3,7} {4,8}, bias last
+    assert leaf_tree(_kernels.lane4_gemm, 9) == (((((0, 1), 5), (3, 7)), ((2, 6), (4, 8))), 9)
+    assert leaf_tree(_kernels.lane4_gemm, 8) == ((((((((0, 1), 2), 3), 4), 6), (5, 7)), 8))
+    # and the probe tells orders apart: the sequential kernel is one chain onto the bias
+    assert leaf_tree(_kernels.sequential_gemm, 4) == ((((0, 4), 1), 2), 3)  # (children in leaf order)
+
+
+def test_lane4_gemm_products_are_unfused():
+    # (1 + 2^-12)^2 is not a float: rounded first and added to -1 it gives 2^-11, fused 2^-11 + 2^-24
+    x = np.float32(1 + 2.0**-12)
+    a = np.array([[-1.0, x]], np.float32)
+    b = np.array([[1.0], [x]], np.float32)
+    assert _kernels.lane4_gemm(a, b)[0, 0] == np.float32(2.0**-11)
+
+
 def test_blocked_gemm_split_over_two_threads_is_exact():
     # over a million multiply-adds the rows are split between two threads; the order must not change
     rng = np.random.default_rng(7)
@@ -127,6 +200,18 @@ def test_conv_with_few_positions_follows_the_sequential_order():
     torch.testing.assert_close(got, F.conv2d(x, conv.weight, conv.bias, stride=2), rtol=1e-5, atol=1e-5)
 
 
+def test_conv_with_one_position_follows_the_lane4_order():
+    torch.manual_seed(0)
+    conv = Conv2d(40, 24, 2, stride=2).requires_grad_(False)
+    x = torch.randn(1, 40, 2, 2)  # one output position, K = 160
+    with reference_conv.enabled():
+        got = conv(x)
+    columns = F.unfold(x, 2, stride=2)[0].numpy()
+    expected = _kernels.lane4_gemm(conv.weight.reshape(24, -1).numpy(), columns, conv.bias.numpy())
+    np.testing.assert_array_equal(got.reshape(24, -1).numpy(), expected)
+    torch.testing.assert_close(got, F.conv2d(x, conv.weight, conv.bias, stride=2), rtol=1e-5, atol=1e-5)
+
+
 def test_conv_is_torchs_own_outside_the_profile():
     torch.manual_seed(0)
     conv = Conv2d(300, 16, 1).requires_grad_(False)
@@ -141,7 +226,7 @@ def test_what_is_eligible():
     assert not reference_conv.eligible(torch.randn(2, 8, 4, 4), conv)  # batches go to oneDNN
     assert reference_conv.eligible(torch.randn(1, 8, 2, 4), conv)  # 8 positions: the sequential order
     assert reference_conv.eligible(torch.randn(1, 8, 3, 3), conv)  # 9 positions: the blocked order
-    assert not reference_conv.eligible(torch.randn(1, 8, 1, 1), conv)  # 1 position: order unknown
+    assert reference_conv.eligible(torch.randn(1, 8, 1, 1), conv)  # 1 position: the four-accumulator order
     assert not reference_conv.eligible(torch.randn(1, 8, 60, 60), conv)  # over 20480 values: oneDNN
     assert not reference_conv.eligible(torch.randn(1, 8, 4, 4).double(), conv.double())
     grouped = Conv2d(8, 8, 3, padding=1, groups=8).requires_grad_(False)
