@@ -58,8 +58,8 @@ PYBIND11_MODULE(_kernels, mod) {
     const Named kernels[] = {
         {"blocked_gemm", nvc::gemm::blocked_gemm,
          "bias[:, None] + a @ b in float32, reduction blocks of at most 192 (see native/gemm/blocked_gemm.h)"},
-        {"sequential_gemm", nvc::gemm::sequential_gemm,
-         "bias[:, None] + a @ b in float32, unfused products added onto the bias in order"},
+        {"narrow_gemm", nvc::gemm::narrow_gemm,
+         "bias[:, None] + a @ b in float32, unfused products added onto the bias in order (some columns split-8)"},
         {"lane4_gemm", nvc::gemm::lane4_gemm,
          "bias[:, None] + a @ b in float32, four unfused accumulators after a head, the bias added last"},
     };

@@ -88,15 +88,32 @@ bool has_avx2_fma() {
 #endif
 
 // Unfused: the product is rounded to float, then added (the build disables contraction).
-void sequential_row_portable(const float* a_row, const float* b, float* c_row, int64_t n, int64_t k) {
+float sequential_dot(const float* a_row, const float* b, int64_t n, int64_t j, int64_t k, float start) {
+    float acc = start;
     for (int64_t kk = 0; kk < k; ++kk) {
-        const float a = a_row[kk];
-        const float* b_row = b + kk * n;
-        for (int64_t j = 0; j < n; ++j) {
-            const float product = a * b_row[j];
-            c_row[j] = c_row[j] + product;
-        }
+        const float product = a_row[kk] * b[kk * n + j];
+        acc = acc + product;
     }
+    return acc;
+}
+
+// narrow_gemm's peeled columns: per full block of 8, four products onto the output, four summed apart.
+float split8_dot(const float* a_row, const float* b, int64_t n, int64_t j, int64_t k, float start) {
+    float acc = start;
+    int64_t kk = 0;
+    for (; kk + 8 <= k; kk += 8) {
+        for (int64_t t = kk; t < kk + 4; ++t) {
+            const float product = a_row[t] * b[t * n + j];
+            acc = acc + product;
+        }
+        float apart = a_row[kk + 4] * b[(kk + 4) * n + j];
+        for (int64_t t = kk + 5; t < kk + 8; ++t) {
+            const float product = a_row[t] * b[t * n + j];
+            apart = apart + product;
+        }
+        acc = acc + apart;
+    }
+    return sequential_dot(a_row + kk, b + kk * n, n, j, k - kk, acc);
 }
 
 // One output of lane4_gemm: a_row[0..k) against column j of b (row stride n).
@@ -162,12 +179,15 @@ void blocked_gemm(const float* a, const float* b, const float* bias, float* c, i
     for (int64_t i = 0; i < m; ++i) row_portable(a + i * k, b, c + i * n, n, blocks, acc);
 }
 
-void sequential_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k) {
+void narrow_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k) {
     for (int64_t i = 0; i < m; ++i) {
-        float* c_row = c + i * n;
         const float start = bias != nullptr ? bias[i] : 0.0f;
-        for (int64_t j = 0; j < n; ++j) c_row[j] = start;
-        sequential_row_portable(a + i * k, b, c_row, n, k);
+        const int64_t misaligned = (4 - (i * n) % 4) % 4;
+        const int64_t peeled = n - misaligned >= 4 ? misaligned : 0;
+        for (int64_t j = 0; j < n; ++j) {
+            const float* a_row = a + i * k;
+            c[i * n + j] = j < peeled ? split8_dot(a_row, b, n, j, k, start) : sequential_dot(a_row, b, n, j, k, start);
+        }
     }
 }
 

@@ -28,10 +28,16 @@ std::vector<std::pair<int64_t, int64_t>> reduction_blocks(int64_t k);
 // a: m x k row-major, b: k x n row-major, bias: m values or nullptr, c: m x n row-major.
 void blocked_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k);
 
-// The order the reference took for products with only a few columns (2 to 8 output positions):
-// C starts as the bias and takes each product in increasing k, rounded to float before the
+// The order the reference took for products with 2 to 11 columns (output positions).  Mostly each
+// output starts as the bias and takes each product in increasing k, rounded to float before the
 // addition (no fused multiply-add): C[m][n] = (...((bias[m] + A[m][0]B[0][n]) + A[m][1]B[1][n]) ...).
-void sequential_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k);
+// The exception comes from the reference BLAS vectorising each output row m, which starts m*n floats
+// into a 16-byte aligned buffer: when p = (-m*n) mod 4 leading columns stand before the next 16-byte
+// boundary and at least 4 columns follow it, those p columns are peeled off and computed in "split-8"
+// order instead: per full block of 8 products, the first 4 are added onto the output one by one and
+// the other 4 are summed apart (((p4 + p5) + p6) + p7) and then added; products past the last full
+// block of 8 are added one by one.  (Read off the reference BLAS; see reference_conv.py.)
+void narrow_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k);
 
 // The order the reference took for a single output position (a 1x1 hyperprior on a 1x1 latent),
 // found by probing that BLAS with sums whose rounding reveals their tree (see reference_conv.py).

@@ -7,31 +7,36 @@ its reduction decides the last bit of every output, and it is a property of
 the BLAS build, its settings and the CPU it runs on (MKL with ``MKL_CBWR``, or
 on another CPU model, orders it differently).
 
-The conformance traces (../shared/conformance/trace) pin the reference's order
-down, and it depends on the number of output positions (columns of the product):
+The reference's order depends on the number of output positions (columns of
+the product):
 
-* 15 or more: the reduction is cut into blocks of at most 192 (a reduction
+* 12 or more: the reduction is cut into blocks of at most 192 (a reduction
   shorter than two blocks into two halves), each block is summed from zero
   with fused multiply-adds in order, and the blocks are added one by one onto
   the bias (``nvcodec._kernels.blocked_gemm``);
-* 2 to 8 (:data:`SEQUENTIAL_POSITIONS`): the products, each rounded to float,
-  are added one by one onto the bias (``nvcodec._kernels.sequential_gemm``);
+* 2 to 11 (:data:`NARROW_POSITIONS`): the products, each rounded to float, are
+  added one by one onto the bias, except for the few leading columns of an
+  output row that its vectorised loop peels off to reach 16-byte alignment,
+  which sum every second group of four products apart
+  (``nvcodec._kernels.narrow_gemm``, native/gemm/blocked_gemm.h has the rule);
 * 1 (a 1x1 hyperprior on a 1x1 latent, or the stride-2 layer that makes such a
   latent): four unfused accumulators after a head of ((K - 1) mod 4) + 1
   products, reduced as (0 + 2) + (1 + 3), the bias added last
-  (``nvcodec._kernels.lane4_gemm``).  The traces show the outputs but not the
-  tree, so the tree was read off the BLAS that reproduces them (torch 2.13's
-  MKL without ``MKL_CBWR`` on an AMD EPYC): a sum of +2^40 at leaf i, -2^40 at
-  leaf j and ones elsewhere returns the number of ones outside the subtree
-  where i and j meet, which rebuilds the whole tree (K = 1..512 checked), and
-  a product that is inexact in float shows whether it was fused.  The tree
-  then reproduces the traced layer bit for bit.
+  (``nvcodec._kernels.lane4_gemm``).
 
-All three are exact on every traced layer of their kind, so under the
-conformance profile these layers agree with the reference bit for bit on any
-CPU.  The traces hold no product with 9 to 14 positions; nvc gives them the
-blocked order (:data:`BLOCKED_MIN_POSITIONS`), on the reading that the
-reference's short path covers what fits one 8-float AVX2 vector.
+The blocked order (for 15 and more positions) and the plain sequential one
+(for 2, 4 and 8) were derived from the conformance traces
+(../shared/conformance/trace).  The traces show outputs, not trees, and hold
+no other position counts, so the rest was read off a BLAS that reproduces
+every traced layer bit for bit (torch 2.13's MKL without ``MKL_CBWR`` on an
+AMD EPYC): a sum with +2^40 at term i, -2^40 at term j and ones elsewhere
+returns the number of ones outside the smallest subtree holding both, which
+rebuilds each output's whole summation tree (bias included), and a product
+that is inexact in float shows whether it was fused.  Probed over K = 1..512,
+1 to 24 positions and eight output rows (each row's alignment phase); the
+single-position tree then reproduces the traced 1x1 hyperprior layers bit for
+bit.  nvc computes all of this in its own kernels, so under the conformance
+profile these layers agree with the reference on any CPU.
 
 The profile switches this on around coding calls (:func:`enabled`); training
 and other callers get torch's own convolution.
@@ -49,11 +54,10 @@ from torch import nn
 
 #: ATen sends a convolution with at most this many input values to im2col + sgemm
 SLOW_PATH_MAX_INPUT = 20480
-#: products with at least this many output positions: blocked fused sums (see the module docstring;
-#: traced from 15 up, assumed for 9-14)
-BLOCKED_MIN_POSITIONS = 9
-#: products with this many output positions: unfused products added in order onto the bias
-SEQUENTIAL_POSITIONS = range(2, 9)
+#: products with at least this many output positions: blocked fused sums (see the module docstring)
+BLOCKED_MIN_POSITIONS = 12
+#: products with this many output positions: unfused products added in order onto the bias (mostly)
+NARROW_POSITIONS = range(2, BLOCKED_MIN_POSITIONS)
 #: a single output position: four unfused accumulators after a head, the bias added last
 LANE4_POSITIONS = 1
 
@@ -99,7 +103,7 @@ def eligible(x: torch.Tensor, conv: nn.Conv2d) -> bool:
         return False
     out_h, out_w = _output_size(x, conv)
     positions = out_h * out_w
-    return positions >= BLOCKED_MIN_POSITIONS or positions in SEQUENTIAL_POSITIONS or positions == LANE4_POSITIONS
+    return positions >= BLOCKED_MIN_POSITIONS or positions in NARROW_POSITIONS or positions == LANE4_POSITIONS
 
 
 def conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -122,7 +126,7 @@ def conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     elif positions == LANE4_POSITIONS:
         kernel = _kernels.lane4_gemm
     else:
-        kernel = _kernels.sequential_gemm
+        kernel = _kernels.narrow_gemm
     out = kernel(weight.contiguous().numpy(), columns.detach().contiguous().numpy(), bias)
     return torch.from_numpy(out).reshape(1, conv.out_channels, out_h, out_w)
 

@@ -53,18 +53,59 @@ def test_blocked_gemm_is_exactly_the_documented_order(k, with_bias):
                                atol=1e-3)
 
 
-@pytest.mark.parametrize("k", [1, 128, 515])
-def test_sequential_gemm_adds_rounded_products_in_order(k):
-    rng = np.random.default_rng(k)
-    a = rng.standard_normal((7, k)).astype(np.float32)
-    b = rng.standard_normal((k, 11)).astype(np.float32)
+def add_in_order(products: np.ndarray, start: np.ndarray) -> np.ndarray:
+    acc = start
+    for column in products.T:
+        acc = (acc + column).astype(np.float32)
+    return acc
+
+
+def narrow_order(a: np.ndarray, b: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """narrow_gemm's documented order in numpy, output by output."""
+    m, k = a.shape
+    n = b.shape[1]
+    c = np.zeros((m, n), np.float32)
+    for i in range(m):
+        misaligned = -(i * n) % 4
+        peeled = misaligned if n - misaligned >= 4 else 0
+        for j in range(n):
+            products = (a[i] * b[:, j]).astype(np.float32)[None, :]
+            acc = bias[i : i + 1]
+            full = k - k % 8 if j < peeled else 0
+            for start in range(0, full, 8):
+                acc = add_in_order(products[:, start : start + 4], acc)
+                apart = add_in_order(products[:, start + 5 : start + 8], products[:, start + 4])
+                acc = (acc + apart).astype(np.float32)
+            c[i, j] = add_in_order(products[:, full:], acc)[0]
+    return c
+
+
+@pytest.mark.parametrize("k", [1, 8, 128, 515])
+@pytest.mark.parametrize("n", [2, 5, 6, 11])
+def test_narrow_gemm_is_exactly_the_documented_order(k, n):
+    rng = np.random.default_rng(k + n)
+    a = rng.standard_normal((7, k)).astype(np.float32)  # rows 0..6: every alignment phase
+    b = rng.standard_normal((k, n)).astype(np.float32)
     bias = rng.standard_normal(7).astype(np.float32)
-    expected = np.repeat(bias[:, None], 11, 1)
-    for i in range(k):
-        expected = (expected + (a[:, i : i + 1] * b[i : i + 1, :]).astype(np.float32)).astype(np.float32)
-    np.testing.assert_array_equal(_kernels.sequential_gemm(a, b, bias), expected)
+    got = _kernels.narrow_gemm(a, b, bias)
+    np.testing.assert_array_equal(got, narrow_order(a, b, bias))
     if k > 1:  # unfused products round differently from the blocked kernel's fused sums
-        assert not np.array_equal(_kernels.sequential_gemm(a, b, bias), _kernels.blocked_gemm(a, b, bias))
+        assert not np.array_equal(got, _kernels.blocked_gemm(a, b, bias))
+
+
+def test_narrow_gemm_peels_only_columns_before_an_aligned_run_of_four():
+    rng = np.random.default_rng(3)
+    k = 64
+    a = rng.standard_normal((4, k)).astype(np.float32)
+    b = rng.standard_normal((k, 5)).astype(np.float32)
+    bias = np.zeros(4, np.float32)
+    got = _kernels.narrow_gemm(a, b, bias)
+    plain = np.stack([add_in_order((a[i][None, :] * b.T).astype(np.float32), np.zeros(5, np.float32))
+                      for i in range(4)])
+    # with 5 columns only row 3 (starting 15 floats in) has one column before a 16-byte boundary and 4 after it
+    same = got == plain
+    assert same[:3].all() and same[3, 1:].all()
+    assert not same[3, 0]  # with these values the split-8 order rounds differently
 
 
 def lane4_order(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
@@ -128,8 +169,8 @@ def test_lane4_gemm_has_the_tree_read_off_the_reference_blas():
     # K = 9 as probed from the reference's BLAS: a head of one, lanes {1,5} {2,6} {3,7} {4,8}, bias last
     assert leaf_tree(_kernels.lane4_gemm, 9) == (((((0, 1), 5), (3, 7)), ((2, 6), (4, 8))), 9)
     assert leaf_tree(_kernels.lane4_gemm, 8) == ((((((((0, 1), 2), 3), 4), 6), (5, 7)), 8))
-    # and the probe tells orders apart: the sequential kernel is one chain onto the bias
-    assert leaf_tree(_kernels.sequential_gemm, 4) == ((((0, 4), 1), 2), 3)  # (children in leaf order)
+    # and the probe tells orders apart: the narrow kernel's single column is one chain onto the bias
+    assert leaf_tree(_kernels.narrow_gemm, 4) == ((((0, 4), 1), 2), 3)  # (children in leaf order)
 
 
 def test_lane4_gemm_products_are_unfused():
@@ -188,14 +229,14 @@ def test_conv_follows_the_blocked_order_when_enabled(kernel, stride, padding, si
     np.testing.assert_array_equal(got.reshape(24, -1).numpy(), exact)
 
 
-def test_conv_with_few_positions_follows_the_sequential_order():
+def test_conv_with_few_positions_follows_the_narrow_order():
     torch.manual_seed(0)
     conv = Conv2d(40, 24, 2, stride=2).requires_grad_(False)
     x = torch.randn(1, 40, 4, 6)  # 2x3 output positions
     with reference_conv.enabled():
         got = conv(x)
     columns = F.unfold(x, 2, stride=2)[0].numpy()
-    expected = _kernels.sequential_gemm(conv.weight.reshape(24, -1).numpy(), columns, conv.bias.numpy())
+    expected = _kernels.narrow_gemm(conv.weight.reshape(24, -1).numpy(), columns, conv.bias.numpy())
     np.testing.assert_array_equal(got.reshape(24, -1).numpy(), expected)
     torch.testing.assert_close(got, F.conv2d(x, conv.weight, conv.bias, stride=2), rtol=1e-5, atol=1e-5)
 
@@ -224,8 +265,8 @@ def test_what_is_eligible():
     conv = Conv2d(8, 8, 1).requires_grad_(False)
     assert reference_conv.eligible(torch.randn(1, 8, 4, 4), conv)
     assert not reference_conv.eligible(torch.randn(2, 8, 4, 4), conv)  # batches go to oneDNN
-    assert reference_conv.eligible(torch.randn(1, 8, 2, 4), conv)  # 8 positions: the sequential order
-    assert reference_conv.eligible(torch.randn(1, 8, 3, 3), conv)  # 9 positions: the blocked order
+    assert reference_conv.eligible(torch.randn(1, 8, 2, 4), conv)  # 8 positions: the narrow order
+    assert reference_conv.eligible(torch.randn(1, 8, 3, 4), conv)  # 12 positions: the blocked order
     assert reference_conv.eligible(torch.randn(1, 8, 1, 1), conv)  # 1 position: the four-accumulator order
     assert not reference_conv.eligible(torch.randn(1, 8, 60, 60), conv)  # over 20480 values: oneDNN
     assert not reference_conv.eligible(torch.randn(1, 8, 4, 4).double(), conv.double())
