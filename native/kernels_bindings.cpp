@@ -60,8 +60,8 @@ PYBIND11_MODULE(_kernels, mod) {
          "bias[:, None] + a @ b in float32, reduction blocks of at most 192 (see native/gemm/blocked_gemm.h)"},
         {"narrow_gemm", nvc::gemm::narrow_gemm,
          "bias[:, None] + a @ b in float32, unfused products added onto the bias in order (some columns split-8)"},
-        {"lane4_gemm", nvc::gemm::lane4_gemm,
-         "bias[:, None] + a @ b in float32, four unfused accumulators after a head, the bias added last"},
+        {"single_column_gemm", nvc::gemm::single_column_gemm,
+         "bias[:, None] + a @ b in float32, unfused products in 4 (or, in the last rows, 8) lanes, bias last"},
     };
     for (const Named& k : kernels) {
         const GemmKernel kernel = k.kernel;

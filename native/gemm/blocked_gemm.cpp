@@ -116,24 +116,46 @@ float split8_dot(const float* a_row, const float* b, int64_t n, int64_t j, int64
     return sequential_dot(a_row + kk, b + kk * n, n, j, k - kk, acc);
 }
 
-// One output of lane4_gemm: a_row[0..k) against column j of b (row stride n).
-float lane4_dot(const float* a_row, const float* b, int64_t n, int64_t j, int64_t k) {
-    if (k <= 0) return 0.0f;
-    const int64_t head = (k - 1) % 4 + 1;
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+// One output of single_column_gemm: a_row[0..k) against column j of b (row stride n), without the bias.
+// `lanes` accumulators (4 or 8) after a head of `head` products; the first `k_lanes` products are
+// covered by head and lanes, the rest are added one by one after the reduction.
+float lane_dot(const float* a_row, const float* b, int64_t n, int64_t j, int64_t head, int lanes, int64_t k_lanes,
+               int64_t k) {
+    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
     for (int64_t kk = 0; kk < head; ++kk) {
         const float product = a_row[kk] * b[kk * n + j];
         acc[0] = acc[0] + product;
     }
-    for (int64_t kk = head; kk < k; kk += 4) {
-        for (int lane = 0; lane < 4; ++lane) {
+    for (int64_t kk = head; kk < k_lanes; kk += lanes) {
+        for (int lane = 0; lane < lanes; ++lane) {
             const float product = a_row[kk + lane] * b[(kk + lane) * n + j];
             acc[lane] = acc[lane] + product;
         }
     }
-    const float even = acc[0] + acc[2];
-    const float odd = acc[1] + acc[3];
-    return even + odd;
+    // Halving: lane i takes lane i + lanes/2 until one is left; with 4 lanes (0+2)+(1+3), with 8
+    // ((0+4)+(2+6))+((1+5)+(3+7)).
+    for (int width = lanes / 2; width >= 1; width /= 2)
+        for (int lane = 0; lane < width; ++lane) acc[lane] = acc[lane] + acc[lane + width];
+    float sum = acc[0];
+    for (int64_t kk = k_lanes; kk < k; ++kk) {
+        const float product = a_row[kk] * b[kk * n + j];
+        sum = sum + product;
+    }
+    return sum;
+}
+
+// narrow_gemm for rows first_row.. of a larger output: a row's peel depends on where it starts in the whole.
+void narrow_rows(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k,
+                 int64_t first_row) {
+    for (int64_t i = 0; i < m; ++i) {
+        const float start = bias != nullptr ? bias[i] : 0.0f;
+        const int64_t misaligned = (4 - ((first_row + i) * n) % 4) % 4;
+        const int64_t peeled = n - misaligned >= 4 ? misaligned : 0;
+        for (int64_t j = 0; j < n; ++j) {
+            const float* a_row = a + i * k;
+            c[i * n + j] = j < peeled ? split8_dot(a_row, b, n, j, k, start) : sequential_dot(a_row, b, n, j, k, start);
+        }
+    }
 }
 
 }  // namespace
@@ -142,9 +164,11 @@ std::vector<std::pair<int64_t, int64_t>> reduction_blocks(int64_t k) {
     std::vector<std::pair<int64_t, int64_t>> blocks;
     if (k <= 0) return blocks;
     if (k > kBlock && k < 2 * kBlock) {
-        const int64_t half = (k + 1) / 2;
+        // Two equal halves; an odd last product is a block of its own.
+        const int64_t half = k / 2;
         blocks.emplace_back(0, half);
-        blocks.emplace_back(half, k);
+        blocks.emplace_back(half, 2 * half);
+        if (k % 2 != 0) blocks.emplace_back(2 * half, k);
         return blocks;
     }
     for (int64_t start = 0; start < k; start += kBlock) blocks.emplace_back(start, std::min(start + kBlock, k));
@@ -152,6 +176,13 @@ std::vector<std::pair<int64_t, int64_t>> reduction_blocks(int64_t k) {
 }
 
 void blocked_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k) {
+    // With fewer than 12 rows, the rows after the last full group of four take the narrow order.
+    const int64_t narrow_from = m < 12 ? m - m % 4 : m;
+    if (narrow_from < m) {
+        narrow_rows(a + narrow_from * k, b, bias != nullptr ? bias + narrow_from : nullptr, c + narrow_from * n,
+                    m - narrow_from, n, k, narrow_from);
+        m = narrow_from;
+    }
     const auto blocks = reduction_blocks(k);
     for (int64_t i = 0; i < m; ++i) {
         const float start = bias != nullptr ? bias[i] : 0.0f;
@@ -180,21 +211,27 @@ void blocked_gemm(const float* a, const float* b, const float* bias, float* c, i
 }
 
 void narrow_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k) {
-    for (int64_t i = 0; i < m; ++i) {
-        const float start = bias != nullptr ? bias[i] : 0.0f;
-        const int64_t misaligned = (4 - (i * n) % 4) % 4;
-        const int64_t peeled = n - misaligned >= 4 ? misaligned : 0;
-        for (int64_t j = 0; j < n; ++j) {
-            const float* a_row = a + i * k;
-            c[i * n + j] = j < peeled ? split8_dot(a_row, b, n, j, k, start) : sequential_dot(a_row, b, n, j, k, start);
-        }
-    }
+    narrow_rows(a, b, bias, c, m, n, k, 0);
 }
 
-void lane4_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k) {
+void single_column_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n,
+                        int64_t k) {
+    const int64_t full_groups = m - m % 4;
     for (int64_t i = 0; i < m; ++i) {
         const float start = bias != nullptr ? bias[i] : 0.0f;
-        for (int64_t j = 0; j < n; ++j) c[i * n + j] = lane4_dot(a + i * k, b, n, j, k) + start;
+        for (int64_t j = 0; j < n; ++j) {
+            float dot;
+            if (k <= 0) {
+                dot = 0.0f;
+            } else if (i < full_groups) {
+                dot = lane_dot(a + i * k, b, n, j, (k - 1) % 4 + 1, 4, k, k);
+            } else {
+                // (row 4q + 1 of the last group reduces over four accumulators, rows 4q and 4q + 2 over eight)
+                const int64_t head = std::min<int64_t>(k, 4);
+                dot = lane_dot(a + i * k, b, n, j, head, i % 4 == 1 ? 4 : 8, head + (k - head) / 8 * 8, k);
+            }
+            c[i * n + j] = dot + start;
+        }
     }
 }
 

@@ -11,7 +11,9 @@
 //   * inside a block, one float accumulator per output starts at 0 and takes
 //     fused multiply-adds in increasing k;
 //   * C starts as the bias (or 0) and each block's accumulator is added to it
-//     with one float addition, in block order.
+//     with one float addition, in block order;
+//   * except that a product with fewer than 12 rows computes the rows after
+//     its last full group of four in narrow_gemm's order.
 #pragma once
 
 #include <cstddef>
@@ -22,7 +24,8 @@
 namespace nvc::gemm {
 
 // Blocks of at most 192; a reduction longer than one block but shorter than
-// two is cut into two halves (the first one the larger) instead of 192 + rest.
+// two is cut into two equal halves instead of 192 + rest (an odd last product
+// then forms a third block of one).
 std::vector<std::pair<int64_t, int64_t>> reduction_blocks(int64_t k);
 
 // a: m x k row-major, b: k x n row-major, bias: m values or nullptr, c: m x n row-major.
@@ -41,12 +44,19 @@ void narrow_gemm(const float* a, const float* b, const float* bias, float* c, in
 
 // The order the reference took for a single output position (a 1x1 hyperprior on a 1x1 latent),
 // found by probing that BLAS with sums whose rounding reveals their tree (see reference_conv.py).
-// Per output, with every product rounded to float before it is added (no fused multiply-add):
+// Every product is rounded to float before it is added (no fused multiply-add).  Rows come in
+// groups of four; in every full group, per output:
 //   * a head of h = ((k - 1) mod 4) + 1 products is summed in order into accumulator 0;
 //   * the remaining k - h products (a multiple of 4) go round-robin to accumulators 0..3, each
 //     taking its products in increasing k (accumulators 1..3 start at 0);
 //   * the accumulators are reduced as (acc0 + acc2) + (acc1 + acc3), and the bias is added last.
+// The last m mod 4 rows take another loop: a head of min(k, 4) products into accumulator 0, then
+// 8 * floor((k - 4) / 8) products round-robin over accumulators 0..7, reduced as
+// ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)) (in row 4q + 1: over
+// accumulators 0..3, reduced as in the full groups), then the products left over added one by
+// one, and the bias last.
 // Written for any number of columns, each column computed independently in that order.
-void lane4_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n, int64_t k);
+void single_column_gemm(const float* a, const float* b, const float* bias, float* c, int64_t m, int64_t n,
+                        int64_t k);
 
 }  // namespace nvc::gemm

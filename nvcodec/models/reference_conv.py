@@ -11,9 +11,11 @@ The reference's order depends on the number of output positions (columns of
 the product):
 
 * 12 or more: the reduction is cut into blocks of at most 192 (a reduction
-  shorter than two blocks into two halves), each block is summed from zero
-  with fused multiply-adds in order, and the blocks are added one by one onto
-  the bias (``nvcodec._kernels.blocked_gemm``);
+  shorter than two blocks into two equal halves, an odd last product on its
+  own), each block is summed from zero with fused multiply-adds in order, and
+  the blocks are added one by one onto the bias; with fewer than 12 output
+  channels, the ones after the last full group of four take the narrow order
+  (``nvcodec._kernels.blocked_gemm``);
 * 2 to 11 (:data:`NARROW_POSITIONS`): the products, each rounded to float, are
   added one by one onto the bias, except for the few leading columns of an
   output row that its vectorised loop peels off to reach 16-byte alignment,
@@ -21,8 +23,10 @@ the product):
   (``nvcodec._kernels.narrow_gemm``, native/gemm/blocked_gemm.h has the rule);
 * 1 (a 1x1 hyperprior on a 1x1 latent, or the stride-2 layer that makes such a
   latent): four unfused accumulators after a head of ((K - 1) mod 4) + 1
-  products, reduced as (0 + 2) + (1 + 3), the bias added last
-  (``nvcodec._kernels.lane4_gemm``).
+  products, reduced as (0 + 2) + (1 + 3), the bias added last; the last
+  M mod 4 output rows use eight accumulators after a head of four and add the
+  leftover products after the reduction
+  (``nvcodec._kernels.single_column_gemm``).
 
 The blocked order (for 15 and more positions) and the plain sequential one
 (for 2, 4 and 8) were derived from the conformance traces
@@ -33,9 +37,10 @@ AMD EPYC): a sum with +2^40 at term i, -2^40 at term j and ones elsewhere
 returns the number of ones outside the smallest subtree holding both, which
 rebuilds each output's whole summation tree (bias included), and a product
 that is inexact in float shows whether it was fused.  Probed over K = 1..512,
-1 to 24 positions and eight output rows (each row's alignment phase); the
-single-position tree then reproduces the traced 1x1 hyperprior layers bit for
-bit.  nvc computes all of this in its own kernels, so under the conformance
+1 to 24 positions and eight output rows (each row's alignment phase), then
+checked on random data for 360 layer shapes with every channel count modulo 4
+(``bench/probe_blas_order.py``); the single-position tree reproduces the
+traced 1x1 hyperprior layers bit for bit.  nvc computes all of this in its own kernels, so under the conformance
 profile these layers agree with the reference on any CPU.
 
 The profile switches this on around coding calls (:func:`enabled`); training
@@ -58,8 +63,8 @@ SLOW_PATH_MAX_INPUT = 20480
 BLOCKED_MIN_POSITIONS = 12
 #: products with this many output positions: unfused products added in order onto the bias (mostly)
 NARROW_POSITIONS = range(2, BLOCKED_MIN_POSITIONS)
-#: a single output position: four unfused accumulators after a head, the bias added last
-LANE4_POSITIONS = 1
+#: a single output position: unfused products in four (eight) lanes after a head, the bias added last
+SINGLE_POSITION = 1
 
 _state = threading.local()
 
@@ -103,7 +108,7 @@ def eligible(x: torch.Tensor, conv: nn.Conv2d) -> bool:
         return False
     out_h, out_w = _output_size(x, conv)
     positions = out_h * out_w
-    return positions >= BLOCKED_MIN_POSITIONS or positions in NARROW_POSITIONS or positions == LANE4_POSITIONS
+    return positions >= BLOCKED_MIN_POSITIONS or positions in NARROW_POSITIONS or positions == SINGLE_POSITION
 
 
 def conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -123,8 +128,8 @@ def conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     positions = out_h * out_w
     if positions >= BLOCKED_MIN_POSITIONS:
         kernel = _kernels.blocked_gemm
-    elif positions == LANE4_POSITIONS:
-        kernel = _kernels.lane4_gemm
+    elif positions == SINGLE_POSITION:
+        kernel = _kernels.single_column_gemm
     else:
         kernel = _kernels.narrow_gemm
     out = kernel(weight.contiguous().numpy(), columns.detach().contiguous().numpy(), bias)

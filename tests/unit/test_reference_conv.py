@@ -28,9 +28,9 @@ def emulate(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, blocks) -> np
         (0, []),
         (1, [(0, 1)]),
         (192, [(0, 192)]),
-        (193, [(0, 97), (97, 193)]),
+        (193, [(0, 96), (96, 192), (192, 193)]),
         (256, [(0, 128), (128, 256)]),
-        (383, [(0, 192), (192, 383)]),
+        (383, [(0, 191), (191, 382), (382, 383)]),
         (384, [(0, 192), (192, 384)]),
         (1024, [(0, 192), (192, 384), (384, 576), (576, 768), (768, 960), (960, 1024)]),
     ],
@@ -48,7 +48,10 @@ def test_blocked_gemm_is_exactly_the_documented_order(k, with_bias):
     bias = rng.standard_normal(9).astype(np.float32) if with_bias else None
     got = _kernels.blocked_gemm(a, b, bias)
     assert got.dtype == np.float32 and got.shape == (9, 21)
-    np.testing.assert_array_equal(got, emulate(a, b, bias, _kernels.reduction_blocks(k)))
+    # 9 rows: under 12, so row 8 (after the last full group of four) takes the narrow order
+    np.testing.assert_array_equal(got[:8], emulate(a[:8], b, None if bias is None else bias[:8],
+                                                   _kernels.reduction_blocks(k)))
+    np.testing.assert_array_equal(got[8:], narrow_order(a, b, np.zeros(9, np.float32) if bias is None else bias)[8:])
     np.testing.assert_allclose(got, a.astype(np.float64) @ b + (0 if bias is None else bias[:, None]), rtol=1e-4,
                                atol=1e-3)
 
@@ -108,33 +111,47 @@ def test_narrow_gemm_peels_only_columns_before_an_aligned_run_of_four():
     assert not same[3, 0]  # with these values the split-8 order rounds differently
 
 
-def lane4_order(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """lane4_gemm's documented order in numpy, column by column."""
+def lanes_dot(products: np.ndarray, head: int, lanes: int, covered: int) -> np.float32:
+    """Head into lane 0, round-robin lanes up to ``covered``, halving reduction, then the rest in order."""
+    acc = [np.float32(0)] * lanes
+    for i in range(head):
+        acc[0] = np.float32(acc[0] + products[i])
+    for i in range(head, covered):
+        lane = (i - head) % lanes
+        acc[lane] = np.float32(acc[lane] + products[i])
+    while len(acc) > 1:
+        half = len(acc) // 2
+        acc = [np.float32(acc[i] + acc[i + half]) for i in range(half)]
+    total = acc[0]
+    for p in products[covered:]:
+        total = np.float32(total + p)
+    return total
+
+
+def single_column_order(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """single_column_gemm's documented order in numpy, output by output."""
     m, k = a.shape
     c = np.zeros((m, b.shape[1]), np.float32)
-    for j in range(b.shape[1]):
-        products = (a * b[:, j][None, :]).astype(np.float32)
-        head = (k - 1) % 4 + 1
-        acc = [np.zeros(m, np.float32) for _ in range(4)]
-        for i in range(head):
-            acc[0] = (acc[0] + products[:, i]).astype(np.float32)
-        for i in range(head, k):
-            lane = (i - head) % 4
-            acc[lane] = (acc[lane] + products[:, i]).astype(np.float32)
-        c[:, j] = ((acc[0] + acc[2]).astype(np.float32) + (acc[1] + acc[3]).astype(np.float32)).astype(np.float32)
-        if bias is not None:
-            c[:, j] = (c[:, j] + bias).astype(np.float32)
+    for i in range(m):
+        for j in range(b.shape[1]):
+            products = (a[i] * b[:, j]).astype(np.float32)
+            if i < m - m % 4:
+                dot = lanes_dot(products, (k - 1) % 4 + 1, 4, k)
+            else:
+                head = min(k, 4)
+                dot = lanes_dot(products, head, 4 if i % 4 == 1 else 8, head + (k - head) // 8 * 8)
+            c[i, j] = dot if bias is None else np.float32(dot + bias[i])
     return c
 
 
-@pytest.mark.parametrize("k", [1, 3, 4, 5, 8, 128, 130, 512])
+@pytest.mark.parametrize("k", [1, 3, 4, 5, 8, 12, 20, 128, 130, 512])
 @pytest.mark.parametrize("with_bias", [True, False])
-def test_lane4_gemm_is_exactly_the_documented_order(k, with_bias):
+def test_single_column_gemm_is_exactly_the_documented_order(k, with_bias):
     rng = np.random.default_rng(k)
-    a = rng.standard_normal((13, k)).astype(np.float32)
+    a = rng.standard_normal((15, k)).astype(np.float32)  # 15 rows: three full groups, then rows 12, 13, 14
     b = rng.standard_normal((k, 2)).astype(np.float32)
-    bias = rng.standard_normal(13).astype(np.float32) if with_bias else None
-    np.testing.assert_array_equal(_kernels.lane4_gemm(a, b, bias), lane4_order(a, b, bias))
+    bias = rng.standard_normal(15).astype(np.float32) if with_bias else None
+    np.testing.assert_array_equal(_kernels.single_column_gemm(a, b, bias), single_column_order(a, b, bias))
 
 
 def leaf_tree(kernel, k: int):
@@ -165,20 +182,29 @@ def leaf_tree(kernel, k: int):
     return build(list(range(n)))
 
 
-def test_lane4_gemm_has_the_tree_read_off_the_reference_blas():
+def test_single_column_gemm_has_the_tree_read_off_the_reference_blas():
     # K = 9 as probed from the reference's BLAS: a head of one, lanes {1,5} {2,6} {3,7} {4,8}, bias last
-    assert leaf_tree(_kernels.lane4_gemm, 9) == (((((0, 1), 5), (3, 7)), ((2, 6), (4, 8))), 9)
-    assert leaf_tree(_kernels.lane4_gemm, 8) == ((((((((0, 1), 2), 3), 4), 6), (5, 7)), 8))
+    assert leaf_tree(_kernels.single_column_gemm, 9) == (((((0, 1), 5), (3, 7)), ((2, 6), (4, 8))), 9)
+    assert leaf_tree(_kernels.single_column_gemm, 8) == ((((((((0, 1), 2), 3), 4), 6), (5, 7)), 8))
     # and the probe tells orders apart: the narrow kernel's single column is one chain onto the bias
     assert leaf_tree(_kernels.narrow_gemm, 4) == ((((0, 4), 1), 2), 3)  # (children in leaf order)
 
 
-def test_lane4_gemm_products_are_unfused():
+def test_single_column_gemm_products_are_unfused():
     # (1 + 2^-12)^2 is not a float: rounded first and added to -1 it gives 2^-11, fused 2^-11 + 2^-24
     x = np.float32(1 + 2.0**-12)
     a = np.array([[-1.0, x]], np.float32)
     b = np.array([[1.0], [x]], np.float32)
-    assert _kernels.lane4_gemm(a, b)[0, 0] == np.float32(2.0**-11)
+    assert _kernels.single_column_gemm(a, b)[0, 0] == np.float32(2.0**-11)
+
+
+def test_blocked_gemm_from_12_rows_is_blocked_in_every_row():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((13, 200)).astype(np.float32)
+    b = rng.standard_normal((200, 12)).astype(np.float32)
+    bias = rng.standard_normal(13).astype(np.float32)
+    np.testing.assert_array_equal(_kernels.blocked_gemm(a, b, bias),
+                                  emulate(a, b, bias, _kernels.reduction_blocks(200)))
 
 
 def test_blocked_gemm_split_over_two_threads_is_exact():
@@ -241,14 +267,14 @@ def test_conv_with_few_positions_follows_the_narrow_order():
     torch.testing.assert_close(got, F.conv2d(x, conv.weight, conv.bias, stride=2), rtol=1e-5, atol=1e-5)
 
 
-def test_conv_with_one_position_follows_the_lane4_order():
+def test_conv_with_one_position_follows_the_single_column_order():
     torch.manual_seed(0)
     conv = Conv2d(40, 24, 2, stride=2).requires_grad_(False)
     x = torch.randn(1, 40, 2, 2)  # one output position, K = 160
     with reference_conv.enabled():
         got = conv(x)
     columns = F.unfold(x, 2, stride=2)[0].numpy()
-    expected = _kernels.lane4_gemm(conv.weight.reshape(24, -1).numpy(), columns, conv.bias.numpy())
+    expected = _kernels.single_column_gemm(conv.weight.reshape(24, -1).numpy(), columns, conv.bias.numpy())
     np.testing.assert_array_equal(got.reshape(24, -1).numpy(), expected)
     torch.testing.assert_close(got, F.conv2d(x, conv.weight, conv.bias, stride=2), rtol=1e-5, atol=1e-5)
 
