@@ -27,7 +27,7 @@ Prints one JSON document on stdout: best-of-N Msymbols/s per coder, direction
 and clock (``cpu_`` keys: per CPU-second), and our speed as a multiple of each
 constriction run's and of the fastest one per direction and clock.
 
-    python bench/bench_rans.py [--repeat 5] [--seed 0]
+    python bench/bench_rans.py [--repeat 30] [--seed 0]
 """
 
 from __future__ import annotations
@@ -270,7 +270,7 @@ def bench_constriction_grouped(w: dict) -> Run:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
