@@ -11,7 +11,8 @@ $(STAMP): pyproject.toml setup.py $(wildcard native/*.cpp native/rans/* native/g
 	$(BIN)/pip install -q --upgrade pip
 	# the CPU build that lies on these machines; never let pip pick a CUDA build
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	# eval: the BD-rate and RD-plot tests need bjontegaard and matplotlib, so no test is skipped
+	$(BIN)/pip install -q -e '.[test,eval]'
 	touch $(STAMP)
 
 install: $(STAMP)
