@@ -26,7 +26,12 @@ the product):
   products, reduced as (0 + 2) + (1 + 3), the bias added last; the last
   M mod 4 output rows use eight accumulators after a head of four and add the
   leftover products after the reduction
-  (``nvcodec._kernels.single_column_gemm``).
+  (``nvcodec._kernels.single_column_gemm``).  This is the order for 16-byte
+  aligned inputs and weights: that BLAS orders a single column differently
+  when either buffer starts off a 16-byte boundary.  torch allocates tensors
+  64-byte aligned, and the layers with one position read fresh tensors (the
+  rounded z, an im2col buffer), so the aligned case is the one that occurs;
+  nvc computes it whatever the alignment, so that its encoder and decoder agree.
 
 The blocked order (for 15 and more positions) and the plain sequential one
 (for 2, 4 and 8) were derived from the conformance traces
