@@ -9,9 +9,10 @@ step (the zero read-out weights see non-zero inputs), so training then uses the
 extra width.
 
 What can grow is what the recipe needs: the inter model's reconstruction
-network (``InterConfig.recon``), which in the compact config confines every
+network (``InterConfig.recon``), which in the compact config confined every
 decoded 8x8 block of a P frame to a fixed affine subspace of ``recon``
-dimensions: too few for the 96 that a 4:2:0 block has.
+dimensions, and its feature path (``InterConfig.feature``), through which
+the P frame sees its reference and from which it is decoded.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from torch import nn
 from nvcodec.errors import ModelError
 from nvcodec.models.bundle import CodecModel
 from nvcodec.models.config import ModelConfig
-from nvcodec.models.inter import InterModel
+from nvcodec.models.inter import PIXEL_CHANNELS, InterModel
 from nvcodec.models.layers import DepthConvBlock
 
 #: new channels start from the layers' default initialisation times this, so they begin small
@@ -36,77 +37,119 @@ def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
     old = model.config
     if target.intra != old.intra:
         raise ModelError(f"cannot grow {old.name} into {target.name}: the intra model differs")
-    if dataclasses.replace(target.inter, recon=old.inter.recon) != old.inter:
-        raise ModelError(f"cannot grow {old.name} into {target.name}: only the inter recon width may change")
-    if target.inter.recon < old.inter.recon:
-        raise ModelError(f"cannot grow {old.name} into {target.name}: the recon width would shrink")
+    grown_fields = dataclasses.replace(target.inter, recon=old.inter.recon, feature=old.inter.feature)
+    if grown_fields != old.inter:
+        raise ModelError(f"cannot grow {old.name} into {target.name}: only the inter recon and feature widths may "
+                         "change")
+    if target.inter.recon < old.inter.recon or target.inter.feature < old.inter.feature:
+        raise ModelError(f"cannot grow {old.name} into {target.name}: a width would shrink")
     inter = InterModel(target.inter).to(model.device)
     with torch.no_grad():
         _copy_matching(model.inter, inter)
-        _grow_recon(model.inter, inter)
+        _grow_inter(model.inter, inter)
     return CodecModel(f"{target.name}-training", target, model.intra, inter, sha256="")
 
 
 def _copy_matching(src: nn.Module, dst: nn.Module) -> None:
-    """Copy every parameter whose name and shape are unchanged; the recon network is grown apart."""
+    """Copy every parameter whose name and shape are unchanged; the grown layers are rebuilt apart."""
     src_state = src.state_dict()
     for name, tensor in dst.state_dict().items():
         if name in src_state and src_state[name].shape == tensor.shape:
             tensor.copy_(src_state[name])
 
 
-def _grow_recon(src: InterModel, dst: InterModel) -> None:
-    old_width = src.cfg.recon
-    for old_block, new_block in zip(src.recon_generation_net.conv, dst.recon_generation_net.conv, strict=True):
-        _grow_block(old_block, new_block)
-    head_old, head_new = src.recon_generation_net.head, dst.recon_generation_net.head
-    head_new.weight.zero_()
-    head_new.weight[:, :old_width] = head_old.weight
-    head_new.bias.copy_(head_old.bias)
-    dst.q_recon.fill_(1.0)
-    dst.q_recon[:, :old_width] = src.q_recon
+# A channel map says where each old channel of a tensor sits in the grown one (the new channels are
+# the rest).  Widths grow by appending, so a tensor's map is arange(old width), and a concatenation's
+# map is its parts' maps with the later parts shifted by the grown widths before them.
 
 
-def _grow_block(old: DepthConvBlock, new: DepthConvBlock) -> None:
+def _prefix(n: int) -> torch.Tensor:
+    return torch.arange(n)
+
+
+def _cat(*parts: tuple[torch.Tensor, int]) -> torch.Tensor:
+    """The map of a concatenation of (map, grown width) parts."""
+    out, offset = [], 0
+    for channel_map, width in parts:
+        out.append(channel_map + offset)
+        offset += width
+    return torch.cat(out)
+
+
+def _grow_inter(src: InterModel, dst: InterModel) -> None:
+    od, nd = src.cfg.feature, dst.cfg.feature
+    d_map = _prefix(od)
+    pixels = _prefix(PIXEL_CHANNELS)
+    d_pair = _cat((d_map, nd), (d_map, nd))  # cat((feature, ctx)) of two d-wide tensors
+    _grow_block(src.feature_adaptor_i, dst.feature_adaptor_i, pixels, d_map)
+    _grow_conv(src.feature_adaptor_p, dst.feature_adaptor_p, d_map, d_map)
+    for group in ("conv1", "conv2"):
+        _grow_stack(getattr(src.feature_extractor, group), getattr(dst.feature_extractor, group), d_map, d_map)
+    _grow_conv(src.encoder.conv1, dst.encoder.conv1, pixels, d_map)
+    _grow_stack(src.encoder.conv2, dst.encoder.conv2, d_pair, d_map)
+    _grow_block(src.encoder.conv3, dst.encoder.conv3, d_map, d_map)
+    _grow_conv(src.encoder.down, dst.encoder.down, d_map, _prefix(src.cfg.latent))
+    # the sub-pixel convolution's output channel c * 4 + s becomes pixel s of channel c
+    _grow_conv(src.decoder.up.conv[0], dst.decoder.up.conv[0], _prefix(src.cfg.latent), _prefix(4 * od))
+    _grow_stack(src.decoder.conv1, dst.decoder.conv1, d_pair, d_map)
+    _grow_conv(src.decoder.conv2, dst.decoder.conv2, d_map, d_map)
+    _grow_conv(src.temporal_prior_encoder.down, dst.temporal_prior_encoder.down, d_map,
+               _prefix(2 * src.cfg.latent))
+    recon_map = _prefix(src.cfg.recon)
+    _grow_stack(src.recon_generation_net.conv, dst.recon_generation_net.conv, d_map, recon_map)
+    _grow_conv(src.recon_generation_net.head, dst.recon_generation_net.head, recon_map, pixels, silent_inputs=True)
+    for name in ("q_encoder", "q_decoder", "q_feature", "q_recon"):
+        old_q, new_q = getattr(src, name), getattr(dst, name)
+        new_q.fill_(1.0)
+        new_q[:, : old_q.shape[1]] = old_q
+
+
+def _grow_stack(old: nn.Sequential, new: nn.Sequential, in_map: torch.Tensor, width_map: torch.Tensor) -> None:
+    for i, (old_block, new_block) in enumerate(zip(old, new, strict=True)):
+        _grow_block(old_block, new_block, in_map if i == 0 else width_map, width_map)
+
+
+def _grow_block(old: DepthConvBlock, new: DepthConvBlock, in_map: torch.Tensor, width_map: torch.Tensor) -> None:
     """Widen a DepthConvBlock: old output channels keep their values, new ones read everything."""
-    in_old = old.adaptor.in_channels if old.adaptor is not None else old.dc[0].in_channels
-    n = old.dc[0].out_channels
     if new.adaptor is not None:
         if old.adaptor is not None:
-            _embed_conv(old.adaptor, new.adaptor, n, in_old)
+            _grow_conv(old.adaptor, new.adaptor, in_map, width_map)
         else:
             # the old block had no adaptor (input width = width): identity on the old channels
             _scale_(new.adaptor)
-            new.adaptor.weight[:n] = 0.0
-            new.adaptor.weight[:n, :in_old] = torch.eye(n).reshape(n, n, 1, 1)
-            new.adaptor.bias[:n] = 0.0
+            new.adaptor.weight[width_map] = 0.0
+            new.adaptor.weight[width_map, in_map] = 1.0
+            new.adaptor.bias[width_map] = 0.0
     elif old.adaptor is not None:
         raise ModelError("cannot grow a block that loses its adaptor")
-    _embed_conv(old.dc[0], new.dc[0], n, n)
-    _embed_conv(old.dc[2], new.dc[2], n, 1)  # depthwise: one input per group
-    _embed_conv(old.dc[3], new.dc[3], n, n)
-    # ffn.0 feeds WSiLUChunkAdd, which adds its output's first half to its second half:
-    # old hidden unit j is ffn.0 rows j and 2n + j; in the wide block, rows j and 2N + j
-    wide = new.dc[0].out_channels
-    f_old, f_new = old.ffn[0], new.ffn[0]
-    _scale_(f_new)
-    for half in range(2):
-        rows_old = slice(half * 2 * n, half * 2 * n + 2 * n)
-        rows_new = slice(half * 2 * wide, half * 2 * wide + 2 * n)
-        f_new.weight[rows_new] = 0.0
-        f_new.weight[rows_new, :n] = f_old.weight[rows_old]
-        f_new.bias[rows_new] = f_old.bias[rows_old]
-    _embed_conv(old.ffn[2], new.ffn[2], n, 2 * n)
+    _grow_conv(old.dc[0], new.dc[0], width_map, width_map)
+    _grow_conv(old.dc[2], new.dc[2], _prefix(1), width_map)  # depthwise: one input per group
+    _grow_conv(old.dc[3], new.dc[3], width_map, width_map)
+    # ffn.0 feeds WSiLUChunkAdd, which adds its output's first half to its second half: old hidden
+    # unit j is ffn.0 rows j and 2n + j; in the wide block, rows j and 2N + j
+    n, wide = old.dc[0].out_channels, new.dc[0].out_channels
+    hidden = _cat((_prefix(2 * n), 2 * wide), (_prefix(2 * n), 2 * wide))
+    _grow_conv(old.ffn[0], new.ffn[0], width_map, hidden)
+    _grow_conv(old.ffn[2], new.ffn[2], _prefix(2 * n), width_map)
 
 
-def _embed_conv(old: nn.Conv2d, new: nn.Conv2d, rows: int, cols: int) -> None:
-    """Old weights in the top-left corner; old rows ignore the new inputs; new rows start small."""
+def _grow_conv(old: nn.Conv2d, new: nn.Conv2d, in_map: torch.Tensor, out_map: torch.Tensor,
+               silent_inputs: bool = False) -> None:
+    """Old weights where the maps put them; old outputs ignore new inputs; new outputs start small.
+
+    ``silent_inputs``: the layer turns features into pixels, so what the new inputs contribute starts at
+    zero for every output (the new channels are then free to learn without changing the picture).
+    """
     _scale_(new)
-    new.weight[:rows] = 0.0
-    new.weight[:rows, :cols] = old.weight
-    new.bias[:rows] = old.bias
+    if silent_inputs:
+        new.weight.zero_()
+    new.weight[out_map] = 0.0
+    new.weight[out_map.unsqueeze(1), in_map.unsqueeze(0)] = old.weight
+    if new.bias is not None:
+        new.bias[out_map] = old.bias
 
 
 def _scale_(conv: nn.Conv2d) -> None:
     conv.weight.mul_(NEW_CHANNEL_GAIN)
-    conv.bias.mul_(NEW_CHANNEL_GAIN)
+    if conv.bias is not None:
+        conv.bias.mul_(NEW_CHANNEL_GAIN)

@@ -73,12 +73,42 @@ def test_new_channels_receive_gradients_from_the_first_step():
     assert torch.count_nonzero(head.weight[:, 24:]) == 0  # they start silent
 
 
-def test_only_the_recon_width_may_grow():
+def test_only_the_recon_and_feature_widths_may_grow():
     model = new_model("tiny", seed=1)
-    with pytest.raises(ModelError, match="only the inter recon width"):
-        grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(WIDE.inter, feature=32)))
+    with pytest.raises(ModelError, match="only the inter recon and feature widths"):
+        grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(WIDE.inter, latent=32)))
     with pytest.raises(ModelError, match="intra model differs"):
         grow_model(model, dataclasses.replace(WIDE, intra=dataclasses.replace(WIDE.intra, feature=32)))
+    with pytest.raises(ModelError, match="shrink"):
+        grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(TINY.inter, feature=16)))
+
+
+@pytest.mark.parametrize(("feature", "recon"), [(32, 24), (40, 48)])
+def test_a_grown_feature_path_computes_what_it_grew_from(feature, recon):
+    target = ModelConfig(f"tiny-f{feature}-r{recon}", TINY.intra,
+                         dataclasses.replace(TINY.inter, feature=feature, recon=recon))
+    model = trained_looking()
+    grown = grow_model(model, target)
+    assert grown.inter.feature_adaptor_p.in_channels == feature
+    model.inter.eval()
+    grown.inter.eval()
+    with torch.no_grad():
+        for qp in (0, 40, 66):
+            _, a1, a2 = p_frames(model, qp)
+            _, b1, b2 = p_frames(grown, qp)
+            for a, b in ((a1, b1), (a2, b2)):
+                torch.testing.assert_close(b.x_hat, a.x_hat, rtol=0, atol=1e-6)
+                torch.testing.assert_close(b.bits, a.bits, rtol=1e-6, atol=1e-3)
+                # the stored reference keeps the old channels; the new ones carry their own values
+                torch.testing.assert_close(b.feature[:, :24], a.feature, rtol=0, atol=1e-6)
+    # and the layers that read the new feature channels learn from the first step (their weights on
+    # them start at zero, so nothing upstream gets a gradient before they move)
+    grown.inter.train()
+    x1, first, _ = p_frames(grown, 30)
+    (yuv_mse(first.x_hat, x1).mean() + first.bits.mean()).backward()
+    assert grown.inter.encoder.down.weight.grad[:, 24:].abs().sum() > 0
+    assert grown.inter.decoder.conv2.weight.grad[:24, 24:].abs().sum() > 0
+    assert torch.count_nonzero(grown.inter.encoder.down.weight[:, 24:]) == 0
 
 
 def test_a_recipe_stage_grows_the_model_and_a_resume_keeps_the_grown_config(tmp_path):
