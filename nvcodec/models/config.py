@@ -86,6 +86,15 @@ COMPACT = ModelConfig(
 #: Grown from a trained ``compact`` model by :mod:`nvcodec.training.grow`.
 COMPACT_RECON128 = ModelConfig("compact-recon128", COMPACT.intra, dataclasses.replace(COMPACT.inter, recon=128))
 
+#: ``compact-recon128`` with an 80-wide P-frame feature path.  A P frame sees its reference only
+#: through that feature (``feature_adaptor_i`` projects each 8x8 block of the reference to ``feature``
+#: values) and is decoded from it, so at 64 it stays about 3 dB under the I frame it follows even on
+#: a still scene (evaluation, 2026-12-02).  80 costs about 10 % more CPU per 720p P frame
+#: (bench/bench_widths.py), what the in-place inference of the same day saved.
+#: Grown from a trained ``compact-recon128`` model by :mod:`nvcodec.training.grow`.
+COMPACT_FEATURE80 = ModelConfig("compact-feature80", COMPACT.intra, dataclasses.replace(COMPACT_RECON128.inter,
+                                                                                      feature=80))
+
 #: the smallest useful shape of the architecture: for tests and smoke runs, not for pictures
 TINY = ModelConfig(
     "tiny",
@@ -96,7 +105,9 @@ TINY = ModelConfig(
                 spatial_prior_blocks=1),
 )
 
-_CONFIGS: dict[str, ModelConfig] = {c.name: c for c in (DCVC_RT, COMPACT, COMPACT_RECON128, TINY)}
+_CONFIGS: dict[str, ModelConfig] = {
+    c.name: c for c in (DCVC_RT, COMPACT, COMPACT_RECON128, COMPACT_FEATURE80, TINY)
+}
 
 
 def register_config(config: ModelConfig) -> None:
