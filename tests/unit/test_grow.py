@@ -42,6 +42,22 @@ def p_frames(model, qp: int):
     return x1, first, second
 
 
+def assert_same_p_frames(model, grown) -> None:
+    """Both models code the same two P frames (from pixels, then from the stored feature) at three qps;
+    the stored feature keeps its old channels (a wider one adds its own)."""
+    model.inter.eval()
+    grown.inter.eval()
+    old_width = model.config.inter.feature
+    with torch.no_grad():
+        for qp in (0, 40, 66):
+            _, a1, a2 = p_frames(model, qp)
+            _, b1, b2 = p_frames(grown, qp)
+            for a, b in ((a1, b1), (a2, b2)):
+                torch.testing.assert_close(b.x_hat, a.x_hat, rtol=0, atol=1e-6)
+                torch.testing.assert_close(b.bits, a.bits, rtol=1e-6, atol=1e-3)
+                torch.testing.assert_close(b.feature[:, :old_width], a.feature, rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize("recon_blocks", [1, 2])
 def test_grown_model_computes_what_it_grew_from(recon_blocks):
     def blocks(config: ModelConfig) -> ModelConfig:
@@ -50,16 +66,7 @@ def test_grown_model_computes_what_it_grew_from(recon_blocks):
     model = trained_looking(blocks(TINY))
     grown = grow_model(model, blocks(WIDE))
     assert grown.inter.recon_generation_net.head.in_channels == 48
-    model.inter.eval()
-    grown.inter.eval()
-    with torch.no_grad():
-        for qp in (0, 40, 66):
-            _, a1, a2 = p_frames(model, qp)
-            _, b1, b2 = p_frames(grown, qp)
-            for a, b in ((a1, b1), (a2, b2)):
-                torch.testing.assert_close(b.x_hat, a.x_hat, rtol=0, atol=1e-6)
-                torch.testing.assert_close(b.bits, a.bits, rtol=1e-6, atol=1e-3)
-                torch.testing.assert_close(b.feature, a.feature, rtol=0, atol=1e-6)
+    assert_same_p_frames(model, grown)
     assert grown.intra is model.intra
 
 
@@ -90,17 +97,7 @@ def test_a_grown_feature_path_computes_what_it_grew_from(feature, recon):
     model = trained_looking()
     grown = grow_model(model, target)
     assert grown.inter.feature_adaptor_p.in_channels == feature
-    model.inter.eval()
-    grown.inter.eval()
-    with torch.no_grad():
-        for qp in (0, 40, 66):
-            _, a1, a2 = p_frames(model, qp)
-            _, b1, b2 = p_frames(grown, qp)
-            for a, b in ((a1, b1), (a2, b2)):
-                torch.testing.assert_close(b.x_hat, a.x_hat, rtol=0, atol=1e-6)
-                torch.testing.assert_close(b.bits, a.bits, rtol=1e-6, atol=1e-3)
-                # the stored reference keeps the old channels; the new ones carry their own values
-                torch.testing.assert_close(b.feature[:, :24], a.feature, rtol=0, atol=1e-6)
+    assert_same_p_frames(model, grown)
     # and the layers that read the new feature channels learn from the first step (their weights on
     # them start at zero, so nothing upstream gets a gradient before they move)
     grown.inter.train()
