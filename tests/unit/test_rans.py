@@ -9,6 +9,7 @@ it with ``python tests/unit/test_rans.py <conformance folder>``.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from pathlib import Path
@@ -233,6 +234,24 @@ def test_threaded_halves_equal_separate_coders():
     both = encode_native([(sym, idx, table)], True)
     assert both == ref.merge_streams(s0, s1)
     (got,) = decode_native(both, [(sym, idx, table)], True)
+    np.testing.assert_array_equal(got, sym)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is a Linux call")
+def test_one_cpu_codes_the_halves_interleaved_to_the_same_bytes():
+    """Confined to one CPU the coder keeps large halves on one thread; the payload must not change."""
+    rng = np.random.default_rng(5)
+    table = random_table(rng, 16)
+    sym, idx = random_symbols(rng, table, 60001, extreme=0.001)
+    threaded = encode_native([(sym, idx, table)], True)
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        single = encode_native([(sym, idx, table)], True)
+        (got,) = decode_native(single, [(sym, idx, table)], True)
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert single == threaded
     np.testing.assert_array_equal(got, sym)
 
 
