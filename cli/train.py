@@ -130,6 +130,9 @@ class TrainDisplay:
 @click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="With --export: the checkpoint to export (e.g. OUT/stage-02.pt, kept at each stage's end) "
                    "[default: OUT/checkpoint.pt].")
+@click.option("--intra-from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --export: take the intra model from this checkpoint instead (an intra stage trained "
+                   "in another run folder beside an inter stage).")
 @click.option("--channels-last/--no-channels-last", default=True, show_default=True,
               help="NHWC tensors (measured 1.1-1.2x faster per step on CPU: bench/bench_train.py).")
 @click.option("--threads", type=click.IntRange(min=0), default=0,
@@ -141,7 +144,7 @@ class TrainDisplay:
                    "default until its effect on quality is measured).")
 @click.pass_obj
 def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoint_minutes, device, export,
-          name, source, channels_last, threads, bf16) -> None:
+          name, source, intra_from, channels_last, threads, bf16) -> None:
     """Train the intra model, then the inter model; resumes exactly from OUT/checkpoint.pt."""
     import torch
     from rich.console import Console
@@ -149,7 +152,7 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
     if export is not None:
         from nvcodec.training.export import export_weights
 
-        click.echo(export_weights(source or out / "checkpoint.pt", export, name))
+        click.echo(export_weights(source or out / "checkpoint.pt", export, name, intra_from))
         return
 
     from nvcodec.codec.device import resolve_device

@@ -19,13 +19,31 @@ from nvcodec.models.intra import IntraModel
 from nvcodec.models.registry import load_model_file, save_model_file
 
 
-def export_weights(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], name: str) -> str:
-    """Write ``out`` (an nvc model file) from a training checkpoint; return the registry sha256."""
-    state = load_untrusted(checkpoint, "training checkpoint")
+def _read_checkpoint(path: str | os.PathLike[str]) -> dict:
+    state = load_untrusted(path, "training checkpoint")
     if not isinstance(state, dict) or state.get("format") != "nvc-train-1":
-        raise ModelError(f"{checkpoint} is not an nvc training checkpoint")
+        raise ModelError(f"{path} is not an nvc training checkpoint")
+    return state
+
+
+def export_weights(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], name: str,
+                   intra_from: str | os.PathLike[str] | None = None) -> str:
+    """Write ``out`` (an nvc model file) from a training checkpoint; return the registry sha256.
+
+    ``intra_from`` takes the intra model from another checkpoint.  Intra stages never read the
+    inter model, so an intra stage run beside an inter stage (one per core) and merged here gives
+    the model that running them one after the other would.
+    """
+    state = _read_checkpoint(checkpoint)
     cfg = get_config(state["config"])
-    intra = load_into(IntraModel(cfg.intra), state["intra"], "intra model")
+    intra_state = state["intra"]
+    if intra_from is not None:
+        other = _read_checkpoint(intra_from)
+        if get_config(other["config"]).intra != cfg.intra:
+            raise ModelError(f"{intra_from} has an intra model of another shape (config {other['config']}) "
+                             f"than {checkpoint} (config {state['config']})")
+        intra_state = other["intra"]
+    intra = load_into(IntraModel(cfg.intra), intra_state, "intra model")
     inter = load_into(InterModel(cfg.inter), state["inter"], "inter model")
     out = Path(out)
     tmp = out.with_suffix(out.suffix + ".tmp")

@@ -90,6 +90,8 @@ class Recipe:
         # step 2,000; 8,000 steps fit one session (about 1.6 h), whose end evaluates them
         StageConfig("inter", steps=8000, batch=4, crop=96, length=8, lr=1e-4, qp_lr_scale=20.0,
                     config="compact-feature80", warmup_steps=500),
+        StageConfig("intra", steps=8000, batch=8, crop=128, lr=2e-4, still_share=0.5, qp_lr_scale=20.0,
+                    warmup_steps=500),
     ])
 
     def config_at(self, stage_index: int) -> str:
