@@ -3,7 +3,7 @@
 ``make train`` commits new weights only when the evaluation improves by 1 % or more, and that
 question is one model against the other, not against x264: the BD-rate of the candidate with the
 shipped model as anchor, per source and averaged per kind (video, image), plus both models' P/I
-bit ratios and top qualities.  Reads the ``rd.json`` of a run with two ``--model`` options.
+bit ratios and their PSNR at the highest qp.  Reads the ``rd.json`` of a run with two ``--model`` options.
 
     python bench/bench_rd.py --model nvc-compact --model cand.pt --out /tmp/cmp
     python bench/compare_rd.py /tmp/cmp/rd.json            # anchor: the first nvc model
