@@ -123,6 +123,8 @@ class TrainDisplay:
               help="With --init: the stage to start in.")
 @click.option("--minutes", type=float, default=None, help="Stop (with a checkpoint) after this many minutes.")
 @click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
+@click.option("--validate-every", type=click.IntRange(min=0), default=500, show_default=True,
+              help="Steps between losses on a fixed batch (OUT/validation.jsonl; 0: never).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path),
               help="Do not train: write a checkpoint (see --from) as float16 nvc model file EXPORT; print its sha256.")
@@ -143,8 +145,8 @@ class TrainDisplay:
               help="bfloat16 autocast (about 1.4x faster on CPUs with AMX, but latents lose precision; off by "
                    "default until its effect on quality is measured).")
 @click.pass_obj
-def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoint_minutes, device, export,
-          name, source, intra_from, channels_last, threads, bf16) -> None:
+def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoint_minutes, validate_every, device,
+          export, name, source, intra_from, channels_last, threads, bf16) -> None:
     """Train the intra model, then the inter model; resumes exactly from OUT/checkpoint.pt."""
     import torch
     from rich.console import Console
@@ -196,6 +198,7 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
     display = TrainDisplay(console, trainer, quiet)
     with display:
         for report in trainer.run(lambda: stop.is_set() or (deadline is not None and time.monotonic() > deadline),
-                                  checkpoint_seconds=checkpoint_minutes * 60, log=out / "log.jsonl"):
+                                  checkpoint_seconds=checkpoint_minutes * 60, log=out / "log.jsonl",
+                                  validate_every=validate_every):
             display.update(report)
     console.print(f"checkpoint written to {checkpoint}")

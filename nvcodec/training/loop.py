@@ -30,6 +30,10 @@ from nvcodec.training.grow import grow_model
 from nvcodec.training.recipe import Recipe, StageConfig, lambda_for_qp, p_frame_qps
 
 CHECKPOINT_NAME = "checkpoint.pt"
+VALIDATION_LOG = "validation.jsonl"
+#: samples in the fixed validation batch of a stage, their qps spread evenly over 0-63
+VALIDATION_SAMPLES = 8
+VALIDATION_SEED = 20261202
 
 
 def stage_checkpoint_name(stage_index: int) -> str:
@@ -62,6 +66,18 @@ class StepReport:
     seconds: float
 
 
+@dataclass
+class ValidationReport:
+    """The stage's loss on one fixed batch: the training loss moves by more than a stage gains, this does not."""
+
+    stage_index: int
+    stage: str
+    step: int
+    loss: float
+    bpp: float
+    psnr: float
+
+
 def _psnr(mse: torch.Tensor) -> float:
     return float((10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean())
 
@@ -83,6 +99,7 @@ class Trainer:
         torch.manual_seed(recipe.seed)
         self._sampler: CropSampler | None = None
         self._optimizer: torch.optim.Optimizer | None = None
+        self._validation: tuple[int, torch.Tensor, torch.Tensor] | None = None
 
     def set_model(self, model: CodecModel) -> None:
         """Train ``model`` from here on (placed and laid out as the speed options say)."""
@@ -211,6 +228,37 @@ class Trainer:
             self._optimizer = None
         return report
 
+    def validate(self) -> ValidationReport:
+        """The current stage's loss on a fixed batch of its own kind of samples.
+
+        The batch (training crops drawn once with a fixed seed, qps spread over 0-63) and the
+        quantisation noise are the same at every call, so successive reports differ only by what
+        the model learned.  It measures fit to training data, not generalisation; the evaluation
+        set (``make bench-rd``) stays the judge of shipped weights.  Neither RNG of the run moves.
+        """
+        self._ensure_architecture()
+        stage = self.stage
+        if self._validation is None or self._validation[0] != self.stage_index:
+            clips = self.samplers(stage).sample(np.random.default_rng(VALIDATION_SEED), VALIDATION_SAMPLES)
+            qps = torch.linspace(0, 63, VALIDATION_SAMPLES).round().long()
+            self._validation = (self.stage_index, clips, qps)
+        _, clips, qps = self._validation
+        clips, qps = clips.to(self.device), qps.to(self.device)
+        module = self._trained_module()
+        was_training = module.training
+        module.eval()
+        devices = [self.device] if self.device.type == "cuda" else []
+        try:
+            with torch.random.fork_rng(devices=devices), torch.no_grad(), self.speed.autocast(self.device):
+                torch.manual_seed(VALIDATION_SEED)
+                if stage.stage == "intra":
+                    loss, bpp, mse = self._intra_loss(clips[:, 0], qps)
+                else:
+                    loss, bpp, mse = self._inter_loss(clips, qps)
+        finally:
+            module.train(was_training)
+        return ValidationReport(self.stage_index, stage.stage, self.step, float(loss), float(bpp), _psnr(mse))
+
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.speed.channels_last else x
 
@@ -245,13 +293,25 @@ class Trainer:
         return torch.stack(losses).mean(), torch.stack(bpps).mean(), torch.stack(mses).mean(0)
 
     def run(self, until: Callable[[], bool], checkpoint_seconds: float = 300.0,
-            log: Path | None = None) -> Iterator[StepReport]:
-        """Train until ``until()`` is true or the recipe ends, checkpointing as it goes."""
+            log: Path | None = None, validate_every: int = 0) -> Iterator[StepReport]:
+        """Train until ``until()`` is true or the recipe ends, checkpointing as it goes.
+
+        With ``validate_every`` (and a ``log``), :meth:`validate` runs at each multiple of that
+        many steps and before a stage's last step, and its reports go to ``validation.jsonl``
+        beside the log.
+        """
         last_save = time.monotonic()
+        if log:
+            log.parent.mkdir(parents=True, exist_ok=True)
         log_file = open(log, "a", encoding="utf-8") if log else None  # noqa: SIM115
+        validation_path = log.parent / VALIDATION_LOG if log else None
         try:
             while not self.done and not until():
                 stage_index = self.stage_index
+                if validation_path and validate_every and (
+                        self.step % validate_every == 0 or self.step == self.stage.steps - 1):
+                    with open(validation_path, "a", encoding="utf-8") as f:
+                        f.write(json.dumps(self.validate().__dict__) + "\n")
                 report = self.train_step()
                 if log_file:
                     log_file.write(json.dumps(report.__dict__) + "\n")

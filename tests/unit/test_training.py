@@ -1,5 +1,7 @@
 """Training: a step lowers the loss on a fixed batch, and resume reproduces the same run."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -122,3 +124,22 @@ def test_learning_rate_ramps_up_over_the_warmup_then_follows_the_cosine(tmp_path
     assert rates[4] == pytest.approx(1e-3)
     assert all(a > b for a, b in zip(rates[4:-1], rates[5:], strict=True))
     assert rates[-1] > 1e-5
+
+
+@pytest.mark.parametrize("stage", ["intra", "inter"])
+def test_validation_is_repeatable_and_leaves_the_run_unchanged(tmp_path, stage):
+    plain = make_trainer(tmp_path / "plain", stage, steps=4)
+    list(plain.run(lambda: False, log=tmp_path / "plain" / "log.jsonl"))
+    checked = make_trainer(tmp_path / "checked", stage, steps=4)
+    first = checked.validate()
+    assert checked.validate() == first  # same batch, same noise
+    list(checked.run(lambda: False, log=tmp_path / "checked" / "log.jsonl", validate_every=2))
+
+    for net in ("intra", "inter"):
+        ours, theirs = getattr(plain.model, net).state_dict(), getattr(checked.model, net).state_dict()
+        assert all(torch.equal(ours[k], theirs[k]) for k in ours)  # validating drew from no RNG, changed no weight
+    rows = [json.loads(line) for line in (tmp_path / "checked" / "validation.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 2, 3] and {r["stage"] for r in rows} == {stage}
+    assert rows[0]["loss"] == pytest.approx(first.loss)
+    assert rows[-1]["loss"] != rows[0]["loss"]  # it sees what training changed
+    assert not (tmp_path / "plain" / "validation.jsonl").exists()
