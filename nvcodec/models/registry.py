@@ -44,9 +44,9 @@ class ModelInfo:
 REGISTRY: tuple[ModelInfo, ...] = (
     ModelInfo(
         name="nvc-compact",
-        config="compact-recon128",
+        config="compact-feature80",
         file="nvc-compact.pt",
-        sha256="1828673d301aee74ebfbbf39466e63b88d8a2592f59e78b552de4a0a0c02568e",
+        sha256="f0e6b05d7b1b92c4633d826b7e3258bd4a147ec0a3811b4aefeb36a77cd22ebc",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
