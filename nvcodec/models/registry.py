@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-feature80",
         file="nvc-compact.pt",
-        sha256="f0e6b05d7b1b92c4633d826b7e3258bd4a147ec0a3811b4aefeb36a77cd22ebc",
+        sha256="184594137cd5ddc592e7ce587fdbad4015410259420e3df50989441653ff72d5",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )

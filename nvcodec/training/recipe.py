@@ -96,6 +96,10 @@ class Recipe:
                     warmup_steps=300),
         StageConfig("intra", steps=6000, batch=8, crop=128, lr=1e-4, still_share=0.5, qp_lr_scale=20.0,
                     warmup_steps=300),
+        StageConfig("inter", steps=6000, batch=4, crop=96, length=8, lr=1e-4, qp_lr_scale=20.0,
+                    warmup_steps=300),
+        StageConfig("intra", steps=6000, batch=8, crop=128, lr=1e-4, still_share=0.5, qp_lr_scale=20.0,
+                    warmup_steps=300),
     ])
 
     def config_at(self, stage_index: int) -> str:
