@@ -301,19 +301,18 @@ int other_cpu() {
     return -1;
 }
 
-// Whether halves may go to two threads: only where a second CPU is there to
-// take one (on a single CPU the threads would just take turns).
-bool two_threads_pay() { return other_cpu() >= 0; }
-
-// Runs f(1) on a helper thread and f(0) here; rethrows the first failure.
+// Runs f(1) on a helper thread pinned to CPU `cpu` (from other_cpu(), so never
+// the caller's) and f(0) here; rethrows the first failure.  Callers keep both
+// halves on one thread where no other CPU is there: the threads would only
+// take turns.
 //
-// The helper is pinned to another CPU at once.  Left to itself, Linux queues
+// The helper is pinned at once.  Left to itself, Linux queues
 // a new thread on its creator's CPU and moves it only when the load balancer
 // next runs: on a 2-vCPU VM (2026-12-02) the helper started 1.3-4 ms late
 // and shared the caller's core meanwhile, which cost about 1.4 ms of a 1080p
 // frame's 4.6 ms of coding; pinned, it starts within 0.2 ms.
 template <typename F>
-void run_two(F&& f) {
+void run_two(int cpu, F&& f) {
     std::exception_ptr err1;
     std::thread helper([&] {
         try {
@@ -323,13 +322,12 @@ void run_two(F&& f) {
         }
     });
 #if defined(__linux__)
-    const int cpu = other_cpu();
-    if (cpu >= 0) {
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(cpu, &one);
-        pthread_setaffinity_np(helper.native_handle(), sizeof one, &one);  // a hint: failure only costs time
-    }
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    pthread_setaffinity_np(helper.native_handle(), sizeof one, &one);  // a hint: failure only costs time
+#else
+    (void)cpu;
 #endif
     std::exception_ptr err0;
     try {
@@ -775,8 +773,8 @@ std::vector<uint8_t> Encoder::flush() {
     std::vector<uint8_t> streams[2];
     if (!two_ec_) {
         streams[0] = encode_lane(lanes_[0], scratch_[0]);
-    } else if (lane_size(lanes_[0]) >= kThreadMinSymbols && two_threads_pay()) {
-        run_two([&](int k) { streams[k] = encode_lane(lanes_[k], scratch_[k]); });
+    } else if (const int cpu = lane_size(lanes_[0]) >= kThreadMinSymbols ? other_cpu() : -1; cpu >= 0) {
+        run_two(cpu, [&](int k) { streams[k] = encode_lane(lanes_[k], scratch_[k]); });
     } else {
         encode_lanes_interleaved(lanes_[0], lanes_[1], scratch_, streams);
     }
@@ -831,8 +829,8 @@ void Decoder::decode(const int32_t* idx, size_t n, const CdfTable& table, int32_
         return;
     }
     const size_t h = n / 2;
-    if (h >= kThreadMinSymbols && two_threads_pay()) {
-        run_two([&](int k) {
+    if (const int cpu = h >= kThreadMinSymbols ? other_cpu() : -1; cpu >= 0) {
+        run_two(cpu, [&](int k) {
             if (k == 0)
                 decode_run(lanes_[0], idx, h, table, out);
             else
