@@ -1,12 +1,14 @@
-"""What a wider inter feature path would cost: CPU seconds per P frame against the shipped config.
+"""What a wider inter model would cost: CPU seconds per P frame against the shipped config.
 
 The P frames of the compact model are capped by its 64-channel feature path (docs/MODEL_CARD.md), and
 widening it is the obvious next capacity step, but 720p must stay at 5 fps.  This measures the price
 before any training is spent: synthetic weights (speed does not depend on them), the pinned profile,
-configs built from ``--base`` with ``InterConfig.feature`` changed, taking turns round by round, CPU
-time (steady on shared machines) of the fastest P frame per round, median over rounds.
+configs built from ``--base`` with one ``InterConfig`` width (``--field``: feature, encoder_view, recon)
+changed, taking turns round by round, CPU time (steady on shared machines) of the fastest P frame per
+round, median over rounds.
 
-    python bench/bench_widths.py [--base compact-recon128] [--widths 80,96,128] [--size 1280x720]
+    python bench/bench_widths.py [--base compact-recon128] [--field feature] [--widths 80,96,128]
+                                 [--size 1280x720]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from nvcodec import numerics
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", default="compact-recon128")
+    ap.add_argument("--field", default="feature", choices=("feature", "encoder_view", "recon"))
     ap.add_argument("--widths", default="80,96,128")
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--rounds", type=int, default=4)
@@ -41,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     base = get_config(args.base)
     names = [base.name]
     for width in (int(v) for v in args.widths.split(",")):
-        name = f"{base.name}-feature{width}"
-        register_config(ModelConfig(name, base.intra, dataclasses.replace(base.inter, feature=width)))
+        name = f"{base.name}-{args.field}{width}"
+        register_config(ModelConfig(name, base.intra, dataclasses.replace(base.inter, **{args.field: width})))
         names.append(name)
     w, h = (int(v) for v in args.size.split("x"))
     rng = np.random.default_rng(0)
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ref_enc, ref_dec = (statistics.median(v) for v in times[base.name])
     report = {
         n: {
-            "feature": get_config(n).inter.feature,
+            args.field: getattr(get_config(n).inter, args.field),
             "p_encode_cpu_s": round(statistics.median(e), 3),
             "p_decode_cpu_s": round(statistics.median(d), 3),
             "encode_vs_base": round(statistics.median(e) / ref_enc, 2),

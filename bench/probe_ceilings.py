@@ -13,7 +13,11 @@ latents (so no rate limit applies) and reports PSNR-YUV of:
   192 samples of an 8x8 block: each decoded block lies in that affine
   subspace, whatever the features are;
 * ``pca_subspace``: the same bound for the best subspace of that dimension
-  (PCA of the clip's own blocks), for comparison.
+  (PCA of the clip's own blocks), for comparison;
+* ``encoder_view``: how much of the frame being coded the P-frame encoder can
+  see at all: its first layer is a 1x1 convolution of each 8x8 block to
+  ``encoder_view`` values, and what lies outside that projection's row space
+  must come from the reference.
 
 It reads training-split clips only (docs/DATA_SPLIT.md), so using it to steer
 training does not tune on the evaluation set.
@@ -66,6 +70,7 @@ def main() -> None:
         return round(float(10 * torch.log10(1 / ((6 * err[0] + err[1] + err[2]) / 8))), 2)
 
     head = model.inter.recon_generation_net.head
+    view = model.inter.encoder.conv1.weight[:, :, 0, 0].double()
     width = head.in_channels
     rows = []
     for rel in CLIPS:
@@ -86,8 +91,10 @@ def main() -> None:
                 "intra": psnr(intra, x1), "p_copy": psnr(p_copy, x1), "p": psnr(p, x1),
                 "recon_subspace": subspace_psnr(blocks, head.weight[:, :, 0, 0].double(), head.bias.double()),
                 "pca_subspace": subspace_psnr(blocks, pca, mean),
+                "encoder_view": subspace_psnr(blocks, view.T, mean),
             })
-    print(json.dumps({"model": args.model, "config": model.config.name, "recon_width": width, "clips": rows},
+    print(json.dumps({"model": args.model, "config": model.config.name, "recon_width": width,
+                      "encoder_view_width": view.shape[0], "clips": rows},
                      indent=2))
 
 

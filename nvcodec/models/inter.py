@@ -48,8 +48,8 @@ class Encoder(nn.Module):
     def __init__(self, cfg: InterConfig):
         super().__init__()
         d = cfg.feature
-        self.conv1 = Conv2d(PIXEL_CHANNELS, d, 1)
-        self.conv2 = nn.Sequential(*depth_conv_stack(d * 2, d, cfg.encoder_conv2_blocks))
+        self.conv1 = Conv2d(PIXEL_CHANNELS, cfg.view, 1)
+        self.conv2 = nn.Sequential(*depth_conv_stack(cfg.view + d, d, cfg.encoder_conv2_blocks))
         self.conv3 = DepthConvBlock(d, d)
         self.down = Conv2d(d, cfg.latent, 3, stride=2, padding=1)
 

@@ -11,8 +11,13 @@ extra width.
 What can grow is what the recipe needs: the inter model's reconstruction
 network (``InterConfig.recon``), which in the compact config confined every
 decoded 8x8 block of a P frame to a fixed affine subspace of ``recon``
-dimensions, and its feature path (``InterConfig.feature``), through which
-the P frame sees its reference and from which it is decoded.
+dimensions, its feature path (``InterConfig.feature``), through which
+the P frame sees its reference and from which it is decoded, and the
+encoder's view of the frame being coded (``InterConfig.encoder_view``).
+The encoder's new view rows are not random: they are the directions of an
+8x8 block that natural images fill most (a 1/f^2 spectrum) among those the
+old rows cannot see, so the first gradient steps already have the missing
+detail to learn from.
 """
 
 from __future__ import annotations
@@ -37,11 +42,13 @@ def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
     old = model.config
     if target.intra != old.intra:
         raise ModelError(f"cannot grow {old.name} into {target.name}: the intra model differs")
-    grown_fields = dataclasses.replace(target.inter, recon=old.inter.recon, feature=old.inter.feature)
+    grown_fields = dataclasses.replace(target.inter, recon=old.inter.recon, feature=old.inter.feature,
+                                       encoder_view=old.inter.encoder_view)
     if grown_fields != old.inter:
-        raise ModelError(f"cannot grow {old.name} into {target.name}: only the inter recon and feature widths may "
-                         "change")
-    if target.inter.recon < old.inter.recon or target.inter.feature < old.inter.feature:
+        raise ModelError(f"cannot grow {old.name} into {target.name}: only the inter recon, feature and encoder "
+                         "view widths may change")
+    if (target.inter.recon < old.inter.recon or target.inter.feature < old.inter.feature
+            or target.inter.view < old.inter.view):
         raise ModelError(f"cannot grow {old.name} into {target.name}: a width would shrink")
     inter = InterModel(target.inter).to(model.device)
     with torch.no_grad():
@@ -85,8 +92,10 @@ def _grow_inter(src: InterModel, dst: InterModel) -> None:
     _grow_conv(src.feature_adaptor_p, dst.feature_adaptor_p, d_map, d_map)
     for group in ("conv1", "conv2"):
         _grow_stack(getattr(src.feature_extractor, group), getattr(dst.feature_extractor, group), d_map, d_map)
-    _grow_conv(src.encoder.conv1, dst.encoder.conv1, pixels, d_map)
-    _grow_stack(src.encoder.conv2, dst.encoder.conv2, d_pair, d_map)
+    view_map = _prefix(src.cfg.view)
+    _grow_conv(src.encoder.conv1, dst.encoder.conv1, pixels, view_map)
+    _unseen_rows_(dst.encoder.conv1, src.cfg.view)
+    _grow_stack(src.encoder.conv2, dst.encoder.conv2, _cat((view_map, dst.cfg.view), (d_map, nd)), d_map)
     _grow_block(src.encoder.conv3, dst.encoder.conv3, d_map, d_map)
     _grow_conv(src.encoder.down, dst.encoder.down, d_map, _prefix(src.cfg.latent))
     # the sub-pixel convolution's output channel c * 4 + s becomes pixel s of channel c
@@ -102,6 +111,45 @@ def _grow_inter(src: InterModel, dst: InterModel) -> None:
         old_q, new_q = getattr(src, name), getattr(dst, name)
         new_q.fill_(1.0)
         new_q[:, : old_q.shape[1]] = old_q
+
+
+def block_spectrum_prior(size: int = 8, channels: int = 3, chroma_weight: float = 0.5) -> torch.Tensor:
+    """Covariance of a ``channels`` x ``size`` x ``size`` block (pixel_unshuffle order) under a 1/f^2 spectrum.
+
+    Each channel's 2-D DCT basis functions are independent with variance 1 / (1 + u^2 + v^2), chroma
+    scaled by ``chroma_weight``: a data-free stand-in for the blocks' PCA, which for natural images
+    is close to the DCT with that fall-off.
+    """
+    n = torch.arange(size, dtype=torch.float64)
+    dct = torch.cos(torch.pi * (n[None, :] + 0.5) * n[:, None] / size)  # [frequency, position]
+    dct = dct / dct.norm(dim=1, keepdim=True)
+    basis = torch.einsum("ux,vy->uvxy", dct, dct).reshape(size * size, size * size)  # [(u,v), (x,y)]
+    freq = n[:, None] ** 2 + n[None, :] ** 2
+    variance = (1.0 / (1.0 + freq)).reshape(-1)
+    per_channel = basis.T @ torch.diag(variance) @ basis
+    weights = [1.0] + [chroma_weight] * (channels - 1)
+    return torch.block_diag(*(w * per_channel for w in weights))
+
+
+def _unseen_rows_(conv: nn.Conv2d, seen: int) -> None:
+    """Rows ``seen:`` of a pixel projection become the strongest prior directions rows ``:seen`` miss.
+
+    They start with the old rows' mean norm and no bias; nothing reads them yet (the next layer's
+    weights on them are zero), so the function is unchanged.
+    """
+    new = conv.out_channels - seen
+    if new <= 0:
+        return
+    weight = conv.weight[:, :, 0, 0].double()
+    old = weight[:seen]
+    q, _ = torch.linalg.qr(old.T)  # orthonormal basis of what the old rows see
+    outside = torch.eye(weight.shape[1], dtype=torch.float64) - q @ q.T
+    prior = block_spectrum_prior()
+    values, vectors = torch.linalg.eigh(outside @ prior @ outside)
+    rows = vectors[:, values.argsort(descending=True)[:new]].T
+    conv.weight[seen:, :, 0, 0] = (rows * old.norm(dim=1).mean()).to(conv.weight.dtype)
+    if conv.bias is not None:
+        conv.bias[seen:] = 0.0
 
 
 def _grow_stack(old: nn.Sequential, new: nn.Sequential, in_map: torch.Tensor, width_map: torch.Tensor) -> None:

@@ -9,7 +9,7 @@ from nvcodec.errors import ModelError
 from nvcodec.models.config import ModelConfig, get_config, register_config
 from nvcodec.training.data import CropSampler
 from nvcodec.training.forward import inter_forward, yuv_mse
-from nvcodec.training.grow import grow_model
+from nvcodec.training.grow import block_spectrum_prior, grow_model
 from nvcodec.training.loop import Trainer, new_model
 from nvcodec.training.recipe import Recipe, StageConfig
 
@@ -82,7 +82,7 @@ def test_new_channels_receive_gradients_from_the_first_step():
 
 def test_only_the_recon_and_feature_widths_may_grow():
     model = new_model("tiny", seed=1)
-    with pytest.raises(ModelError, match="only the inter recon and feature widths"):
+    with pytest.raises(ModelError, match="only the inter recon, feature and encoder view widths"):
         grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(WIDE.inter, latent=32)))
     with pytest.raises(ModelError, match="intra model differs"):
         grow_model(model, dataclasses.replace(WIDE, intra=dataclasses.replace(WIDE.intra, feature=32)))
@@ -137,3 +137,44 @@ def test_a_recipe_stage_grows_the_model_and_a_resume_keeps_the_grown_config(tmp_
     for a, b in zip(straight.model.inter.state_dict().values(), resumed.model.inter.state_dict().values(),
                     strict=True):
         assert torch.equal(a, b)
+
+
+def test_a_grown_encoder_view_computes_what_it_grew_from_and_sees_what_it_missed():
+    target = ModelConfig("tiny-view40", TINY.intra, dataclasses.replace(TINY.inter, encoder_view=40))
+    model = trained_looking()
+    grown = grow_model(model, target)
+    conv1 = grown.inter.encoder.conv1
+    assert conv1.out_channels == 40
+    assert grown.inter.encoder.conv2[0].adaptor.in_channels == 40 + TINY.inter.feature
+    assert_same_p_frames(model, grown)
+    # the new rows look where the old ones are blind: orthogonal to their span, and not empty
+    old = model.inter.encoder.conv1.weight[:, :, 0, 0].double()
+    new = conv1.weight[24:, :, 0, 0].double()
+    q, _ = torch.linalg.qr(old.T)
+    assert (new @ q).abs().max() < 1e-5 * new.abs().max()
+    assert torch.linalg.matrix_rank(new) == 16
+    # the layer reading them starts deaf to them and learns from the first step
+    adaptor = grown.inter.encoder.conv2[0].adaptor
+    assert torch.count_nonzero(adaptor.weight[:, 24:40]) == 0
+    grown.inter.train()
+    x1, first, _ = p_frames(grown, 30)
+    (yuv_mse(first.x_hat, x1).mean() + first.bits.mean()).backward()
+    assert adaptor.weight.grad[:, 24:40].abs().sum() > 0
+
+
+def test_a_view_never_shrinks():
+    model = grow_model(trained_looking(), ModelConfig("tiny-view40", TINY.intra,
+                                                      dataclasses.replace(TINY.inter, encoder_view=40)))
+    with pytest.raises(ModelError, match="shrink"):
+        grow_model(model, ModelConfig("tiny-view32", TINY.intra, dataclasses.replace(TINY.inter, encoder_view=32)))
+
+
+def test_the_block_prior_puts_the_most_variance_on_flat_luma_and_least_on_fine_chroma():
+    prior = block_spectrum_prior()
+    assert prior.shape == (192, 192)
+    torch.testing.assert_close(prior, prior.T)
+    values, vectors = torch.linalg.eigh(prior)
+    assert values.min() > 0
+    top = vectors[:, values.argmax()]
+    torch.testing.assert_close(top[:64].abs(), torch.full((64,), 1 / 8, dtype=torch.float64))
+    assert top[64:].abs().max() < 1e-9
