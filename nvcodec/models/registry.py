@@ -44,9 +44,9 @@ class ModelInfo:
 REGISTRY: tuple[ModelInfo, ...] = (
     ModelInfo(
         name="nvc-compact",
-        config="compact-feature80",
+        config="compact-view128",
         file="nvc-compact.pt",
-        sha256="184594137cd5ddc592e7ce587fdbad4015410259420e3df50989441653ff72d5",
+        sha256="da84fdc352dd2e191efb1eb306246cd2987cb16d49351d6026907ed796fbd9c6",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
