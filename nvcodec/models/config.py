@@ -114,6 +114,14 @@ COMPACT_FEATURE80 = ModelConfig("compact-feature80", COMPACT.intra, dataclasses.
 COMPACT_VIEW128 = ModelConfig("compact-view128", COMPACT.intra, dataclasses.replace(COMPACT_FEATURE80.inter,
                                                                                   encoder_view=128))
 
+#: ``compact-view128`` with a 96-wide P-frame feature path: 96 is the number of samples in an 8x8
+#: block of 4:2:0 video, so a P frame can carry its reference through the feature without loss.  At
+#: 80, with a perfect reference and no quantisation, P frames still stayed 2-6 dB under the I frame
+#: (bench/probe_ceilings.py, ``p_copy``).  It costs the whole feature path, encoder and decoder.
+#: Grown from a trained ``compact-view128`` model by :mod:`nvcodec.training.grow`.
+COMPACT_FEATURE96 = ModelConfig("compact-feature96", COMPACT.intra, dataclasses.replace(COMPACT_VIEW128.inter,
+                                                                                      feature=96))
+
 #: the smallest useful shape of the architecture: for tests and smoke runs, not for pictures
 TINY = ModelConfig(
     "tiny",
@@ -125,7 +133,7 @@ TINY = ModelConfig(
 )
 
 _CONFIGS: dict[str, ModelConfig] = {
-    c.name: c for c in (DCVC_RT, COMPACT, COMPACT_RECON128, COMPACT_FEATURE80, COMPACT_VIEW128, TINY)
+    c.name: c for c in (DCVC_RT, COMPACT, COMPACT_RECON128, COMPACT_FEATURE80, COMPACT_VIEW128, COMPACT_FEATURE96, TINY)
 }
 
 

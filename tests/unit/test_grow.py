@@ -108,6 +108,16 @@ def test_a_grown_feature_path_computes_what_it_grew_from(feature, recon):
     assert torch.count_nonzero(grown.inter.encoder.down.weight[:, 24:]) == 0
 
 
+def test_a_feature_path_grows_behind_a_fixed_encoder_view():
+    """compact-view128 -> compact-feature96 in small: the encoder's view stays, the feature widens."""
+    viewed = ModelConfig("tiny-v40", TINY.intra, dataclasses.replace(TINY.inter, encoder_view=40))
+    target = ModelConfig("tiny-v40-f32", TINY.intra, dataclasses.replace(viewed.inter, feature=32))
+    model = trained_looking(viewed)
+    grown = grow_model(model, target)
+    assert grown.inter.encoder.conv2[0].adaptor.in_channels == 40 + 32
+    assert_same_p_frames(model, grown)
+
+
 def test_a_recipe_stage_grows_the_model_and_a_resume_keeps_the_grown_config(tmp_path):
     register_config(WIDE)
     stages = [StageConfig("inter", steps=2, batch=1, crop=32, length=2, lr=1e-3),
