@@ -8,6 +8,10 @@ latents (so no rate limit applies) and reports PSNR-YUV of:
 * ``p_copy``: a P frame whose reference is the frame itself (a perfect
   reference: an ideal conditional coder reproduces it almost for free);
 * ``p``: a P frame from frame 0 as reference;
+* ``p_chain``: a P frame from the stored feature of the one before (frame 0 coded as a P frame
+  from itself), the path every P frame after the first takes;
+* ``p_blind``: a P frame whose reference is flat grey, so everything comes through the latent:
+  the closer ``p_copy`` is to it, the less the model makes of its reference;
 * ``recon_subspace``: the best any output of the P reconstruction head can do,
   because its last layer is a 1x1 convolution from ``recon`` channels to the
   192 samples of an 8x8 block: each decoded block lies in that affine
@@ -17,7 +21,9 @@ latents (so no rate limit applies) and reports PSNR-YUV of:
 * ``encoder_view``: how much of the frame being coded the P-frame encoder can
   see at all: its first layer is a 1x1 convolution of each 8x8 block to
   ``encoder_view`` values, and what lies outside that projection's row space
-  must come from the reference.
+  must come from the reference;
+* ``reference_view``: the same for the reference: the P frame sees a pixel reference only
+  through ``feature_adaptor_i``, whose first layer projects each 8x8 block to ``feature`` values.
 
 It reads training-split clips only (docs/DATA_SPLIT.md), so using it to steer
 training does not tune on the evaluation set.
@@ -71,6 +77,7 @@ def main() -> None:
 
     head = model.inter.recon_generation_net.head
     view = model.inter.encoder.conv1.weight[:, :, 0, 0].double()
+    reference_view = model.inter.feature_adaptor_i.adaptor.weight[:, :, 0, 0].double()
     width = head.in_channels
     rows = []
     for rel in CLIPS:
@@ -83,15 +90,21 @@ def main() -> None:
             intra = forward.intra_forward(model.intra, x1, qp).x_hat
             p_copy = forward.inter_forward(model.inter, x1, qp, x1, None).x_hat
             p = forward.inter_forward(model.inter, x1, qp, x0, None).x_hat
+            chained = forward.inter_forward(model.inter, x0, qp, x0, None).feature
+            p_chain = forward.inter_forward(model.inter, x1, qp, None, chained).x_hat
+            p_blind = forward.inter_forward(model.inter, x1, qp, torch.full_like(x0, 0.5), None).x_hat
             blocks = F.pixel_unshuffle(x1, 8).permute(0, 2, 3, 1).reshape(-1, 192).double()
             mean = blocks.mean(0)
             pca = torch.linalg.svd(blocks - mean, full_matrices=False).Vh[:width].T
             rows.append({
                 "clip": Path(rel).name, "size": f"{w}x{h}", "qp": args.qp,
                 "intra": psnr(intra, x1), "p_copy": psnr(p_copy, x1), "p": psnr(p, x1),
+                "p_chain": psnr(p_chain, x1),
+                "p_blind": psnr(p_blind, x1),
                 "recon_subspace": subspace_psnr(blocks, head.weight[:, :, 0, 0].double(), head.bias.double()),
                 "pca_subspace": subspace_psnr(blocks, pca, mean),
                 "encoder_view": subspace_psnr(blocks, view.T, mean),
+                "reference_view": subspace_psnr(blocks, reference_view.T, mean),
             })
     print(json.dumps({"model": args.model, "config": model.config.name, "recon_width": width,
                       "encoder_view_width": view.shape[0], "clips": rows},
