@@ -44,9 +44,9 @@ class ModelInfo:
 REGISTRY: tuple[ModelInfo, ...] = (
     ModelInfo(
         name="nvc-compact",
-        config="compact-view128",
+        config="compact-feature96",
         file="nvc-compact.pt",
-        sha256="da84fdc352dd2e191efb1eb306246cd2987cb16d49351d6026907ed796fbd9c6",
+        sha256="5c1f53e6a44e223cf01f131364c37bb32b5af4f2ef5ab440d536b1ccd9def1ff",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
