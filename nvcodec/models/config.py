@@ -115,7 +115,7 @@ COMPACT_VIEW128 = ModelConfig("compact-view128", COMPACT.intra, dataclasses.repl
                                                                                   encoder_view=128))
 
 #: ``compact-view128`` with a 96-wide P-frame feature path: 96 is the number of samples in an 8x8
-#: block of 4:2:0 video, so a P frame can carry its reference through the feature without loss.  At
+#: block of 4:2:0 video, so the feature is wide enough to carry a reference block whole.  At
 #: 80, with a perfect reference and no quantisation, P frames still stayed 2-6 dB under the I frame
 #: (bench/probe_ceilings.py, ``p_copy``).  It cost about 15 % more CPU per 720p P-frame encode and
 #: little on decode (bench/bench_widths.py); recipe stages 15 + 16 with it gave clips -7.1 %.
