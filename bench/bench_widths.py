@@ -3,9 +3,9 @@
 The P frames of the compact model are capped by its 64-channel feature path (docs/MODEL_CARD.md), and
 widening it is the obvious next capacity step, but 720p must stay at 5 fps.  This measures the price
 before any training is spent: synthetic weights (speed does not depend on them), the pinned profile,
-configs built from ``--base`` with one ``InterConfig`` width (``--field``: feature, encoder_view, recon, latent)
-changed, taking turns round by round, CPU time (steady on shared machines) of the fastest P frame per
-round, median over rounds.
+configs built from ``--base`` with one ``InterConfig`` width (``--field``: feature, encoder_view, recon,
+latent, ffn_expansion) changed, taking turns round by round, CPU time (steady on shared machines) of
+the fastest P frame per round, median over rounds.
 
     python bench/bench_widths.py [--base compact-recon128] [--field feature] [--widths 80,96,128]
                                  [--size 1280x720]
@@ -26,7 +26,8 @@ from nvcodec import numerics
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", default="compact-recon128")
-    ap.add_argument("--field", default="feature", choices=("feature", "encoder_view", "recon", "latent"))
+    ap.add_argument("--field", default="feature",
+                    choices=("feature", "encoder_view", "recon", "latent", "ffn_expansion"))
     ap.add_argument("--widths", default="80,96,128")
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--rounds", type=int, default=4)

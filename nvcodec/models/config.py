@@ -56,6 +56,9 @@ class InterConfig:
     # coded (None: ``feature``, as in DCVC-RT).  Whatever that projection drops the encoder never
     # sees, so it can only come from the reference (see COMPACT_VIEW128)
     encoder_view: int | None = None
+    # hidden width of every block's FFN over the block's width, before its halves are folded
+    # (DCVC-RT: 4).  The FFN holds three quarters of a block's multiply-adds
+    ffn_expansion: int = 4
 
     @property
     def view(self) -> int:
@@ -66,6 +69,8 @@ class InterConfig:
             raise ModelError(f"inter latent channels must be a positive even number, got {self.latent}")
         if self.view <= 0:
             raise ModelError(f"inter encoder view must be a positive width, got {self.view}")
+        if self.ffn_expansion < 2 or self.ffn_expansion % 2:
+            raise ModelError(f"inter FFN expansion must be an even number of at least 2, got {self.ffn_expansion}")
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,10 @@ COMPACT_VIEW128 = ModelConfig("compact-view128", COMPACT.intra, dataclasses.repl
 COMPACT_FEATURE96 = ModelConfig("compact-feature96", COMPACT.intra, dataclasses.replace(COMPACT_VIEW128.inter,
                                                                                       feature=96))
 
+#: ``compact-feature96`` with every P-frame FFN at twice its block's width instead of four times.
+COMPACT_FFN2 = ModelConfig("compact-ffn2", COMPACT.intra, dataclasses.replace(COMPACT_FEATURE96.inter,
+                                                                          ffn_expansion=2))
+
 #: the smallest useful shape of the architecture: for tests and smoke runs, not for pictures
 TINY = ModelConfig(
     "tiny",
@@ -134,7 +143,9 @@ TINY = ModelConfig(
 )
 
 _CONFIGS: dict[str, ModelConfig] = {
-    c.name: c for c in (DCVC_RT, COMPACT, COMPACT_RECON128, COMPACT_FEATURE80, COMPACT_VIEW128, COMPACT_FEATURE96, TINY)
+    c.name: c
+    for c in (DCVC_RT, COMPACT, COMPACT_RECON128, COMPACT_FEATURE80, COMPACT_VIEW128, COMPACT_FEATURE96, COMPACT_FFN2,
+              TINY)
 }
 
 

@@ -40,8 +40,8 @@ class FeatureExtractor(nn.Module):
     def __init__(self, cfg: InterConfig):
         super().__init__()
         d = cfg.feature
-        self.conv1 = nn.Sequential(*depth_conv_stack(d, d, cfg.extractor_conv1_blocks))
-        self.conv2 = nn.Sequential(*depth_conv_stack(d, d, cfg.extractor_conv2_blocks))
+        self.conv1 = nn.Sequential(*depth_conv_stack(d, d, cfg.extractor_conv1_blocks, cfg.ffn_expansion))
+        self.conv2 = nn.Sequential(*depth_conv_stack(d, d, cfg.extractor_conv2_blocks, cfg.ffn_expansion))
 
 
 class Encoder(nn.Module):
@@ -49,8 +49,8 @@ class Encoder(nn.Module):
         super().__init__()
         d = cfg.feature
         self.conv1 = Conv2d(PIXEL_CHANNELS, cfg.view, 1)
-        self.conv2 = nn.Sequential(*depth_conv_stack(cfg.view + d, d, cfg.encoder_conv2_blocks))
-        self.conv3 = DepthConvBlock(d, d)
+        self.conv2 = nn.Sequential(*depth_conv_stack(cfg.view + d, d, cfg.encoder_conv2_blocks, cfg.ffn_expansion))
+        self.conv3 = DepthConvBlock(d, d, expansion=cfg.ffn_expansion)
         self.down = Conv2d(d, cfg.latent, 3, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor, ctx: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -64,7 +64,7 @@ class Decoder(nn.Module):
         super().__init__()
         d = cfg.feature
         self.up = SubpelConv2x(cfg.latent, d, 3, padding=1)
-        self.conv1 = nn.Sequential(*depth_conv_stack(d * 2, d, cfg.decoder_conv1_blocks))
+        self.conv1 = nn.Sequential(*depth_conv_stack(d * 2, d, cfg.decoder_conv1_blocks, cfg.ffn_expansion))
         self.conv2 = Conv2d(d, d, 1)
 
     def forward(self, y_hat: torch.Tensor, ctx: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -75,7 +75,7 @@ class Decoder(nn.Module):
 class ReconGeneration(nn.Module):
     def __init__(self, cfg: InterConfig):
         super().__init__()
-        self.conv = nn.Sequential(*depth_conv_stack(cfg.feature, cfg.recon, cfg.recon_blocks))
+        self.conv = nn.Sequential(*depth_conv_stack(cfg.feature, cfg.recon, cfg.recon_blocks, cfg.ffn_expansion))
         self.head = Conv2d(cfg.recon, PIXEL_CHANNELS, 1)
 
     def unclamped(self, feature: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -109,24 +109,24 @@ class InterModel(nn.Module):
         cfg = cfg or InterConfig()
         cfg.validate()
         self.cfg = cfg
-        d, y, z = cfg.feature, cfg.latent, cfg.hyper
+        d, y, z, e = cfg.feature, cfg.latent, cfg.hyper, cfg.ffn_expansion
         self.bit_estimator_z = FactorizedPrior(self.qp_count, z)
-        self.feature_adaptor_i = DepthConvBlock(PIXEL_CHANNELS, d)
+        self.feature_adaptor_i = DepthConvBlock(PIXEL_CHANNELS, d, expansion=e)
         self.feature_adaptor_p = Conv2d(d, d, 1)
         self.feature_extractor = FeatureExtractor(cfg)
         self.encoder = Encoder(cfg)
         self.hyper_encoder = _Wrapped(
-            DepthConvBlock(y, z), ResidualBlockWithStride2(z, z), ResidualBlockWithStride2(z, z)
+            DepthConvBlock(y, z, expansion=e), ResidualBlockWithStride2(z, z, e), ResidualBlockWithStride2(z, z, e)
         )
         self.hyper_decoder = _Wrapped(
-            ResidualBlockUpsample(z, z), ResidualBlockUpsample(z, z), DepthConvBlock(z, y)
+            ResidualBlockUpsample(z, z, e), ResidualBlockUpsample(z, z, e), DepthConvBlock(z, y, expansion=e)
         )
-        self.temporal_prior_encoder = ResidualBlockWithStride2(d, y * 2)
+        self.temporal_prior_encoder = ResidualBlockWithStride2(d, y * 2, e)
         self.y_prior_fusion = _Wrapped(
-            *depth_conv_stack(y * 3, y * 3, cfg.prior_fusion_blocks), Conv2d(y * 3, y * 3, 1)
+            *depth_conv_stack(y * 3, y * 3, cfg.prior_fusion_blocks, e), Conv2d(y * 3, y * 3, 1)
         )
         self.y_spatial_prior = _Wrapped(
-            *depth_conv_stack(y * 4, y * 3, cfg.spatial_prior_blocks), Conv2d(y * 3, y * 2, 1)
+            *depth_conv_stack(y * 4, y * 3, cfg.spatial_prior_blocks, e), Conv2d(y * 3, y * 2, 1)
         )
         self.decoder = Decoder(cfg)
         self.recon_generation_net = ReconGeneration(cfg)

@@ -54,10 +54,16 @@ class DepthConvBlock(nn.Module):
 
     An ``adaptor`` (1x1) exists only when the channel count changes or when the
     caller forces one; the published checkpoints rely on exactly this rule.
+    ``expansion`` is the FFN's hidden width over ``out_ch`` before the halves are folded (DCVC-RT:
+    4); the FFN is three quarters of a block's multiply-adds, so it is the knob that buys CPU speed.
     """
 
-    def __init__(self, in_ch: int, out_ch: int, shortcut: bool = False, force_adaptor: bool = False):
+    def __init__(
+        self, in_ch: int, out_ch: int, shortcut: bool = False, force_adaptor: bool = False, expansion: int = 4
+    ):
         super().__init__()
+        if expansion < 2 or expansion % 2:
+            raise ValueError(f"FFN expansion must be an even number of at least 2, got {expansion}")
         self.adaptor = Conv2d(in_ch, out_ch, 1) if (in_ch != out_ch or force_adaptor) else None
         self.shortcut = shortcut
         self.dc = nn.Sequential(
@@ -67,9 +73,9 @@ class DepthConvBlock(nn.Module):
             Conv2d(out_ch, out_ch, 1),
         )
         self.ffn = nn.Sequential(
-            Conv2d(out_ch, out_ch * 4, 1),
+            Conv2d(out_ch, out_ch * expansion, 1),
             WSiLUChunkAdd(),
-            Conv2d(out_ch * 2, out_ch, 1),
+            Conv2d(out_ch * expansion // 2, out_ch, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,10 +105,10 @@ class SubpelConv2x(nn.Module):
 class ResidualBlockWithStride2(nn.Module):
     """2x2 stride-2 downsampling followed by a shortcut DepthConvBlock."""
 
-    def __init__(self, in_ch: int, out_ch: int):
+    def __init__(self, in_ch: int, out_ch: int, expansion: int = 4):
         super().__init__()
         self.down = Conv2d(in_ch, out_ch, 2, stride=2)
-        self.conv = DepthConvBlock(out_ch, out_ch, shortcut=True)
+        self.conv = DepthConvBlock(out_ch, out_ch, shortcut=True, expansion=expansion)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(self.down(x))
@@ -111,15 +117,15 @@ class ResidualBlockWithStride2(nn.Module):
 class ResidualBlockUpsample(nn.Module):
     """Sub-pixel 2x upsampling (1x1 kernel) followed by a shortcut DepthConvBlock."""
 
-    def __init__(self, in_ch: int, out_ch: int):
+    def __init__(self, in_ch: int, out_ch: int, expansion: int = 4):
         super().__init__()
         self.up = SubpelConv2x(in_ch, out_ch, 1)
-        self.conv = DepthConvBlock(out_ch, out_ch, shortcut=True)
+        self.conv = DepthConvBlock(out_ch, out_ch, shortcut=True, expansion=expansion)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(self.up(x))
 
 
-def depth_conv_stack(first_in: int, width: int, count: int) -> list[nn.Module]:
+def depth_conv_stack(first_in: int, width: int, count: int, expansion: int = 4) -> list[nn.Module]:
     """``count`` DepthConvBlocks, the first adapting ``first_in`` channels to ``width``."""
-    return [DepthConvBlock(first_in if i == 0 else width, width) for i in range(count)]
+    return [DepthConvBlock(first_in if i == 0 else width, width, expansion=expansion) for i in range(count)]

@@ -27,6 +27,7 @@ from nvcodec.models.config import get_config
 from nvcodec.training.data import CropSampler
 from nvcodec.training.forward import inter_forward, intra_forward, yuv_mse
 from nvcodec.training.grow import grow_model
+from nvcodec.training.prune import is_ffn_narrowing, narrow_ffns
 from nvcodec.training.recipe import Recipe, StageConfig, lambda_for_qp, p_frame_qps
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -34,6 +35,9 @@ VALIDATION_LOG = "validation.jsonl"
 #: samples in the fixed validation batch of a stage, their qps spread evenly over 0-63
 VALIDATION_SAMPLES = 8
 VALIDATION_SEED = 20261202
+#: sequences (of the stage's crop and length) that FFN narrowing fits the narrow model on
+CALIBRATION_SAMPLES = 48
+CALIBRATION_SEED = 20261203
 
 
 def stage_checkpoint_name(stage_index: int) -> str:
@@ -110,10 +114,31 @@ class Trainer:
         self._optimizer = None
 
     def _ensure_architecture(self) -> None:
-        """Grow the model when the current stage is the first one of a wider config."""
+        """Grow (or narrow the FFNs of) the model when the current stage is the first of a new config."""
         wanted = self.recipe.config_at(self.stage_index)
-        if self.model.config.name != wanted:
-            self.set_model(grow_model(self.model, get_config(wanted)))
+        if self.model.config.name == wanted:
+            return
+        target = get_config(wanted)
+        if is_ffn_narrowing(self.model.config, target):
+            self.set_model(narrow_ffns(self.model, target, lambda _inter: self._calibrate()))
+        else:
+            self.set_model(grow_model(self.model, target))
+
+    def _calibrate(self) -> None:
+        """P-frame forward passes over fixed training sequences, at qps spread over 0-63.
+
+        Both RNGs of the run stay where they were, so a run that narrows its model and one that
+        resumes after it continue alike.
+        """
+        stage = self.stage
+        clips = self.samplers(stage).sample(np.random.default_rng(CALIBRATION_SEED), CALIBRATION_SAMPLES)
+        qps = torch.linspace(0, 63, CALIBRATION_SAMPLES).round().long()
+        devices = [self.device] if self.device.type == "cuda" else []
+        self.model.inter.eval()
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            torch.manual_seed(CALIBRATION_SEED)
+            for part, part_qps in zip(clips.split(stage.batch), qps.split(stage.batch), strict=True):
+                self._inter_loss(part.to(self.device), part_qps.to(self.device))
 
     # -- state ----------------------------------------------------------------
     @property
