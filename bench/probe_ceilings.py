@@ -90,8 +90,8 @@ def main() -> None:
             intra = forward.intra_forward(model.intra, x1, qp).x_hat
             p_copy = forward.inter_forward(model.inter, x1, qp, x1, None).x_hat
             p = forward.inter_forward(model.inter, x1, qp, x0, None).x_hat
-            chained = forward.inter_forward(model.inter, x0, qp, x0, None).feature
-            p_chain = forward.inter_forward(model.inter, x1, qp, None, chained).x_hat
+            chained = forward.inter_forward(model.inter, x0, qp, x0, None)
+            p_chain = forward.inter_forward(model.inter, x1, qp, chained.x_hat, chained.feature).x_hat
             p_blind = forward.inter_forward(model.inter, x1, qp, torch.full_like(x0, 0.5), None).x_hat
             blocks = F.pixel_unshuffle(x1, 8).permute(0, 2, 3, 1).reshape(-1, 192).double()
             mean = blocks.mean(0)

@@ -22,6 +22,7 @@ from nvcodec.codec.frames import latent_size, pad_replicate
 from nvcodec.entropy.context import MaskCache, fold, quantize_step, unfold
 from nvcodec.entropy.gaussian import ScaleIndexer
 from nvcodec.entropy.rans import CdfTable, RansDecoder, RansEncoder
+from nvcodec.errors import ModelError
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
 
@@ -161,6 +162,15 @@ def _reference_feature(model: InterModel, ref: Reference) -> torch.Tensor:
     return model.reference_feature(ref.frame, ref.feature)
 
 
+def _reference_pixels(model: InterModel, ref: Reference) -> torch.Tensor | None:
+    """The previous decoded frame for a model that adds it to its output (None for the others)."""
+    if not model.needs_reference_pixels:
+        return None
+    if ref.frame is None:
+        raise ModelError("a P-frame model that adds its reference frame has no reference pixels")
+    return ref.frame
+
+
 @torch.no_grad()
 def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int, ref: Reference,
                  coder: RansEncoder, reconstruct: bool) -> tuple[bytes, Reference]:
@@ -187,7 +197,9 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     y_hat = (q0.y_hat + q1.y_hat) * q_dec
 
     feature = model.synthesis_feature(y_hat, context, qp)
-    frame = model.reconstruct(feature, qp) if reconstruct else None
+    # a model that adds its reference frame needs the pixel chain to rebuild any later frame
+    rebuild = reconstruct or model.needs_reference_pixels
+    frame = model.reconstruct(feature, qp, _reference_pixels(model, ref)) if rebuild else None
     return coder.flush(), Reference(frame=frame, feature=feature, qp=qp)
 
 
@@ -212,7 +224,7 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
     y_hat = (y_hat_0 + y_hat_1) * q_dec
 
     feature = model.synthesis_feature(y_hat, model.context(f1), qp)
-    return Reference(frame=model.reconstruct(feature, qp), feature=feature, qp=qp)
+    return Reference(frame=model.reconstruct(feature, qp, _reference_pixels(model, ref)), feature=feature, qp=qp)
 
 
 @torch.no_grad()

@@ -14,6 +14,7 @@ Data flow::
     ctx_t -temporal_prior_encoder-------------------------------------------------+-> y_prior_fusion
     y -2-step checkerboard context-> y_hat -decoder(ctx, *q_decoder)-> feature (next reference)
     feature -recon_generation_net (*q_recon)-> x_hat
+    (reference_skip: x_hat += gate(feature) * previous decoded frame, before the clamp)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nvcodec.entropy.factorized import FactorizedPrior
+from nvcodec.errors import ModelError
 from nvcodec.models.config import INTER_QP_COUNT, InterConfig
 from nvcodec.models.layers import (
     DepthConvBlock,
@@ -77,14 +79,26 @@ class ReconGeneration(nn.Module):
         super().__init__()
         self.conv = nn.Sequential(*depth_conv_stack(cfg.feature, cfg.recon, cfg.recon_blocks, cfg.ffn_expansion))
         self.head = Conv2d(cfg.recon, PIXEL_CHANNELS, 1)
+        # reference_skip: a second head whose output multiplies the previous frame's pixels, so that
+        # a block can be copied (gate 1) or kept apart (gate 0) without passing through the feature
+        self.gate = Conv2d(cfg.recon, PIXEL_CHANNELS, 1) if cfg.reference_skip else None
 
-    def unclamped(self, feature: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    def unclamped(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
         """The pixels before the final clamp: training needs them, because a hard clamp passes no
-        gradient to an output that has left [0, 1] and such an output would never come back."""
-        return F.pixel_shuffle(self.head(self.conv(feature) * q), 8)
+        gradient to an output that has left [0, 1] and such an output would never come back.
 
-    def forward(self, feature: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        return torch.clamp(self.unclamped(feature, q), 0.0, 1.0)
+        ``reference`` (the previous decoded frame, same padded size) is required with a gate.
+        """
+        hidden = self.conv(feature) * q
+        blocks = self.head(hidden)
+        if self.gate is not None:
+            if reference is None:
+                raise ModelError("this P-frame model adds its reference frame, and none was given")
+            blocks = blocks + self.gate(hidden) * F.pixel_unshuffle(reference, 8)
+        return F.pixel_shuffle(blocks, 8)
+
+    def forward(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.clamp(self.unclamped(feature, q, reference), 0.0, 1.0)
 
 
 class _Wrapped(nn.Module):
@@ -167,5 +181,10 @@ class InterModel(nn.Module):
     def synthesis_feature(self, y_hat: torch.Tensor, ctx: torch.Tensor, qp: int) -> torch.Tensor:
         return self.decoder(y_hat, ctx, self.q_decoder[qp : qp + 1])
 
-    def reconstruct(self, feature: torch.Tensor, qp: int) -> torch.Tensor:
-        return self.recon_generation_net(feature, self.q_recon[qp : qp + 1])
+    @property
+    def needs_reference_pixels(self) -> bool:
+        """Whether every P frame's reconstruction reads the previous decoded frame's pixels."""
+        return self.cfg.reference_skip
+
+    def reconstruct(self, feature: torch.Tensor, qp: int, reference: torch.Tensor | None = None) -> torch.Tensor:
+        return self.recon_generation_net(feature, self.q_recon[qp : qp + 1], reference)

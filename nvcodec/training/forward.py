@@ -121,6 +121,9 @@ def intra_forward(model: IntraModel, x: torch.Tensor, qp: torch.Tensor) -> Frame
 
 def inter_forward(model: InterModel, x: torch.Tensor, qp: torch.Tensor, ref_frame: torch.Tensor | None,
                   ref_feature: torch.Tensor | None) -> FrameOutput:
+    """One P frame.  ``ref_frame`` is the previous decoded frame, ``ref_feature`` its decoder feature
+    (None after an I frame or a reset); the reference feature comes from the feature when there is
+    one, else from the pixels, and a ``reference_skip`` model also adds the pixels to its output."""
     ref = model.reference_feature(ref_frame, ref_feature)
     f1 = model.feature_extractor.conv1(ref)
     ctx_t = f1 * model.q_feature[qp]
@@ -137,7 +140,7 @@ def inter_forward(model: InterModel, x: torch.Tensor, qp: torch.Tensor, ref_fram
     scales, means = model.step_prior(y_hat_0, params)
     y_hat_1, bits1 = _step(y, scales, means, masks[1])
     feature = model.decoder((y_hat_0 + y_hat_1) * q_dec, ctx, model.q_decoder[qp])
-    x_hat = ste_clamp(model.recon_generation_net.unclamped(feature, model.q_recon[qp]))
+    x_hat = ste_clamp(model.recon_generation_net.unclamped(feature, model.q_recon[qp], ref_frame))
     return FrameOutput(x_hat, bits + bits0 + bits1, feature)
 
 

@@ -13,7 +13,8 @@ network (``InterConfig.recon``), which in the compact config confined every
 decoded 8x8 block of a P frame to a fixed affine subspace of ``recon``
 dimensions, its feature path (``InterConfig.feature``), through which
 the P frame sees its reference and from which it is decoded, and the
-encoder's view of the frame being coded (``InterConfig.encoder_view``).
+encoder's view of the frame being coded (``InterConfig.encoder_view``), and a
+reference skip (``InterConfig.reference_skip``), whose gate starts closed.
 The encoder's new view rows are not random: they are the directions of an
 8x8 block that natural images fill most (a 1/f^2 spectrum) among those the
 old rows cannot see, so the first gradient steps already have the missing
@@ -43,12 +44,12 @@ def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
     if target.intra != old.intra:
         raise ModelError(f"cannot grow {old.name} into {target.name}: the intra model differs")
     grown_fields = dataclasses.replace(target.inter, recon=old.inter.recon, feature=old.inter.feature,
-                                       encoder_view=old.inter.encoder_view)
+                                       encoder_view=old.inter.encoder_view, reference_skip=old.inter.reference_skip)
     if grown_fields != old.inter:
         raise ModelError(f"cannot grow {old.name} into {target.name}: only the inter recon, feature and encoder "
-                         "view widths may change")
+                         "view widths and the reference skip may change")
     if (target.inter.recon < old.inter.recon or target.inter.feature < old.inter.feature
-            or target.inter.view < old.inter.view):
+            or target.inter.view < old.inter.view or old.inter.reference_skip > target.inter.reference_skip):
         raise ModelError(f"cannot grow {old.name} into {target.name}: a width would shrink")
     inter = InterModel(target.inter).to(model.device)
     with torch.no_grad():
@@ -107,6 +108,15 @@ def _grow_inter(src: InterModel, dst: InterModel) -> None:
     recon_map = _prefix(src.cfg.recon)
     _grow_stack(src.recon_generation_net.conv, dst.recon_generation_net.conv, d_map, recon_map)
     _grow_conv(src.recon_generation_net.head, dst.recon_generation_net.head, recon_map, pixels, silent_inputs=True)
+    new_gate, old_gate = dst.recon_generation_net.gate, src.recon_generation_net.gate
+    if new_gate is not None:
+        if old_gate is None:
+            # a new reference skip starts closed: the model computes what it did, and the gate's
+            # gradient (the recon hidden state times reference times output error) opens it
+            new_gate.weight.zero_()
+            new_gate.bias.zero_()
+        else:
+            _grow_conv(old_gate, new_gate, recon_map, pixels, silent_inputs=True)
     for name in ("q_encoder", "q_decoder", "q_feature", "q_recon"):
         old_q, new_q = getattr(src, name), getattr(dst, name)
         new_q.fill_(1.0)

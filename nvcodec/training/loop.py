@@ -160,13 +160,21 @@ class Trainer:
         return self._optimizer
 
     def _param_groups(self) -> list[dict]:
-        """One group, or two when the per-qp tables learn at their own rate (``qp_lr_scale``)."""
-        named = list(self._trained_module().named_parameters())
-        if self.stage.qp_lr_scale == 1.0:
-            return [{"params": [p for _, p in named], "lr_scale": 1.0}]
-        tables = [p for n, p in named if n.startswith("q_")]
-        rest = [p for n, p in named if not n.startswith("q_")]
-        return [{"params": rest, "lr_scale": 1.0}, {"params": tables, "lr_scale": self.stage.qp_lr_scale}]
+        """The parameters by learning-rate multiplier: the per-qp tables (``qp_lr_scale``), the
+        reference-skip gate (``gate_lr_scale``) and the rest; groups with the same rate merge."""
+        def scale(name: str) -> float:
+            if name.startswith("q_"):
+                return self.stage.qp_lr_scale
+            if name.startswith("recon_generation_net.gate."):
+                return self.stage.gate_lr_scale
+            return 1.0
+
+        # the rest first, then the tables: the group order checkpoints of earlier stages were saved in
+        groups: dict[float, list[torch.nn.Parameter]] = {
+            s: [] for s in (1.0, self.stage.qp_lr_scale, self.stage.gate_lr_scale)}
+        for name, p in self._trained_module().named_parameters():
+            groups[scale(name)].append(p)
+        return [{"params": params, "lr_scale": s} for s, params in groups.items() if params]
 
     def learning_rate(self) -> float:
         s = self.stage
@@ -306,15 +314,14 @@ class Trainer:
         losses, bpps, mses = [], [], []
         for t in range(1, clips.shape[1]):
             qp = qps[t - 1].to(self.device)
-            out = inter_forward(self.model.inter, self._input(clips[:, t]), qp,
-                                ref_frame if ref_feature is None else None, ref_feature)
+            out = inter_forward(self.model.inter, self._input(clips[:, t]), qp, ref_frame, ref_feature)
             mse = yuv_mse(out.x_hat, clips[:, t])
             bpp = out.bits / pixels
             lam = torch.tensor([lambda_for_qp(int(q)) for q in qp], device=clips.device)
             losses.append(lam * mse + bpp)
             bpps.append(bpp)
             mses.append(mse.detach())
-            ref_feature = out.feature
+            ref_frame, ref_feature = out.x_hat, out.feature
         return torch.stack(losses).mean(), torch.stack(bpps).mean(), torch.stack(mses).mean(0)
 
     def run(self, until: Callable[[], bool], checkpoint_seconds: float = 300.0,

@@ -43,6 +43,9 @@ class StageConfig:
     # learning-rate multiplier of the per-qp scaling tables (q_*): each row only learns from the
     # samples drawn at its qp, so at the networks' rate the tables barely leave their initial ramp
     qp_lr_scale: float = 1.0
+    # learning-rate multiplier of the reference-skip gate (InterConfig.reference_skip): it starts
+    # closed, and at the networks' rate Adam would need ~10,000 steps to move its bias to 1 (a copy)
+    gate_lr_scale: float = 1.0
     # linear learning-rate ramp over the first steps: a fresh Adam optimizer at the full rate moves
     # every weight by about lr per step while its moment estimates settle, which set the trained
     # P-frame model back by 2 dB at the start of stages 4 and 5 before it recovered
@@ -123,6 +126,12 @@ class Recipe:
         # the intra model goes on beside it
         StageConfig("inter", steps=6000, batch=4, crop=96, length=8, lr=1e-4, qp_lr_scale=20.0,
                     config="compact-ffn2", warmup_steps=300),
+        _refinement_pair()[1],
+        # the reference skip (compact-skip): a P frame of a still scene (foreman frame 0 repeated, qp 56)
+        # settled 2.8 dB under the I frame it repeats and kept paying 0.07 bpp a frame, because the
+        # reference reaches the decoder only through 96-wide projections; the gate starts closed
+        StageConfig("inter", steps=6000, batch=4, crop=96, length=8, lr=1e-4, qp_lr_scale=20.0,
+                    gate_lr_scale=20.0, config="compact-skip", warmup_steps=300),
         _refinement_pair()[1],
     ])
 

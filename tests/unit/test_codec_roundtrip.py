@@ -169,3 +169,34 @@ def test_non_finite_residuals_are_coded_as_the_symbol_the_decoder_reads():
     step = quantize_step(y, torch.ones_like(y), means, torch.ones_like(y), skip_threshold=None)
     assert step.symbols.flatten().tolist() == [0.0, 3.0, 127.0, -3.0]
     assert step.y_hat.flatten().tolist() == [0.5, 3.5, 127.5, -2.5]
+
+
+def test_a_model_that_adds_its_reference_frame_decodes_what_the_encoder_reconstructed():
+    """reference_skip: every P frame reads the previous decoded pixels, so an encoder that does not
+    report reconstructions must still rebuild them (for later frames and for resets)."""
+    import dataclasses
+
+    from nvcodec.models.bundle import synthetic_model
+    from nvcodec.models.config import TINY, ModelConfig
+
+    config = ModelConfig("tiny-skip", TINY.intra, dataclasses.replace(TINY.inter, ffn_expansion=2,
+                                                                     reference_skip=True))
+    model = synthetic_model(3, config)
+    frames = seeded_clip(9, 6, 40, 56)
+    settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=2)
+    reporting = SequenceEncoder(model, settings, device="cpu")
+    silent = SequenceEncoder(model, settings, device="cpu", reconstruct=False)
+    reported, stream = [], b""
+    for frame in frames:
+        reported.append(reporting.encode(frame).reconstruction)
+        stream += b"".join(u.to_bytes() for u in silent.encode(frame).units)
+    decoded = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
+    for i, (a, b) in enumerate(zip(reported, decoded, strict=True)):
+        assert_planes_equal(a, b, i)
+    # the gate is live: closing it changes the P frames
+    with torch.no_grad():
+        model.inter.recon_generation_net.gate.weight.zero_()
+        model.inter.recon_generation_net.gate.bias.zero_()
+    closed = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
+    assert np.array_equal(closed[0].y, decoded[0].y)
+    assert not np.array_equal(closed[1].y, decoded[1].y)

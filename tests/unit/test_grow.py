@@ -38,7 +38,7 @@ def p_frames(model, qp: int):
     x0 = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     x1 = (x0 + 0.1 * torch.rand(x0.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
     first = inter_forward(model.inter, x1, torch.tensor([qp, qp + 5]), x0, None)
-    second = inter_forward(model.inter, x0, torch.tensor([qp, qp + 5]), None, first.feature)
+    second = inter_forward(model.inter, x0, torch.tensor([qp, qp + 5]), first.x_hat, first.feature)
     return x1, first, second
 
 
@@ -188,3 +188,18 @@ def test_the_block_prior_puts_the_most_variance_on_flat_luma_and_least_on_fine_c
     top = vectors[:, values.argmax()]
     torch.testing.assert_close(top[:64].abs(), torch.full((64,), 1 / 8, dtype=torch.float64))
     assert top[64:].abs().max() < 1e-9
+
+
+def test_a_reference_skip_grows_closed_and_opens_from_the_first_step():
+    target = ModelConfig("tiny-skip-grown", TINY.intra, dataclasses.replace(TINY.inter, reference_skip=True))
+    model = trained_looking()
+    grown = grow_model(model, target)
+    gate = grown.inter.recon_generation_net.gate
+    assert torch.count_nonzero(gate.weight) == 0 and torch.count_nonzero(gate.bias) == 0
+    assert_same_p_frames(model, grown)
+    grown.inter.train()
+    x1, first, second = p_frames(grown, 30)
+    yuv_mse(second.x_hat, x1).mean().backward()
+    assert gate.weight.grad.abs().sum() > 0
+    with pytest.raises(ModelError, match="shrink"):
+        grow_model(grown, TINY)

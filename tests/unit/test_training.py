@@ -143,3 +143,23 @@ def test_validation_is_repeatable_and_leaves_the_run_unchanged(tmp_path, stage):
     assert rows[0]["loss"] == pytest.approx(first.loss)
     assert rows[-1]["loss"] != rows[0]["loss"]  # it sees what training changed
     assert not (tmp_path / "plain" / "validation.jsonl").exists()
+
+
+def test_the_gate_and_the_tables_learn_at_their_own_rates_after_the_rest(tmp_path):
+    """Parameter groups keep the order earlier checkpoints were saved in (the rest, then the tables)."""
+    import dataclasses
+
+    from nvcodec.models.config import TINY, ModelConfig, register_config
+
+    skip = ModelConfig("tiny-skip-lr", TINY.intra, dataclasses.replace(TINY.inter, reference_skip=True))
+    register_config(skip)
+    recipe = Recipe(config=skip.name, seed=3, stages=[StageConfig("inter", steps=2, batch=1, crop=32, length=2,
+                                                                  lr=1e-3, qp_lr_scale=20.0, gate_lr_scale=5.0)])
+    clips = synthetic_clips()
+    trainer = Trainer(recipe, new_model(skip.name, seed=1), lambda s: CropSampler(clips, s.crop, s.length), tmp_path)
+    groups = trainer.optimizer().param_groups
+    assert [g["lr_scale"] for g in groups] == [1.0, 20.0, 5.0]
+    gate = trainer.model.inter.recon_generation_net.gate
+    assert [id(p) for p in groups[2]["params"]] == [id(gate.weight), id(gate.bias)]
+    assert all(p.shape[0] == trainer.model.inter.qp_count for p in groups[1]["params"])
+    trainer.train_step()
