@@ -184,11 +184,11 @@ def _grow_block(old: DepthConvBlock, new: DepthConvBlock, in_map: torch.Tensor, 
     _grow_conv(old.dc[2], new.dc[2], _prefix(1), width_map)  # depthwise: one input per group
     _grow_conv(old.dc[3], new.dc[3], width_map, width_map)
     # ffn.0 feeds WSiLUChunkAdd, which adds its output's first half to its second half: old hidden
-    # unit j is ffn.0 rows j and 2n + j; in the wide block, rows j and 2N + j
-    n, wide = old.dc[0].out_channels, new.dc[0].out_channels
-    hidden = _cat((_prefix(2 * n), 2 * wide), (_prefix(2 * n), 2 * wide))
+    # unit j is ffn.0 rows j and h + j (h: the old half width); in the wide block, rows j and H + j
+    half, wide_half = old.ffn[2].in_channels, new.ffn[2].in_channels
+    hidden = _cat((_prefix(half), wide_half), (_prefix(half), wide_half))
     _grow_conv(old.ffn[0], new.ffn[0], width_map, hidden)
-    _grow_conv(old.ffn[2], new.ffn[2], _prefix(2 * n), width_map)
+    _grow_conv(old.ffn[2], new.ffn[2], _prefix(half), width_map)
 
 
 def _grow_conv(old: nn.Conv2d, new: nn.Conv2d, in_map: torch.Tensor, out_map: torch.Tensor,

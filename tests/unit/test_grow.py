@@ -190,9 +190,11 @@ def test_the_block_prior_puts_the_most_variance_on_flat_luma_and_least_on_fine_c
     assert top[64:].abs().max() < 1e-9
 
 
-def test_a_reference_skip_grows_closed_and_opens_from_the_first_step():
-    target = ModelConfig("tiny-skip-grown", TINY.intra, dataclasses.replace(TINY.inter, reference_skip=True))
-    model = trained_looking()
+@pytest.mark.parametrize("expansion", [4, 2])
+def test_a_reference_skip_grows_closed_and_opens_from_the_first_step(expansion):
+    base = ModelConfig(f"tiny-ffn{expansion}", TINY.intra, dataclasses.replace(TINY.inter, ffn_expansion=expansion))
+    target = ModelConfig(f"tiny-ffn{expansion}-skip", TINY.intra, dataclasses.replace(base.inter, reference_skip=True))
+    model = trained_looking(base)
     grown = grow_model(model, target)
     gate = grown.inter.recon_generation_net.gate
     assert torch.count_nonzero(gate.weight) == 0 and torch.count_nonzero(gate.bias) == 0
@@ -202,4 +204,4 @@ def test_a_reference_skip_grows_closed_and_opens_from_the_first_step():
     yuv_mse(second.x_hat, x1).mean().backward()
     assert gate.weight.grad.abs().sum() > 0
     with pytest.raises(ModelError, match="shrink"):
-        grow_model(grown, TINY)
+        grow_model(grown, base)
