@@ -44,9 +44,9 @@ class ModelInfo:
 REGISTRY: tuple[ModelInfo, ...] = (
     ModelInfo(
         name="nvc-compact",
-        config="compact-feature96",
+        config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="5c1f53e6a44e223cf01f131364c37bb32b5af4f2ef5ab440d536b1ccd9def1ff",
+        sha256="224ec5e237f0027438f195bc2b82a70c6a44b74682bc179d3cea946ba666d057",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
