@@ -136,7 +136,7 @@ COMPACT_FEATURE96 = ModelConfig("compact-feature96", COMPACT.intra, dataclasses.
 COMPACT_FFN2 = ModelConfig("compact-ffn2", COMPACT.intra, dataclasses.replace(COMPACT_FEATURE96.inter,
                                                                           ffn_expansion=2))
 
-#: ``compact-ffn2`` whose P frames add the previous decoded frame through a decoded per-pixel gate
+#: ``compact-ffn2`` whose P frames blend in the previous decoded frame through a decoded per-pixel gate
 #: (``InterConfig.reference_skip``).  Without it a P frame of a still scene (foreman frame 0 repeated,
 #: qp 56) settled 2.8 dB under the I frame it repeats and still paid 0.07 bpp a frame: the reference
 #: reaches the decoder only through ``feature``-wide projections.

@@ -14,7 +14,7 @@ Data flow::
     ctx_t -temporal_prior_encoder-------------------------------------------------+-> y_prior_fusion
     y -2-step checkerboard context-> y_hat -decoder(ctx, *q_decoder)-> feature (next reference)
     feature -recon_generation_net (*q_recon)-> x_hat
-    (reference_skip: x_hat += gate(feature) * previous decoded frame, before the clamp)
+    (reference_skip: x_hat += gate(feature) * (previous decoded frame - x_hat), before the clamp)
 """
 
 from __future__ import annotations
@@ -79,8 +79,12 @@ class ReconGeneration(nn.Module):
         super().__init__()
         self.conv = nn.Sequential(*depth_conv_stack(cfg.feature, cfg.recon, cfg.recon_blocks, cfg.ffn_expansion))
         self.head = Conv2d(cfg.recon, PIXEL_CHANNELS, 1)
-        # reference_skip: a second head whose output multiplies the previous frame's pixels, so that
-        # a block can be copied (gate 1) or kept apart (gate 0) without passing through the feature
+        # reference_skip: a second head that blends each pixel between the first head's output
+        # (gate 0) and the previous decoded frame (gate 1), so that a block can be copied without
+        # passing through the feature. A blend rather than a sum: from a closed gate the gradient
+        # then points at the reference wherever it is nearer the source than the head's output
+        # (still areas), while the sum's gradient only opens the gate together with a change to
+        # the head that makes room for it, and in a pilot it stayed shut
         self.gate = Conv2d(cfg.recon, PIXEL_CHANNELS, 1) if cfg.reference_skip else None
 
     def unclamped(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
@@ -94,7 +98,7 @@ class ReconGeneration(nn.Module):
         if self.gate is not None:
             if reference is None:
                 raise ModelError("this P-frame model adds its reference frame, and none was given")
-            blocks = blocks + self.gate(hidden) * F.pixel_unshuffle(reference, 8)
+            blocks = blocks + self.gate(hidden) * (F.pixel_unshuffle(reference, 8) - blocks)
         return F.pixel_shuffle(blocks, 8)
 
     def forward(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
