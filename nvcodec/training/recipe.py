@@ -132,6 +132,8 @@ class Recipe:
         # for 300 steps on the stage-17 model the gate made the validation loss worse (0.598 -> 0.603),
         # and with everything else for 400 steps no better than without it (docs/MODEL_CARD.md)
         *_refinement_pair(),
+        # and one more pair, side by side as before
+        *_refinement_pair(),
     ])
 
     def config_at(self, stage_index: int) -> str:
