@@ -42,7 +42,9 @@ _LOSSLESS_DEFAULTS: dict[str, tuple[str, dict[str, str]]] = {
     "avi": ("ffv1", {}),
     "webm": ("libvpx-vp9", {"lossless": "1"}),
 }
-_X264_LOSSLESS = ("libx264", {"qp": "0"})
+#: lossless x264 at preset veryfast: a lossless file is as exact at any preset, and beside the neural decoder
+#: on two cores medium's extra search (3.7 % smaller files) cut 720p decoding from 5.2 to 3.9 fps
+_X264_LOSSLESS = ("libx264", {"qp": "0", "preset": "veryfast"})
 #: muxers that store an audio packet starting before the first frame without shifting every stream
 _NEGATIVE_TS_OK = ("matroska", "webm", "mpegts")
 
@@ -287,9 +289,9 @@ class AvSink(VideoSink):
             self._out.options["avoid_negative_ts"] = "disabled"
         codec, options = _LOSSLESS_DEFAULTS.get(fmt_name, _X264_LOSSLESS)
         if opts.codec:
-            codec, options = opts.codec, ({"qp": "0"} if opts.codec == "libx264" else {})
-        if opts.crf is not None:
-            options = {k: v for k, v in options.items() if k not in ("qp", "lossless")}
+            codec, options = opts.codec, (dict(_X264_LOSSLESS[1]) if opts.codec == "libx264" else {})
+        if opts.crf is not None:  # a lossy file is for keeping: FFmpeg's default preset, not the fast lossless one
+            options = {k: v for k, v in options.items() if k not in ("qp", "lossless", "preset")}
             options["crf"] = str(opts.crf)
         try:
             self._stream = self._out.add_stream(codec, rate=desc.frame_rate, options=options)
