@@ -159,7 +159,7 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
 
     from nvcodec.codec.device import resolve_device
     from nvcodec.models.registry import load_model_file
-    from nvcodec.training.data import CropSampler, discover, load_sources
+    from nvcodec.training.data import StageSamplers, discover
     from nvcodec.training.loop import CHECKPOINT_NAME, SpeedOptions, Trainer, new_model
     from nvcodec.training.recipe import Recipe
 
@@ -169,11 +169,9 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
     if dev.type == "cuda":
         recipe.scale_for_cuda()
     sources = discover(data or [data_root / p for p in DEFAULT_DATA])
-    console.print(f"loading {len(sources)} training sources…")
-    clips = load_sources(sources)
+    sampler = StageSamplers(sources, lambda frames: console.print(
+        f"loading {len(sources)} training sources (up to {frames} frames each)…"))
     model = new_model(config)
-    def sampler(stage):
-        return CropSampler(clips, stage.crop, stage.length, stage.still_share)
 
     trainer = Trainer(recipe, model, sampler, out, str(dev), SpeedOptions(channels_last=channels_last, bf16=bf16))
     checkpoint = out / CHECKPOINT_NAME

@@ -10,7 +10,7 @@ texture statistics at several scales.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +126,30 @@ def load_sources(paths: Iterable[Path], max_frames: int = 48, max_width: int = 9
         else:
             clips.append(load_video(path, max_frames, max_width))
     return clips
+
+
+class StageSamplers:
+    """Crop samplers for recipe stages, from sources read at the stage's ``max_frames``.
+
+    Stages may read more of every video than the ones before them; the clips of one frame budget
+    are held at a time (all of it is in memory), re-read only when a stage asks for another.
+    """
+
+    def __init__(self, sources: Iterable[Path], on_load: Callable[[int], None] | None = None):
+        self.sources = list(sources)
+        self.on_load = on_load
+        self._clips: tuple[int, list[Clip]] | None = None
+
+    def clips(self, max_frames: int) -> list[Clip]:
+        if self._clips is None or self._clips[0] != max_frames:
+            self._clips = None  # free the old set before reading the new one
+            if self.on_load is not None:
+                self.on_load(max_frames)
+            self._clips = (max_frames, load_sources(self.sources, max_frames=max_frames))
+        return self._clips[1]
+
+    def __call__(self, stage) -> CropSampler:
+        return CropSampler(self.clips(stage.max_frames), stage.crop, stage.length, stage.still_share)
 
 
 def to_network(y: np.ndarray, uv: np.ndarray) -> torch.Tensor:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from nvcodec.training.data import Clip, CropSampler
+from nvcodec.errors import InputError
+from nvcodec.training.data import Clip, CropSampler, StageSamplers
 from nvcodec.training.loop import Trainer, new_model
 from nvcodec.training.recipe import Recipe, StageConfig, lambda_for_qp, p_frame_qps
 
@@ -163,3 +164,24 @@ def test_the_gate_and_the_tables_learn_at_their_own_rates_after_the_rest(tmp_pat
     assert [id(p) for p in groups[2]["params"]] == [id(gate.weight), id(gate.bias)]
     assert all(p.shape[0] == trainer.model.inter.qp_count for p in groups[1]["params"])
     trainer.train_step()
+
+
+def test_stage_samplers_read_as_many_frames_as_the_stage_asks(tmp_path):
+    from tests.cli.media import make_y4m
+
+    clip = make_y4m(tmp_path / "c.y4m", frames=6, width=40, height=40)
+    loads = []
+    samplers = StageSamplers([clip], on_load=loads.append)
+    short = StageConfig("inter", steps=1, batch=1, crop=32, length=2, max_frames=3)
+    long = StageConfig("inter", steps=1, batch=1, crop=32, length=5, max_frames=6)
+    assert samplers(short).clips[0].frames == 3
+    samplers(short)  # the same budget: not read again
+    assert samplers(long).clips[0].frames == 6 and loads == [3, 6]
+    with pytest.raises(InputError):  # 3 frames cannot make samples of 5
+        CropSampler(samplers.clips(3), 32, 5)
+
+
+def test_late_refinement_stages_read_whole_clips():
+    stages = Recipe().stages
+    assert {s.max_frames for s in stages[:21]} == {48}
+    assert all(s.max_frames == 300 for s in stages[21:23])
