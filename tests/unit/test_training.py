@@ -184,4 +184,25 @@ def test_stage_samplers_read_as_many_frames_as_the_stage_asks(tmp_path):
 def test_late_refinement_stages_read_whole_clips():
     stages = Recipe().stages
     assert {s.max_frames for s in stages[:21]} == {48}
-    assert all(s.max_frames == 300 for s in stages[21:23])
+    assert all(s.max_frames == 300 for s in stages[21:23]) and stages[21].still_share == 0.25
+
+
+def test_inter_samples_from_stills_hold_or_pan_the_crop():
+    rng = np.random.default_rng(1)
+    image = np.random.default_rng(2).integers(0, 255, (1, 64, 64), dtype=np.uint8)
+    still = Clip("still", image, np.random.default_rng(3).integers(0, 255, (1, 2, 32, 32), dtype=np.uint8))
+    video = synthetic_clips()[0]
+    assert len(CropSampler([video, still], 32, 4).clips) == 1  # no still share: videos only
+    sampler = CropSampler([video, still], 32, 4, still_share=1.0)
+    moves = set()
+    for _ in range(40):
+        x = sampler._still_sequence(rng, still)
+        assert x.shape == (4, 3, 32, 32)
+        y = x[:, 0]
+        found = [(dy, dx) for dy in (-2, 0, 2) for dx in (-2, 0, 2)  # frame t+1 is frame t moved by (dy, dx)
+                 if torch.equal(y[1:, max(-dy, 0):32 - max(dy, 0), max(-dx, 0):32 - max(dx, 0)],
+                                y[:-1, max(dy, 0):32 - max(-dy, 0), max(dx, 0):32 - max(-dx, 0)])]
+        assert len(found) == 1
+        moves.add(found[0])
+    assert (0, 0) in moves and len(moves) > 3
+    assert sampler.sample(rng, 2).shape == (2, 4, 3, 32, 32)
