@@ -183,8 +183,9 @@ def test_stage_samplers_read_as_many_frames_as_the_stage_asks(tmp_path):
 
 def test_late_refinement_stages_read_whole_clips():
     stages = Recipe().stages
-    assert {s.max_frames for s in stages[:21]} == {48}
-    assert all(s.max_frames == 300 for s in stages[21:23]) and stages[21].still_share == 0.25
+    assert {s.max_frames for s in stages[:19]} == {48}
+    assert [(s.stage, s.max_frames, s.still_share) for s in stages[19:23]] == [
+        ("inter", 300, 0.25), ("intra", 48, 0.5), ("inter", 300, 0.25), ("intra", 300, 0.5)]
 
 
 def test_inter_samples_from_stills_hold_or_pan_the_crop():
