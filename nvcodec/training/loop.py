@@ -296,7 +296,7 @@ class Trainer:
         return x.contiguous(memory_format=torch.channels_last) if self.speed.channels_last else x
 
     def _intra_loss(self, x: torch.Tensor, qp: torch.Tensor):
-        out = intra_forward(self.model.intra, self._input(x), qp)
+        out = intra_forward(self.model.intra, self._input(x), qp, self.stage.hard_rate)
         pixels = x.shape[-2] * x.shape[-1]
         mse = yuv_mse(out.x_hat, x)
         bpp = out.bits / pixels
@@ -314,7 +314,8 @@ class Trainer:
         losses, bpps, mses = [], [], []
         for t in range(1, clips.shape[1]):
             qp = qps[t - 1].to(self.device)
-            out = inter_forward(self.model.inter, self._input(clips[:, t]), qp, ref_frame, ref_feature)
+            out = inter_forward(self.model.inter, self._input(clips[:, t]), qp, ref_frame, ref_feature,
+                                self.stage.hard_rate)
             mse = yuv_mse(out.x_hat, clips[:, t])
             bpp = out.bits / pixels
             lam = torch.tensor([lambda_for_qp(int(q)) for q in qp], device=clips.device)

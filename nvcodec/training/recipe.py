@@ -56,6 +56,9 @@ class StageConfig:
     # frames read from the start of each training video: stages 0-20 saw only the first 48 (about
     # 2 s of 19 clips), so the P frames met little more motion than those few seconds hold
     max_frames: int = 48
+    # the rate of the rounded symbols the coder sends (straight-through) instead of the noisy proxy
+    # (see training.forward._rate_sample)
+    hard_rate: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -21,9 +21,10 @@ def synthetic_clips() -> list[Clip]:
     return [Clip("waves", y, uv)]
 
 
-def make_trainer(tmp_path, stage="intra", steps=50):
+def make_trainer(tmp_path, stage="intra", steps=50, hard_rate=False):
     recipe = Recipe(config="tiny", seed=3, stages=[StageConfig(stage, steps=steps, batch=2, crop=32,
-                                                               length=1 if stage == "intra" else 3, lr=1e-3)])
+                                                               length=1 if stage == "intra" else 3, lr=1e-3,
+                                                               hard_rate=hard_rate)])
     clips = synthetic_clips()
     return Trainer(recipe, new_model("tiny", seed=1), lambda s: CropSampler(clips, s.crop, s.length), tmp_path)
 
@@ -33,9 +34,9 @@ def test_lambda_grows_with_qp_and_p_qps_follow_the_hierarchy():
     assert p_frame_qps(20, 5) == [28, 20, 24, 20]
 
 
-@pytest.mark.parametrize("stage", ["intra", "inter"])
-def test_training_steps_decrease_the_loss_on_a_fixed_batch(tmp_path, stage):
-    trainer = make_trainer(tmp_path, stage)
+@pytest.mark.parametrize("stage,hard_rate", [("intra", False), ("inter", False), ("intra", True), ("inter", True)])
+def test_training_steps_decrease_the_loss_on_a_fixed_batch(tmp_path, stage, hard_rate):
+    trainer = make_trainer(tmp_path, stage, hard_rate=hard_rate)
     clips = trainer.samplers(trainer.stage).sample(np.random.default_rng(5), 2)
     qp = torch.tensor([20, 50])
     torch.manual_seed(0)
@@ -207,3 +208,20 @@ def test_inter_samples_from_stills_hold_or_pan_the_crop():
         moves.add(found[0])
     assert (0, 0) in moves and len(moves) > 3
     assert sampler.sample(rng, 2).shape == (2, 4, 3, 32, 32)
+
+
+def test_hard_rate_counts_the_rounded_symbols():
+    """The hard rate is the noiseless cost of what the coder sends: the same on every call, and no more
+    than the noisy proxy where most elements are near-certain zeros (a fresh model at qp 0)."""
+    from nvcodec.training.forward import inter_forward, intra_forward
+
+    model = new_model("tiny", seed=1)
+    x = CropSampler(synthetic_clips(), 32, 2).sample(np.random.default_rng(0), 2)
+    qp = torch.tensor([0, 0])
+    with torch.no_grad():
+        hard = [intra_forward(model.intra, x[:, 0], qp, hard_rate=True).bits for _ in range(2)]
+        noisy = [intra_forward(model.intra, x[:, 0], qp).bits for _ in range(2)]
+        p_hard = [inter_forward(model.inter, x[:, 1], qp, x[:, 0], None, hard_rate=True).bits for _ in range(2)]
+    assert torch.equal(hard[0], hard[1]) and torch.equal(p_hard[0], p_hard[1])
+    assert not torch.equal(noisy[0], noisy[1])  # the proxy draws fresh noise
+    assert (hard[0] <= noisy[0]).all()
