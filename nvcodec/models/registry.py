@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="224ec5e237f0027438f195bc2b82a70c6a44b74682bc179d3cea946ba666d057",
+        sha256="779bef7e6b73e28c65ac12a1ae0f80780cc4d94e9566798b71fec1a07a7ff922",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )

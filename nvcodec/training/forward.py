@@ -79,7 +79,7 @@ def _rate_sample(x: torch.Tensor, hard_rate: bool) -> torch.Tensor:
     coder sends a near-certain zero: on foreman, the shipped model's rounded symbols cost 0.33x (qp 0)
     to 0.82x (qp 63) of the bits the proxy reports for I frames, 0.37x-0.87x for P frames.  But the
     straight-through rate has no gradient at a zero symbol, so nothing holds small residuals at zero:
-    300 intra steps with it on the shipped model moved every qp 13-26 % up in rate along the same
+    300 intra steps with it on the shipped model moved every qp 5-26 % up in rate along the same
     curve, and the real loss at each qp's lambda rose 1.6 % (300 steps with the proxy: 0.3 %).
     """
     return ste_round(x) if hard_rate else _noisy(x)
