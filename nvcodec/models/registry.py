@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="779bef7e6b73e28c65ac12a1ae0f80780cc4d94e9566798b71fec1a07a7ff922",
+        sha256="31c37f047305ed1352a6bdefac4c8603eaead026e5fc09d83ea8323d13c338df",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )

@@ -187,7 +187,7 @@ def test_late_refinement_stages_read_whole_clips():
     assert {s.max_frames for s in stages[:19]} == {48}
     assert [(s.stage, s.max_frames, s.still_share) for s in stages[19:23]] == [
         ("inter", 300, 0.25), ("intra", 48, 0.5), ("inter", 300, 0.25), ("intra", 300, 0.5)]
-    assert stages[21].lr == stages[22].lr == 5e-5
+    assert stages[21].lr == stages[22].lr == 5e-5 and stages[23:25] == stages[21:23]
 
 
 def test_inter_samples_from_stills_hold_or_pan_the_crop():
