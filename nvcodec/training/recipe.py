@@ -53,7 +53,7 @@ class StageConfig:
     # architecture from this stage on (None: unchanged); the trained model is grown into it
     # without changing its outputs (nvcodec.training.grow), so no training is lost
     config: str | None = None
-    # frames read from the start of each training video: stages 0-20 saw only the first 48 (about
+    # frames read from the start of each training video: stages 0-18 saw only the first 48 (about
     # 2 s of 19 clips), so the P frames met little more motion than those few seconds hold
     max_frames: int = 48
     # the rate of the rounded symbols the coder sends (straight-through) instead of the noisy proxy
