@@ -35,7 +35,7 @@ def main() -> int:
     numerics.prepare_environment()
     import torch
 
-    from nvcodec.codec.frames import Planes, planes_to_tensor, tensor_to_planes
+    from nvcodec.codec.frames import Planes, planes_to_tensor
     from nvcodec.codec.sequence import SequenceEncoder
     from nvcodec.codec.settings import CodingSettings
     from nvcodec.metrics.psnr import frame_quality
