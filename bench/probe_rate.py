@@ -63,7 +63,7 @@ def main() -> int:
         torch.manual_seed(0)
         bits, ref, feature = [], None, None
         with torch.no_grad(), numerics.pinned():
-            for (qp, _, _), frame in zip(coded, frames):
+            for (qp, _, _), frame in zip(coded, frames, strict=True):
                 x, q = planes_to_tensor(frame), torch.tensor([qp])
                 if ref is None:
                     out = forward.intra_forward(model.intra, x, q, hard_rate)
