@@ -188,6 +188,11 @@ def test_late_refinement_stages_read_whole_clips():
     assert [(s.stage, s.max_frames, s.still_share) for s in stages[19:23]] == [
         ("inter", 300, 0.25), ("intra", 48, 0.5), ("inter", 300, 0.25), ("intra", 300, 0.5)]
     assert stages[21].lr == stages[22].lr == 5e-5 and stages[23:25] == stages[21:23]
+    # the large-crop pair: the same pixels per step as the pair before it
+    for big, small in zip(stages[25:27], stages[23:25], strict=True):
+        assert (big.stage, big.lr, big.max_frames, big.still_share) == (small.stage, small.lr, small.max_frames,
+                                                                        small.still_share)
+        assert big.batch * big.crop**2 == small.batch * small.crop**2 and big.crop == 2 * small.crop
 
 
 def test_inter_samples_from_stills_hold_or_pan_the_crop():
