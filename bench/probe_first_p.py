@@ -7,8 +7,9 @@ repeated) with the training forward pass on rounded symbols (ideal bits, the mod
 distributions) and reports I, P1 (from the I frame's pixels) and P2 two ways: from P1's feature, as
 the codec does, and from P1's pixels.  If P2 from pixels costs about what P2 from the feature does,
 the pixel path is not what makes P1 dear; what is left is refining an I-frame reconstruction to the
-higher quality of P1's qp (the hierarchical +8).  ``adaptor_gap`` is the relative squared distance
-between the two adaptors' outputs for P1.
+higher quality of P1's qp (the hierarchical +8).  ``p1_at_base_qp`` codes P1 at the I frame's own qp
+beside an I frame of the same picture at that qp (``i1_at_base_qp``): what the reference buys at equal
+qp.  ``adaptor_gap`` is the relative squared distance between the two adaptors' outputs for P1.
 
     python bench/probe_first_p.py [--model nvc-compact] [--qps 16,40] [--data-root ../shared/data]
 """
@@ -66,6 +67,9 @@ def main() -> int:
                     p1 = fw.inter_forward(model.inter, seq[1], qp1, i.x_hat.clamp(0, 1), None, hard_rate=True)
                     p2_feature = fw.inter_forward(model.inter, seq[2], qp2, p1.x_hat, p1.feature, hard_rate=True)
                     p2_pixels = fw.inter_forward(model.inter, seq[2], qp2, p1.x_hat, None, hard_rate=True)
+                    p1_base = fw.inter_forward(model.inter, seq[1], torch.tensor([base]), i.x_hat.clamp(0, 1), None,
+                                               hard_rate=True)
+                    i1_base = fw.intra_forward(model.intra, seq[1], torch.tensor([base]), hard_rate=True)
                     from_pixels = model.inter.feature_adaptor_i(F.pixel_unshuffle(p1.x_hat, 8))
                     from_feature = model.inter.feature_adaptor_p(p1.feature)
                     gap = float((from_pixels - from_feature).pow(2).mean() / from_feature.pow(2).mean())
@@ -73,6 +77,7 @@ def main() -> int:
                     "clip": Path(rel).name, "scene": "still" if still else "video", "size": f"{w}x{h}",
                     "qp": base, "i": row(i, seq[0]), "p1": row(p1, seq[1]),
                     "p2_from_feature": row(p2_feature, seq[2]), "p2_from_pixels": row(p2_pixels, seq[2]),
+                    "p1_at_base_qp": row(p1_base, seq[1]), "i1_at_base_qp": row(i1_base, seq[1]),
                     "adaptor_gap": round(gap, 3),
                 })
     print(json.dumps({"model": args.model, "config": model.config.name, "rows": rows}, indent=2))

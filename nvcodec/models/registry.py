@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="31c37f047305ed1352a6bdefac4c8603eaead026e5fc09d83ea8323d13c338df",
+        sha256="0862e7d4ff828ad674f84fb7f3f2d12f2fc4c50875ba59b5a1e05c5748b13991",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
