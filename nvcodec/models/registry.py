@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="0862e7d4ff828ad674f84fb7f3f2d12f2fc4c50875ba59b5a1e05c5748b13991",
+        sha256="86b1096849d146809e2598f9e88ec21b688d0e2bd95bf68d376b6b991b433b79",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
