@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="86b1096849d146809e2598f9e88ec21b688d0e2bd95bf68d376b6b991b433b79",
+        sha256="97e5309e57a294bea57b3fe3cd620c8b6c01527cc051d77279966557252fff16",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
