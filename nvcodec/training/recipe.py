@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from nvcodec.codec.gop import plan_frame
 from nvcodec.codec.settings import CodingSettings
@@ -75,13 +75,9 @@ def _refinement_pair(max_frames: int = 48, inter_still_share: float = 0.0,
 
 
 def _large_crop_pair() -> tuple[StageConfig, StageConfig]:
-    """The refinement pair on crops of twice the side at a quarter of the batch (the same pixels a step)."""
-    return (
-        StageConfig("inter", steps=4000, batch=1, crop=192, length=8, lr=5e-5, qp_lr_scale=20.0,
-                    warmup_steps=300, max_frames=300, still_share=0.25),
-        StageConfig("intra", steps=4000, batch=2, crop=256, lr=5e-5, still_share=0.5, qp_lr_scale=20.0,
-                    warmup_steps=300, max_frames=300),
-    )
+    """The late refinement pair on crops of twice the side at a quarter of the batch (the same pixels a step)."""
+    pair = _refinement_pair(max_frames=300, inter_still_share=0.25, lr=5e-5)
+    return tuple(replace(s, steps=4000, batch=s.batch // 4, crop=s.crop * 2) for s in pair)
 
 
 @dataclass
