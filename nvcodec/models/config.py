@@ -144,6 +144,16 @@ COMPACT_FFN2 = ModelConfig("compact-ffn2", COMPACT.intra, dataclasses.replace(CO
 COMPACT_SKIP = ModelConfig("compact-skip", COMPACT.intra, dataclasses.replace(COMPACT_FFN2.inter,
                                                                           reference_skip=True))
 
+#: ``compact-ffn2`` with a second block in the P-frame decoder (the network that turns the latent and the
+#: temporal context into the next reference feature).  With the shipped weights, even a latent optimised
+#: freely (no rate) could not make that network's output better than 0.7 dB under a perfect reference
+#: of a still frame (foreman, qp 63), where the reconstruction network alone, given the right
+#: feature, reproduces that reference at 48.7 dB: the single block is where P-frame quality stops.
+#: Grown from a trained ``compact-ffn2`` model by :mod:`nvcodec.training.grow` (the new block starts as
+#: the identity).
+COMPACT_DEC2 = ModelConfig("compact-dec2", COMPACT.intra, dataclasses.replace(COMPACT_FFN2.inter,
+                                                                          decoder_conv1_blocks=2))
+
 #: the smallest useful shape of the architecture: for tests and smoke runs, not for pictures
 TINY = ModelConfig(
     "tiny",
@@ -157,7 +167,7 @@ TINY = ModelConfig(
 _CONFIGS: dict[str, ModelConfig] = {
     c.name: c
     for c in (DCVC_RT, COMPACT, COMPACT_RECON128, COMPACT_FEATURE80, COMPACT_VIEW128, COMPACT_FEATURE96, COMPACT_FFN2,
-              COMPACT_SKIP, TINY)
+              COMPACT_SKIP, COMPACT_DEC2, TINY)
 }
 
 

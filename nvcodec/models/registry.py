@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="97e5309e57a294bea57b3fe3cd620c8b6c01527cc051d77279966557252fff16",
+        sha256="61c2287c3089294e6f8623bf6bf12e76c060b337076a6dec419369d9c4e9523c",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )

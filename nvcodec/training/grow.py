@@ -6,7 +6,8 @@ it came from (Net2Net-style): every new channel is computed from the old ones
 with fresh weights, but nothing old reads from it, and the layer that turns it
 into pixels starts at zero.  Gradients reach the new channels from the first
 step (the zero read-out weights see non-zero inputs), so training then uses the
-extra width.
+extra width.  Stacks of blocks can grow deeper the same way: a block appended to a
+stack starts as the identity.
 
 What can grow is what the recipe needs: the inter model's reconstruction
 network (``InterConfig.recon``), which in the compact config confined every
@@ -36,6 +37,11 @@ from nvcodec.models.layers import DepthConvBlock
 
 #: new channels start from the layers' default initialisation times this, so they begin small
 NEW_CHANNEL_GAIN = 0.1
+#: InterConfig widths that can grow
+GROWABLE_WIDTHS = ("recon", "feature", "encoder_view")
+#: InterConfig block counts that can grow: a stack gains blocks at its end, each starting as the identity
+GROWABLE_DEPTHS = ("extractor_conv1_blocks", "extractor_conv2_blocks", "encoder_conv2_blocks",
+                   "decoder_conv1_blocks", "recon_blocks")
 
 
 def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
@@ -43,14 +49,16 @@ def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
     old = model.config
     if target.intra != old.intra:
         raise ModelError(f"cannot grow {old.name} into {target.name}: the intra model differs")
-    grown_fields = dataclasses.replace(target.inter, recon=old.inter.recon, feature=old.inter.feature,
-                                       encoder_view=old.inter.encoder_view, reference_skip=old.inter.reference_skip)
+    kept = {f: getattr(old.inter, f) for f in (*GROWABLE_WIDTHS, *GROWABLE_DEPTHS)}
+    grown_fields = dataclasses.replace(target.inter, reference_skip=old.inter.reference_skip, **kept)
     if grown_fields != old.inter:
         raise ModelError(f"cannot grow {old.name} into {target.name}: only the inter recon, feature and encoder "
-                         "view widths and the reference skip may change")
+                         "view widths, the block counts of its stacks and the reference skip may change")
     if (target.inter.recon < old.inter.recon or target.inter.feature < old.inter.feature
             or target.inter.view < old.inter.view or old.inter.reference_skip > target.inter.reference_skip):
         raise ModelError(f"cannot grow {old.name} into {target.name}: a width would shrink")
+    if any(getattr(target.inter, f) < getattr(old.inter, f) for f in GROWABLE_DEPTHS):
+        raise ModelError(f"cannot grow {old.name} into {target.name}: a stack would lose blocks")
     inter = InterModel(target.inter).to(model.device)
     with torch.no_grad():
         _copy_matching(model.inter, inter)
@@ -163,8 +171,25 @@ def _unseen_rows_(conv: nn.Conv2d, seen: int) -> None:
 
 
 def _grow_stack(old: nn.Sequential, new: nn.Sequential, in_map: torch.Tensor, width_map: torch.Tensor) -> None:
-    for i, (old_block, new_block) in enumerate(zip(old, new, strict=True)):
+    """Widen the old blocks; blocks the stack gains at its end start as the identity."""
+    for i, (old_block, new_block) in enumerate(zip(old, new[: len(old)], strict=True)):
         _grow_block(old_block, new_block, in_map if i == 0 else width_map, width_map)
+    for block in new[len(old):]:
+        _identity_block_(block)
+
+
+def _identity_block_(block: DepthConvBlock) -> None:
+    """A residual block whose two branches end in zeros passes its input through exactly.
+
+    Its inner layers keep their default initialisation, so once the zero read-outs move (their
+    gradient is the block's input times the error) the whole block learns; a depth added this way
+    costs nothing the model could already do, as new channels do in a widening.
+    """
+    if block.adaptor is not None:
+        raise ModelError("a block added to a stack must keep its width")
+    for last in (block.dc[3], block.ffn[2]):
+        last.weight.zero_()
+        last.bias.zero_()
 
 
 def _grow_block(old: DepthConvBlock, new: DepthConvBlock, in_map: torch.Tensor, width_map: torch.Tensor) -> None:

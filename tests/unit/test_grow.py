@@ -70,6 +70,29 @@ def test_grown_model_computes_what_it_grew_from(recon_blocks):
     assert grown.intra is model.intra
 
 
+@pytest.mark.parametrize("field", ["extractor_conv1_blocks", "extractor_conv2_blocks", "encoder_conv2_blocks",
+                                   "decoder_conv1_blocks", "recon_blocks"])
+def test_a_deeper_stack_computes_what_it_grew_from_and_then_learns(field):
+    deeper = dataclasses.replace(WIDE, name=f"wide-{field}",
+                                 inter=dataclasses.replace(WIDE.inter, **{field: getattr(WIDE.inter, field) + 1}))
+    model = trained_looking()
+    grown = grow_model(model, deeper)
+    assert_same_p_frames(model, grown)
+    grown.inter.train()
+    x1, first, _ = p_frames(grown, 30)
+    (yuv_mse(first.x_hat, x1).mean() + first.bits.mean()).backward()
+    # the new block's zero read-outs get a gradient, so the block leaves the identity at the first step
+    new_block = {"extractor_conv1_blocks": grown.inter.feature_extractor.conv1,
+                 "extractor_conv2_blocks": grown.inter.feature_extractor.conv2,
+                 "encoder_conv2_blocks": grown.inter.encoder.conv2, "decoder_conv1_blocks": grown.inter.decoder.conv1,
+                 "recon_blocks": grown.inter.recon_generation_net.conv}[field][-1]
+    assert torch.count_nonzero(new_block.ffn[2].weight) == 0
+    assert new_block.ffn[2].weight.grad.abs().sum() > 0 and new_block.dc[3].weight.grad.abs().sum() > 0
+    with pytest.raises(ModelError, match="lose blocks"):
+        grow_model(grown, dataclasses.replace(deeper, inter=dataclasses.replace(deeper.inter, **{
+            field: getattr(WIDE.inter, field)})))
+
+
 def test_new_channels_receive_gradients_from_the_first_step():
     grown = grow_model(trained_looking(), WIDE)
     grown.inter.train()
@@ -82,7 +105,7 @@ def test_new_channels_receive_gradients_from_the_first_step():
 
 def test_only_the_recon_and_feature_widths_may_grow():
     model = new_model("tiny", seed=1)
-    with pytest.raises(ModelError, match="only the inter recon, feature and encoder view widths"):
+    with pytest.raises(ModelError, match="only the inter recon, feature and encoder view widths, the block counts"):
         grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(WIDE.inter, latent=32)))
     with pytest.raises(ModelError, match="intra model differs"):
         grow_model(model, dataclasses.replace(WIDE, intra=dataclasses.replace(WIDE.intra, feature=32)))

@@ -1,6 +1,7 @@
 """Training: a step lowers the loss on a fixed batch, and resume reproduces the same run."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -194,6 +195,8 @@ def test_late_refinement_stages_read_whole_clips():
                                                                         small.still_share)
         assert big.batch * big.crop**2 == small.batch * small.crop**2 and big.crop == 2 * small.crop
     assert stages[27:29] == stages[29:31] == stages[25:27]
+    # then the P frames on crops larger still, one sample a step, and the intra stage of the pair again
+    assert stages[31] == replace(stages[29], crop=256, steps=3000) and stages[32] == stages[30]
 
 
 def test_inter_samples_from_stills_hold_or_pan_the_crop():
