@@ -3,9 +3,10 @@
 The P frames of the compact model are capped by its 64-channel feature path (docs/MODEL_CARD.md), and
 widening it is the obvious next capacity step, but 720p must stay at 5 fps.  This measures the price
 before any training is spent: synthetic weights (speed does not depend on them), the pinned profile,
-configs built from ``--base`` with one ``InterConfig`` width (``--field``: feature, encoder_view, recon,
-latent, ffn_expansion) changed, taking turns round by round, CPU time (steady on shared machines) of
-the fastest P frame per round, median over rounds.
+configs built from ``--base`` with one ``InterConfig`` width or depth (``--field``: feature, encoder_view,
+recon, latent, ffn_expansion, or a stack's block count such as decoder_conv1_blocks) changed, taking
+turns round by round, CPU time (steady on shared machines) of the fastest P frame per round, median
+over rounds.
 
     python bench/bench_widths.py [--base compact-recon128] [--field feature] [--widths 80,96,128]
                                  [--size 1280x720]
@@ -27,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", default="compact-recon128")
     ap.add_argument("--field", default="feature",
-                    choices=("feature", "encoder_view", "recon", "latent", "ffn_expansion"))
+                    choices=("feature", "encoder_view", "recon", "latent", "ffn_expansion", "extractor_conv1_blocks",
+                             "extractor_conv2_blocks", "encoder_conv2_blocks", "decoder_conv1_blocks", "recon_blocks"))
     ap.add_argument("--widths", default="80,96,128")
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--rounds", type=int, default=4)

@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="61c2287c3089294e6f8623bf6bf12e76c060b337076a6dec419369d9c4e9523c",
+        sha256="4956316780e639f9e7ea2d844c038ccfe61ab24d768b1425cd6e7df3c0b098e4",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
