@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="4956316780e639f9e7ea2d844c038ccfe61ab24d768b1425cd6e7df3c0b098e4",
+        sha256="21c6c1e61e9ecd92dac179324ab82199f08d2a963cf206277adf181630b350c3",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
