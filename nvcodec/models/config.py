@@ -152,8 +152,8 @@ COMPACT_SKIP = ModelConfig("compact-skip", COMPACT.intra, dataclasses.replace(CO
 #: Grown from a trained ``compact-ffn2`` model by :mod:`nvcodec.training.grow` (the new block starts as
 #: the identity).  Tried on 2026-12-05 and not shipped: 3,000 P-frame steps from the same samples gave
 #: clips -2.1 % against -2.0 % without it (validation 0.3686 against 0.3683), for 0.68 GMAC more per
-#: 720p P frame on both sides (about a tenth of what an encoder runs); so at this training budget depth
-#: there is not what the P frames lack.
+#: 720p P frame on both sides (CPU x1.26 encode / x1.13 decode, bench/bench_widths.py); so at this
+#: training budget depth there is not what the P frames lack.
 COMPACT_DEC2 = ModelConfig("compact-dec2", COMPACT.intra, dataclasses.replace(COMPACT_FFN2.inter,
                                                                           decoder_conv1_blocks=2))
 
