@@ -50,7 +50,7 @@ def main() -> int:
     x = planes_to_tensor(Planes(clip.y[0, :h, :w].copy(), clip.uv[0, 0, : h // 2, : w // 2].copy(),
                                 clip.uv[0, 1, : h // 2, : w // 2].copy()))
     model = resolve_model(args.model)
-    inter, qp = model.inter, torch.tensor([args.qp])
+    inter, qp = model.inter, args.qp
 
     def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
         return round(float(-10 * torch.log10(forward.yuv_mse(a.clamp(0, 1), b))), 2)
@@ -68,19 +68,20 @@ def main() -> int:
             return psnr(render(value), target)
 
     with torch.no_grad():
-        intra = forward.intra_forward(model.intra, x, qp, hard_rate=True)
+        intra = forward.intra_forward(model.intra, x, torch.tensor([qp]), hard_rate=True)
         ref = intra.x_hat.clamp(0, 1)
-        f1 = inter.feature_extractor.conv1(inter.reference_feature(ref, None))
-        ctx = inter.feature_extractor.conv2(f1)
-        y = inter.encoder(x, ctx, inter.q_encoder[qp])
-        coded = forward.inter_forward(inter, x, qp, ref, None, hard_rate=True)
-        from_encoder = inter.recon_generation_net(inter.decoder(y, ctx, inter.q_decoder[qp]), inter.q_recon[qp])
+        coded = forward.inter_forward(inter, x, torch.tensor([qp]), ref, None, hard_rate=True)
+        # the coding path's own stages (InterModel), up to the latent, unquantised
+        f1, _ = inter.temporal_context(inter.reference_feature(ref, None), qp)
+        ctx = inter.context(f1)
+        y = inter.analysis(x, ctx, qp)
+        from_encoder = inter.reconstruct(inter.synthesis_feature(y, ctx, qp), qp)
 
     def recon(feature: torch.Tensor) -> torch.Tensor:
-        return inter.recon_generation_net.unclamped(feature, inter.q_recon[qp])
+        return inter.recon_generation_net.unclamped(feature, inter.q_recon[qp : qp + 1])
 
     def decode(latent: torch.Tensor) -> torch.Tensor:
-        return recon(inter.decoder(latent, ctx, inter.q_decoder[qp]))
+        return recon(inter.synthesis_feature(latent, ctx, qp))
 
     with torch.enable_grad():
         best_feature = descend(coded.feature.detach(), recon, ref)

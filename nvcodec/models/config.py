@@ -145,10 +145,10 @@ COMPACT_SKIP = ModelConfig("compact-skip", COMPACT.intra, dataclasses.replace(CO
                                                                           reference_skip=True))
 
 #: ``compact-ffn2`` with a second block in the P-frame decoder (the network that turns the latent and the
-#: temporal context into the next reference feature).  With the shipped weights, even a latent optimised
-#: freely (no rate) could not make that network's output better than 0.7 dB under a perfect reference
-#: of a still frame (foreman, qp 63), where the reconstruction network alone, given the right
-#: feature, reproduces that reference at 48.7 dB: the single block is where P-frame quality stops.
+#: temporal context into the next reference feature).  Even a latent optimised freely (no rate) could not
+#: make that network's output better than 0.6 dB under a perfect reference of a still frame (foreman,
+#: qp 63), where the reconstruction network alone, given the right feature, reproduces that reference
+#: at 48.7 dB (bench/probe_decoder_ceiling.py), so the single decoder block was the suspect.
 #: Grown from a trained ``compact-ffn2`` model by :mod:`nvcodec.training.grow` (the new block starts as
 #: the identity).  Tried on 2026-12-05 and not shipped: 3,000 P-frame steps from the same samples gave
 #: clips -2.1 % against -2.0 % without it (validation 0.3686 against 0.3683), for 0.68 GMAC more per
