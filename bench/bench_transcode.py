@@ -12,6 +12,10 @@ The default clip is from the training split (docs/DATA_SPLIT.md): a speed measur
 
     python bench/bench_transcode.py [--clip ../shared/data/video/compressed/sam2_02_cups_1280x720.mp4]
                                     [--frames 30] [--qp 32] [--outputs y4m,mkv,mp4] [--rounds 2]
+                                    [--model nvc-compact --model candidate.pt]
+
+With several ``--model`` options every model is timed in the same rounds, taking turns, and the
+result holds one entry per model: the way to price a candidate architecture against the shipped one.
 """
 
 from __future__ import annotations
@@ -72,22 +76,34 @@ def main() -> int:
     ap.add_argument("--qp", type=int, default=32)
     ap.add_argument("--outputs", default="y4m,mkv,mp4", help="containers to decode into, comma-separated")
     ap.add_argument("--rounds", type=int, default=2, help="best of this many runs of each command")
+    ap.add_argument("--model", action="append", default=None,
+                    help="model to time (name or file); repeat to compare models in the same run")
     args = ap.parse_args()
     outputs = [o for o in args.outputs.split(",") if o]
-    runs: dict[str, list[float]] = {"x264_encode": [], "nvc_encode": [], **{f"nvc_decode_{o}": [] for o in outputs}}
+    models = args.model or [None]
+
+    def key(command: str, model: str | None) -> str:
+        return command if len(models) == 1 else f"{command}[{Path(model).name if model else 'default'}]"
+
+    runs: dict[str, list[float]] = {"x264_encode": []}
+    sizes: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        stream = str(Path(tmp) / "clip.nvc")
         for _ in range(args.rounds):  # taking turns, so that a busy spell hits every command alike
             runs["x264_encode"].append(x264_fps(args.clip, args.frames))
-            runs["nvc_encode"].append(nvc("encode", args.clip, "-frames", str(args.frames), "-q", str(args.qp),
-                                          "-an", "-y", stream))
-            for o in outputs:
-                runs[f"nvc_decode_{o}"].append(nvc("decode", stream, "-y", str(Path(tmp) / f"out.{o}")))
-        size = os.path.getsize(stream)
+            for i, model in enumerate(models):
+                chosen = ["--model", model] if model else []
+                stream = str(Path(tmp) / f"clip{i}.nvc")
+                runs.setdefault(key("nvc_encode", model), []).append(
+                    nvc("encode", args.clip, "-frames", str(args.frames), "-q", str(args.qp), "-an", "-y",
+                        *chosen, stream))
+                for o in outputs:
+                    runs.setdefault(key(f"nvc_decode_{o}", model), []).append(
+                        nvc("decode", stream, "-y", *chosen, str(Path(tmp) / f"out.{o}")))
+                sizes[key("stream_bytes", model)] = os.path.getsize(stream)
     best = {k: round(max(v), 2) for k, v in runs.items()}
     doc = {
         "clip": args.clip, "frames": args.frames, "qp": args.qp, "rounds": args.rounds,
-        "cores": os.cpu_count(), "stream_bytes": size, "fps": best,
+        "cores": os.cpu_count(), **sizes, "fps": best,
         "vs_x264_encode": {k: round(v / best["x264_encode"], 3) for k, v in best.items() if k != "x264_encode"},
     }
     json.dump(doc, sys.stdout, indent=2)

@@ -196,7 +196,7 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     _encode_step(coder, ctx, q1.symbols, q1.scales, 2)
     y_hat = (q0.y_hat + q1.y_hat) * q_dec
 
-    feature = model.synthesis_feature(y_hat, context, qp)
+    feature = model.synthesis_feature(y_hat, context, qp, ref.feature)
     # a model that adds its reference frame needs the pixel chain to rebuild any later frame
     rebuild = reconstruct or model.needs_reference_pixels
     frame = model.reconstruct(feature, qp, _reference_pixels(model, ref)) if rebuild else None
@@ -223,7 +223,7 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
     coder.finish()
     y_hat = (y_hat_0 + y_hat_1) * q_dec
 
-    feature = model.synthesis_feature(y_hat, model.context(f1), qp)
+    feature = model.synthesis_feature(y_hat, model.context(f1), qp, ref.feature)
     return Reference(frame=model.reconstruct(feature, qp, _reference_pixels(model, ref)), feature=feature, qp=qp)
 
 

@@ -63,6 +63,11 @@ class InterConfig:
     # from the feature (not in DCVC-RT).  A narrow model sees its reference only through a lossy
     # projection, so without this a P frame of a still scene stays well under the frame it copies
     reference_skip: bool = False
+    # the decoder's output feature blends in the previous frame's decoded feature, modulated per
+    # position and channel by a map decoded from its hidden state (not in DCVC-RT).  That feature is
+    # what the reconstruction network turns into pixels, so a still block is copied exactly without
+    # any pixel work on the encoder (reference_skip needs the reconstruction on every frame)
+    feature_skip: bool = False
 
     @property
     def view(self) -> int:
@@ -141,6 +146,9 @@ COMPACT_FFN2 = ModelConfig("compact-ffn2", COMPACT.intra, dataclasses.replace(CO
 #: qp 56) settled 2.8 dB under the I frame it repeats and still paid 0.07 bpp a frame: the reference
 #: reaches the decoder only through ``feature``-wide projections.
 #: Grown from a trained ``compact-ffn2`` model by :mod:`nvcodec.training.grow` (the gate starts at zero).
+#: Tried again on 2026-12-05 beside recipe stage 35 (3,000 steps, same samples, gate 20x): clips -2.4 %
+#: against -0.9 %, P/I 0.721 -> 0.707, but 720p encode 5.05 -> 3.59 fps (bench/bench_transcode.py
+#: --model), because the encoder must then run the reconstruction network on every P frame.
 COMPACT_SKIP = ModelConfig("compact-skip", COMPACT.intra, dataclasses.replace(COMPACT_FFN2.inter,
                                                                           reference_skip=True))
 
@@ -157,6 +165,21 @@ COMPACT_SKIP = ModelConfig("compact-skip", COMPACT.intra, dataclasses.replace(CO
 COMPACT_DEC2 = ModelConfig("compact-dec2", COMPACT.intra, dataclasses.replace(COMPACT_FFN2.inter,
                                                                           decoder_conv1_blocks=2))
 
+#: ``compact-ffn2`` whose P-frame decoder can hand the previous frame's feature on unchanged
+#: (``InterConfig.feature_skip``).  With the source equal to its reference (foreman frame 0 coded
+#: again as a P frame, qp 63) ``compact-ffn2`` reproduces that reference at only 37.9 dB for a quarter
+#: of the I frame's bits, and the P frames after it at 37.4 dB for an eighth (bench/probe_copy.py):
+#: the 96-wide path from reference through context and decoder cannot carry a picture through
+#: unharmed, which caps the P frames 2-3 dB under their I frame.  The pixel-domain skip
+#: (``compact-skip``) fixes the same thing but costs the encoder the reconstruction network on every
+#: frame (encode 5.05 -> 3.59 fps at 720p); this gate costs one 1x1 convolution at 1/8 resolution.
+#: Grown from a trained ``compact-ffn2`` model by :mod:`nvcodec.training.grow` (the gate starts at zero).
+#: Tried on 2026-12-05 and not shipped: beside recipe stage 37, from the same weights and samples, it
+#: gave clips -2.0 % against -2.1 % without it (gate rate 20x); the gate hardly opened (bias 0.014 after
+#: 700 steps) and the copy test did not move, so the training data does not reward a copy.
+COMPACT_FSKIP = ModelConfig("compact-fskip", COMPACT.intra, dataclasses.replace(COMPACT_FFN2.inter,
+                                                                            feature_skip=True))
+
 #: the smallest useful shape of the architecture: for tests and smoke runs, not for pictures
 TINY = ModelConfig(
     "tiny",
@@ -170,7 +193,7 @@ TINY = ModelConfig(
 _CONFIGS: dict[str, ModelConfig] = {
     c.name: c
     for c in (DCVC_RT, COMPACT, COMPACT_RECON128, COMPACT_FEATURE80, COMPACT_VIEW128, COMPACT_FEATURE96, COMPACT_FFN2,
-              COMPACT_SKIP, COMPACT_DEC2, TINY)
+              COMPACT_SKIP, COMPACT_DEC2, COMPACT_FSKIP, TINY)
 }
 
 

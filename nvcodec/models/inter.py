@@ -68,10 +68,19 @@ class Decoder(nn.Module):
         self.up = SubpelConv2x(cfg.latent, d, 3, padding=1)
         self.conv1 = nn.Sequential(*depth_conv_stack(d * 2, d, cfg.decoder_conv1_blocks, cfg.ffn_expansion))
         self.conv2 = Conv2d(d, d, 1)
+        # feature_skip: blends each position and channel of the output between the decoded feature
+        # (gate 0) and the previous frame's (gate 1), as ReconGeneration's gate does with pixels
+        self.gate = Conv2d(d, d, 1) if cfg.feature_skip else None
 
-    def forward(self, y_hat: torch.Tensor, ctx: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        feature = self.conv1(torch.cat((self.up(y_hat), ctx), dim=1))
-        return self.conv2(feature) * q
+    def forward(self, y_hat: torch.Tensor, ctx: torch.Tensor, q: torch.Tensor,
+                reference: torch.Tensor | None = None) -> torch.Tensor:
+        """``reference``: the previous frame's decoded feature, used by a gated decoder; None after an
+        I frame or a reset, when the reference is pixels and there is no feature to hand on."""
+        hidden = self.conv1(torch.cat((self.up(y_hat), ctx), dim=1))
+        feature = self.conv2(hidden) * q
+        if self.gate is not None and reference is not None:
+            feature = feature + self.gate(hidden) * (reference - feature)
+        return feature
 
 
 class ReconGeneration(nn.Module):
@@ -182,8 +191,10 @@ class InterModel(nn.Module):
         """Scales and means of the second checkerboard step."""
         return self.y_spatial_prior(torch.cat((y_hat_0, params), dim=1)).chunk(2, 1)
 
-    def synthesis_feature(self, y_hat: torch.Tensor, ctx: torch.Tensor, qp: int) -> torch.Tensor:
-        return self.decoder(y_hat, ctx, self.q_decoder[qp : qp + 1])
+    def synthesis_feature(self, y_hat: torch.Tensor, ctx: torch.Tensor, qp: int,
+                          reference_feature: torch.Tensor | None = None) -> torch.Tensor:
+        """The new decoded feature; ``reference_feature`` (the stored one) matters to feature-skip models."""
+        return self.decoder(y_hat, ctx, self.q_decoder[qp : qp + 1], reference_feature)
 
     @property
     def needs_reference_pixels(self) -> bool:

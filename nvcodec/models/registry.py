@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="21c6c1e61e9ecd92dac179324ab82199f08d2a963cf206277adf181630b350c3",
+        sha256="72798b1edbf6295b0a76ab16364796bb1ab03d57111b211a0d97cf566aa49a68",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )

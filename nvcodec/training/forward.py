@@ -152,7 +152,7 @@ def inter_forward(model: InterModel, x: torch.Tensor, qp: torch.Tensor, ref_fram
     y_hat_0, bits0 = _step(y, scales, means, masks[0], hard_rate)
     scales, means = model.step_prior(y_hat_0, params)
     y_hat_1, bits1 = _step(y, scales, means, masks[1], hard_rate)
-    feature = model.decoder((y_hat_0 + y_hat_1) * q_dec, ctx, model.q_decoder[qp])
+    feature = model.decoder((y_hat_0 + y_hat_1) * q_dec, ctx, model.q_decoder[qp], ref_feature)
     x_hat = ste_clamp(model.recon_generation_net.unclamped(feature, model.q_recon[qp], ref_frame))
     return FrameOutput(x_hat, bits + bits0 + bits1, feature)
 

@@ -15,7 +15,8 @@ decoded 8x8 block of a P frame to a fixed affine subspace of ``recon``
 dimensions, its feature path (``InterConfig.feature``), through which
 the P frame sees its reference and from which it is decoded, and the
 encoder's view of the frame being coded (``InterConfig.encoder_view``), and a
-reference skip (``InterConfig.reference_skip``), whose gate starts closed.
+reference skip (``InterConfig.reference_skip``) and a feature skip
+(``InterConfig.feature_skip``), whose gates start closed.
 The encoder's new view rows are not random: they are the directions of an
 8x8 block that natural images fill most (a 1/f^2 spectrum) among those the
 old rows cannot see, so the first gradient steps already have the missing
@@ -50,12 +51,14 @@ def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
     if target.intra != old.intra:
         raise ModelError(f"cannot grow {old.name} into {target.name}: the intra model differs")
     kept = {f: getattr(old.inter, f) for f in (*GROWABLE_WIDTHS, *GROWABLE_DEPTHS)}
-    grown_fields = dataclasses.replace(target.inter, reference_skip=old.inter.reference_skip, **kept)
+    grown_fields = dataclasses.replace(target.inter, reference_skip=old.inter.reference_skip,
+                                       feature_skip=old.inter.feature_skip, **kept)
     if grown_fields != old.inter:
         raise ModelError(f"cannot grow {old.name} into {target.name}: only the inter recon, feature and encoder "
-                         "view widths, the block counts of its stacks and the reference skip may change")
+                         "view widths, the block counts of its stacks and the reference and feature skips may change")
     if (target.inter.recon < old.inter.recon or target.inter.feature < old.inter.feature
-            or target.inter.view < old.inter.view or old.inter.reference_skip > target.inter.reference_skip):
+            or target.inter.view < old.inter.view or old.inter.reference_skip > target.inter.reference_skip
+            or old.inter.feature_skip > target.inter.feature_skip):
         raise ModelError(f"cannot grow {old.name} into {target.name}: a width would shrink")
     if any(getattr(target.inter, f) < getattr(old.inter, f) for f in GROWABLE_DEPTHS):
         raise ModelError(f"cannot grow {old.name} into {target.name}: a stack would lose blocks")
@@ -125,6 +128,14 @@ def _grow_inter(src: InterModel, dst: InterModel) -> None:
             new_gate.bias.zero_()
         else:
             _grow_conv(old_gate, new_gate, recon_map, pixels, silent_inputs=True)
+    new_gate, old_gate = dst.decoder.gate, src.decoder.gate
+    if new_gate is not None:
+        if old_gate is None:
+            # a new feature skip starts closed, like the reference skip above
+            new_gate.weight.zero_()
+            new_gate.bias.zero_()
+        else:
+            _grow_conv(old_gate, new_gate, d_map, d_map, silent_inputs=True)
     for name in ("q_encoder", "q_decoder", "q_feature", "q_recon"):
         old_q, new_q = getattr(src, name), getattr(dst, name)
         new_q.fill_(1.0)

@@ -200,3 +200,33 @@ def test_a_model_that_adds_its_reference_frame_decodes_what_the_encoder_reconstr
     closed = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
     assert np.array_equal(closed[0].y, decoded[0].y)
     assert not np.array_equal(closed[1].y, decoded[1].y)
+
+
+def test_a_feature_skip_model_decodes_what_the_encoder_reconstructed():
+    """feature_skip: each P frame's decoder reads the stored feature, which a reset drops, on both sides."""
+    import dataclasses
+
+    from nvcodec.models.bundle import synthetic_model
+    from nvcodec.models.config import TINY, ModelConfig
+
+    config = ModelConfig("tiny-fskip", TINY.intra, dataclasses.replace(TINY.inter, ffn_expansion=2,
+                                                                      feature_skip=True))
+    model = synthetic_model(3, config)
+    with torch.no_grad():
+        model.inter.decoder.gate.bias.fill_(0.5)  # half open, so that a missing reference would show
+    frames = seeded_clip(9, 6, 40, 56)
+    settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=3)
+    encoder = SequenceEncoder(model, settings, device="cpu")
+    reported, stream = [], b""
+    for frame in frames:
+        out = encoder.encode(frame)
+        reported.append(out.reconstruction)
+        stream += b"".join(u.to_bytes() for u in out.units)
+    decoded = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
+    for i, (a, b) in enumerate(zip(reported, decoded, strict=True)):
+        assert_planes_equal(a, b, i)
+    with torch.no_grad():
+        model.inter.decoder.gate.bias.zero_()
+    closed = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
+    assert np.array_equal(closed[1].y, decoded[1].y)  # the first P frame has pixels, not a feature, behind it
+    assert not np.array_equal(closed[2].y, decoded[2].y)

@@ -228,3 +228,35 @@ def test_a_reference_skip_grows_closed_and_opens_from_the_first_step(expansion):
     assert gate.weight.grad.abs().sum() > 0
     with pytest.raises(ModelError, match="shrink"):
         grow_model(grown, base)
+
+
+def test_a_feature_skip_grows_closed_and_opens_from_the_first_step():
+    base = ModelConfig("tiny-ffn2", TINY.intra, dataclasses.replace(TINY.inter, ffn_expansion=2))
+    target = ModelConfig("tiny-ffn2-fskip", TINY.intra, dataclasses.replace(base.inter, feature_skip=True))
+    model = trained_looking(base)
+    grown = grow_model(model, target)
+    gate = grown.inter.decoder.gate
+    assert torch.count_nonzero(gate.weight) == 0 and torch.count_nonzero(gate.bias) == 0
+    assert_same_p_frames(model, grown)
+    grown.inter.train()
+    x1, first, second = p_frames(grown, 30)
+    # only the second P frame has a stored feature to hand on, so only it reaches the gate
+    yuv_mse(first.x_hat, x1).mean().backward(retain_graph=True)
+    assert gate.weight.grad is None or gate.weight.grad.abs().sum() == 0
+    yuv_mse(second.x_hat, x1).mean().backward()
+    assert gate.weight.grad.abs().sum() > 0
+    with pytest.raises(ModelError, match="shrink"):
+        grow_model(grown, base)
+
+
+def test_an_open_feature_skip_hands_the_stored_feature_on_unchanged():
+    """Gate 1 everywhere: the P frame's feature is its reference's (up to rounding), whatever was coded."""
+    config = ModelConfig("tiny-fskip", TINY.intra, dataclasses.replace(TINY.inter, feature_skip=True))
+    model = trained_looking(config)
+    with torch.no_grad():
+        model.inter.decoder.gate.weight.zero_()
+        model.inter.decoder.gate.bias.fill_(1.0)
+        model.inter.eval()
+        _, first, second = p_frames(model, 30)
+    torch.testing.assert_close(second.feature, first.feature, rtol=0, atol=1e-6)
+    assert not torch.allclose(first.feature, first.feature.mean())  # a real picture, not a constant
