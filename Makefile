@@ -47,10 +47,11 @@ bench-rd: install
 
 # The recipe behind the shipped weights. Resumes train_runs/default/checkpoint.pt when present,
 # else continues from the committed weights (nvcodec/weights/nvc-compact.pt and its .train.json).
+# A checkpoint started from other weights than the committed ones is refused (move it aside).
 DATA ?= ../shared/data
 train: install
 	nice -n 10 $(BIN)/nvc train --data-root $(DATA) --out train_runs/default \
-		$(if $(wildcard train_runs/default/checkpoint.pt),,$(if $(wildcard nvcodec/weights/nvc-compact.pt),--init nvcodec/weights/nvc-compact.pt,))
+		$(if $(wildcard nvcodec/weights/nvc-compact.pt),--init nvcodec/weights/nvc-compact.pt,)
 
 lint: install
 	$(BIN)/ruff check nvcodec cli tests bench docs

@@ -63,3 +63,24 @@ def test_export_refuses_an_intra_model_of_another_shape(tmp_path, nvc):
     torch.save({"format": "nvc-train-1", "config": "compact", "intra": {}, "inter": {}}, other)
     code, _, err = nvc("train", "--out", run, "--export", tmp_path / "x.pt", "--intra-from", other)
     assert code == 1 and "another shape" in err and not (tmp_path / "x.pt").exists()
+
+
+def test_a_run_started_from_other_weights_is_not_resumed_over_new_ones(tmp_path, nvc):
+    """make train always names the committed weights: a checkpoint left from older ones is refused,
+    one started from the same weights resumes."""
+    clip = make_y4m(tmp_path / "c.y4m", frames=2, width=130, height=130)
+    seed_run = tmp_path / "seed"
+    assert nvc("train", "--data", clip, "--config", "tiny", "--out", seed_run, "--minutes", "0.02")[0] == 0
+    old, new = tmp_path / "old.pt", tmp_path / "new.pt"
+    assert nvc("train", "--out", seed_run, "--export", old, "--config", "tiny")[0] == 0
+    run = tmp_path / "run"
+    args = ["train", "--data", clip, "--config", "tiny", "--out", run, "--minutes", "0.02"]
+    code, _, err = nvc(*args, "--init", old)
+    assert code == 0 and "initialised" in err, err
+    code, _, err = nvc(*args, "--init", old)
+    assert code == 0 and "resumed" in err, err
+    assert nvc("train", "--out", run, "--export", new, "--config", "tiny")[0] == 0  # trained further: new weights
+    before = (run / "checkpoint.pt").read_bytes()
+    code, _, err = nvc(*args, "--init", new)
+    assert code == 1 and "other weights" in err and "move" in err
+    assert (run / "checkpoint.pt").read_bytes() == before
