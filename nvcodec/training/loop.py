@@ -99,6 +99,9 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.stage_index = 0
         self.step = 0
+        # sha256 of the weights file the run was initialised from (None: from scratch), kept in every
+        # checkpoint so that a resume can tell a run of older weights from one of the committed ones
+        self.origin: str | None = None
         self.rng = np.random.default_rng(recipe.seed)
         torch.manual_seed(recipe.seed)
         self._sampler: CropSampler | None = None
@@ -194,6 +197,7 @@ class Trainer:
             "optimizer": self._optimizer.state_dict() if self._optimizer is not None else None,
             "torch_rng": torch.get_rng_state(),
             "numpy_rng": json.dumps(self.rng.bit_generator.state),
+            "origin": self.origin,
         }
 
     def save(self) -> Path:
@@ -219,6 +223,8 @@ class Trainer:
         load_into(self.model.inter, state["inter"], "inter model")
         self.stage_index = int(state["stage_index"])
         self.step = int(state["step"])
+        origin = state.get("origin")  # absent from checkpoints written before it was recorded
+        self.origin = origin if isinstance(origin, str) else None
         self._optimizer = None
         self._sampler = None
         if state["optimizer"] is not None and not self.done:
