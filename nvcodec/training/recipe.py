@@ -192,7 +192,9 @@ class Recipe:
         # the same weights and samples, a decoder that can hand the previous feature on (compact-fskip,
         # gate at 20x) gave -2.0 %: its gate hardly opened, so a copy is not what the training data
         # rewards.  The pixel-domain skip (compact-skip, beside stage 35) gave -2.4 %, P/I 0.707, but costs
-        # the encoder the reconstruction on every frame (720p encode 5.05 -> 3.59 fps).  Plain, then:
+        # the encoder the reconstruction on every frame (720p encode 5.05 -> 3.59 fps).  Plain, then, twice:
+        _larger_inter_crop(),
+        _large_crop_pair()[1],
         _larger_inter_crop(),
         _large_crop_pair()[1],
     ])
