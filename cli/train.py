@@ -48,16 +48,6 @@ def _stop_on_signals():
     return stop
 
 
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_progress(weights: Path) -> dict:
     """Where training stood when ``weights`` were exported (its ``.train.json`` sidecar), if known."""
     import json
@@ -185,7 +175,9 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
 
     trainer = Trainer(recipe, model, sampler, out, str(dev), SpeedOptions(channels_last=channels_last, bf16=bf16))
     checkpoint = out / CHECKPOINT_NAME
-    origin = _file_sha256(init) if init is not None else None
+    # the weights' content hash, as the registry and streams name them
+    init_model = load_model_file(init) if init is not None else None
+    origin = init_model.sha256 if init_model is not None else None
     if checkpoint.exists():
         trainer.load(checkpoint)
         if origin is not None and trainer.origin is not None and trainer.origin != origin:
@@ -195,8 +187,8 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
                 f"{checkpoint} continues a run started from other weights than {init} (sha256 "
                 f"{trainer.origin[:12]}, not {origin[:12]}): move {out} aside to start from {init}")
         console.print(f"resumed {checkpoint}: stage {trainer.stage_index}, step {trainer.step}")
-    elif init is not None:
-        trainer.set_model(load_model_file(init))  # in its own config: later stages may have grown it
+    elif init_model is not None:
+        trainer.set_model(init_model)  # in its own config: later stages may have grown it
         trainer.origin = origin
         progress = read_progress(init)
         stage_name = progress.get("stage", init_stage)

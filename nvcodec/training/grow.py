@@ -119,27 +119,25 @@ def _grow_inter(src: InterModel, dst: InterModel) -> None:
     recon_map = _prefix(src.cfg.recon)
     _grow_stack(src.recon_generation_net.conv, dst.recon_generation_net.conv, d_map, recon_map)
     _grow_conv(src.recon_generation_net.head, dst.recon_generation_net.head, recon_map, pixels, silent_inputs=True)
-    new_gate, old_gate = dst.recon_generation_net.gate, src.recon_generation_net.gate
-    if new_gate is not None:
-        if old_gate is None:
-            # a new reference skip starts closed: the model computes what it did, and the gate's
-            # gradient (the recon hidden state times reference times output error) opens it
-            new_gate.weight.zero_()
-            new_gate.bias.zero_()
-        else:
-            _grow_conv(old_gate, new_gate, recon_map, pixels, silent_inputs=True)
-    new_gate, old_gate = dst.decoder.gate, src.decoder.gate
-    if new_gate is not None:
-        if old_gate is None:
-            # a new feature skip starts closed, like the reference skip above
-            new_gate.weight.zero_()
-            new_gate.bias.zero_()
-        else:
-            _grow_conv(old_gate, new_gate, d_map, d_map, silent_inputs=True)
+    _grow_gate(src.recon_generation_net.gate, dst.recon_generation_net.gate, recon_map, pixels)
+    _grow_gate(src.decoder.gate, dst.decoder.gate, d_map, d_map)
     for name in ("q_encoder", "q_decoder", "q_feature", "q_recon"):
         old_q, new_q = getattr(src, name), getattr(dst, name)
         new_q.fill_(1.0)
         new_q[:, : old_q.shape[1]] = old_q
+
+
+def _grow_gate(old: nn.Conv2d | None, new: nn.Conv2d | None, in_map: torch.Tensor, out_map: torch.Tensor) -> None:
+    """A skip gate (reference or feature): a new one starts closed, so the model computes what it did
+    and the gate's gradient (hidden state times reference times output error) opens it; a grown one
+    keeps its old rows and leaves the new channels closed."""
+    if new is None:
+        return
+    if old is None:
+        new.weight.zero_()
+        new.bias.zero_()
+    else:
+        _grow_conv(old, new, in_map, out_map, silent_inputs=True)
 
 
 def block_spectrum_prior(size: int = 8, channels: int = 3, chroma_weight: float = 0.5) -> torch.Tensor:

@@ -99,7 +99,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.stage_index = 0
         self.step = 0
-        # sha256 of the weights file the run was initialised from (None: from scratch), kept in every
+        # sha256 of the weights the run was initialised from (None: from scratch), kept in every
         # checkpoint so that a resume can tell a run of older weights from one of the committed ones
         self.origin: str | None = None
         self.rng = np.random.default_rng(recipe.seed)
