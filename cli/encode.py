@@ -12,7 +12,7 @@ from cli import common
 @click.argument("output", metavar="OUTPUT")
 @click.option("-q", "--qp", type=click.IntRange(0, 63), help="Quality 0..63; HIGHER is better quality (as in "
               "DCVC-RT, unlike x264's crf). Default 32, or the preset's.")
-@click.option("--qp-p", type=click.IntRange(0, 63), help="Base qp of P frames (default: same as -q).")
+@click.option("--qp-p", type=click.IntRange(0, 63), help="Base qp of P frames (default: 12 under -q, at least 0).")
 @click.option("-g", "--intra-period", type=int, help="Frames between intra frames; -1 (default) for one only.")
 @click.option("--reset-interval", type=click.IntRange(min=0), help="P frames between reference resets "
               "(default 64; 0 never).")

@@ -36,6 +36,8 @@ PREAMBLE_SIZE = len(SIGNATURE) + 2
 CHUNK_OVERHEAD = 12  # length, tag, crc
 #: HEAD's frame_count before the writer knows it (a pipe): read it from TEND instead
 UNKNOWN_COUNT = 0xFFFFFFFF
+#: a header's qp_p as written before nvc resolved the P qp itself: "the same as qp_i"
+LEGACY_SAME_QP = 255
 NO_TIMESTAMP = -(1 << 63)
 
 
@@ -242,7 +244,7 @@ def encode_header(h: Header) -> bytes:
         + _rational(h.frame_rate, "frame rate")
         + _rational(h.time_base, "time base")
         + struct.pack(">I", UNKNOWN_COUNT if h.frame_count is None else h.frame_count)
-        + struct.pack(">BBiIBd", s.qp_i, 255 if s.qp_p is None else s.qp_p, s.intra_period, s.reset_interval,
+        + struct.pack(">BBiIBd", s.qp_i, s.base_qp_p, s.intra_period, s.reset_interval,
                       two_ec, skip)
         + _str8(h.source_pix_fmt)
         + bytes((h.audio_tracks,))
@@ -283,7 +285,7 @@ def decode_header(body: bytes, offset: int) -> Header:
         raise r.fail(f"two_ec code {two_ec} is not 0, 1 or 2")
     try:
         settings = CodingSettings(
-            qp_i=qp_i, qp_p=None if qp_p == 255 else qp_p, intra_period=intra_period,
+            qp_i=qp_i, qp_p=qp_i if qp_p == LEGACY_SAME_QP else qp_p, intra_period=intra_period,
             reset_interval=reset_interval, two_ec=None if two_ec == 2 else bool(two_ec),
             skip_threshold=None if math.isnan(skip) else skip,
             numerics=numerics,

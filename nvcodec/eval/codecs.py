@@ -27,6 +27,7 @@ from fractions import Fraction
 import numpy as np
 
 from nvcodec.codec.frames import Planes
+from nvcodec.codec.settings import P_QP_OFFSET
 from nvcodec.errors import ConfigError
 
 #: keyint standing for "no periodic I frame" (intra period -1) in x264/x265
@@ -97,7 +98,8 @@ class NvcCodec(Codec):
         model = self.model
         return {"codec": "nvc", "model": model.name, "config": model.config.name, "sha256": model.sha256,
                 "device": self.device, "numerics": self.numerics or "default for the device",
-                "structure": "low-delay P, DCVC-RT hierarchical qp (+8/+4/0)", "rate": "qp (higher is better)"}
+                "structure": f"low-delay P at qp - {P_QP_OFFSET} (at least 0), DCVC-RT hierarchical qp (+8/+4/0)",
+                "rate": "qp of the I frame (higher is better)"}
 
     def code(self, frames: Sequence[Planes], value: int, intra_period: int, fps: float) -> CodedSequence:
         from nvcodec.codec.settings import CodingSettings

@@ -28,7 +28,7 @@ from nvcodec.training.data import CropSampler
 from nvcodec.training.forward import inter_forward, intra_forward, yuv_mse
 from nvcodec.training.grow import grow_model
 from nvcodec.training.prune import is_ffn_narrowing, narrow_ffns
-from nvcodec.training.recipe import Recipe, StageConfig, lambda_for_qp, p_frame_qps
+from nvcodec.training.recipe import Recipe, StageConfig, i_frame_qp, lambda_for_qp, p_frame_qps
 
 CHECKPOINT_NAME = "checkpoint.pt"
 VALIDATION_LOG = "validation.jsonl"
@@ -313,7 +313,8 @@ class Trainer:
         """Loss averaged over the P frames of each sequence; gradients flow through the references."""
         with torch.no_grad():
             self.model.intra.eval()
-            ref_frame = intra_forward(self.model.intra, self._input(clips[:, 0]), base).x_hat.clamp(0, 1)
+            i_qp = torch.tensor([i_frame_qp(int(b), self.stage.i_qp_offset) for b in base.cpu()], device=base.device)
+            ref_frame = intra_forward(self.model.intra, self._input(clips[:, 0]), i_qp).x_hat.clamp(0, 1)
         ref_feature = None
         pixels = clips.shape[-2] * clips.shape[-1]
         qps = torch.stack([torch.tensor(p_frame_qps(int(b), clips.shape[1])) for b in base.cpu()], dim=1)

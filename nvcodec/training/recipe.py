@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from nvcodec.codec.gop import plan_frame
-from nvcodec.codec.settings import CodingSettings
+from nvcodec.codec.settings import P_QP_OFFSET, CodingSettings
 from nvcodec.models.config import INTER_QP_COUNT, INTRA_QP_COUNT
 
 #: rate-distortion trade-off at qp 0 and qp 63 (distortion = 6:1:1 YUV MSE on [0, 1] samples);
@@ -19,6 +19,11 @@ def lambda_for_qp(qp: float) -> float:
     """Log-uniform lambda: qp 0 is the lowest rate, qp 63 the highest quality."""
     t = qp / (INTRA_QP_COUNT - 1)
     return math.exp(math.log(LAMBDA_MIN) + t * (math.log(LAMBDA_MAX) - math.log(LAMBDA_MIN)))
+
+
+def i_frame_qp(base_qp: int, offset: int) -> int:
+    """qp of the I frame that starts a training sequence whose P frames are at ``base_qp``."""
+    return min(base_qp + offset, INTRA_QP_COUNT - 1)
 
 
 def p_frame_qps(base_qp: int, length: int) -> list[int]:
@@ -59,6 +64,10 @@ class StageConfig:
     # the rate of the rounded symbols the coder sends (straight-through) instead of the noisy proxy
     # (see training.forward._rate_sample)
     hard_rate: bool = False
+    # how many qp above the P frames' base qp an inter sample's I frame is coded (capped at 63).  The
+    # encoder puts its P frames settings.P_QP_OFFSET under the I frame, so stages trained since then
+    # show the P model the finer reference it meets in a stream (stages up to 38: the same qp)
+    i_qp_offset: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -192,10 +201,12 @@ class Recipe:
         # the same weights and samples, a decoder that can hand the previous feature on (compact-fskip,
         # gate at 20x) gave -2.0 %: its gate hardly opened, so a copy is not what the training data
         # rewards.  The pixel-domain skip (compact-skip, beside stage 35) gave -2.4 %, P/I 0.707, but costs
-        # the encoder the reconstruction on every frame (720p encode 5.05 -> 3.59 fps).  Plain, then, twice:
+        # the encoder the reconstruction on every frame (720p encode 5.05 -> 3.59 fps).  Plain, then:
         _larger_inter_crop(),
         _large_crop_pair()[1],
-        _larger_inter_crop(),
+        # from stage 39 the I frame of every P-frame sample is coded P_QP_OFFSET above its P frames, as
+        # the encoder has done since 2026-12-05 (whole-sequence BD-rate -1.5 % on training clips alone)
+        replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
         _large_crop_pair()[1],
     ])
 

@@ -7,7 +7,7 @@ import torch
 from nvcodec.bitstream import FrameUnit, read_units
 from nvcodec.codec.frames import Planes, chroma_size
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
-from nvcodec.codec.settings import CodingSettings
+from nvcodec.codec.settings import P_QP_OFFSET, CodingSettings
 from nvcodec.errors import StreamError
 from tests.unit.tiny import tiny_model
 
@@ -95,6 +95,14 @@ def test_quality_rises_with_qp(model):
         encoder = SequenceEncoder(model, CodingSettings(qp_i=qp), device="cpu")
         sizes.append(encoder.encode(frames[0]).size_bytes)
     assert sizes[0] != sizes[1]
+
+
+@pytest.mark.parametrize("qp,qp_p,expected_base", [(32, None, 32 - P_QP_OFFSET), (5, None, 0), (32, 40, 40)])
+def test_p_frames_sit_the_offset_under_the_i_frame_unless_told(model, qp, qp_p, expected_base):
+    frames = seeded_clip(3, 5, 16, 16)
+    encoder = SequenceEncoder(model, CodingSettings(qp_i=qp, qp_p=qp_p, reset_interval=0), device="cpu")
+    plans = [encoder.encode(f).plan for f in frames]
+    assert [p.qp for p in plans] == [qp] + [expected_base + s for s in (8, 0, 4, 0)]
 
 
 def test_corrupted_payload_raises_stream_error(model):

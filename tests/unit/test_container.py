@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from nvcodec.codec.settings import CodingSettings
+from nvcodec.codec.settings import P_QP_OFFSET, CodingSettings
 from nvcodec.container import AudioPacket, AudioTrack, ColorInfo, Header, NvcReader, NvcWriter, VideoPacket
 from nvcodec.container import format as fmt
 from nvcodec.errors import StreamError, TruncatedStreamError
@@ -94,6 +94,23 @@ def test_skip_threshold_none_and_auto_two_ec_survive():
     settings = NvcReader(io.BytesIO(out.getvalue())).header.settings
     assert settings.skip_threshold is None and settings.two_ec is None
     assert not math.isnan(HEADER.settings.skip_threshold)
+
+
+def _header_settings(settings: CodingSettings) -> CodingSettings:
+    out = io.BytesIO()
+    NvcWriter(out, Header(**{**HEADER.__dict__, "settings": settings, "audio_tracks": 0})).close()
+    return NvcReader(io.BytesIO(out.getvalue())).header.settings
+
+
+def test_the_header_records_the_p_qp_the_stream_was_coded_with(monkeypatch):
+    assert _header_settings(CodingSettings(qp_i=40)).qp_p == 40 - P_QP_OFFSET
+    assert _header_settings(CodingSettings(qp_i=5)).qp_p == 0
+    assert _header_settings(CodingSettings(qp_i=40, qp_p=45)).qp_p == 45
+    # streams from before the offset wrote 255 for "the same as qp_i", and were coded so
+    monkeypatch.setattr(CodingSettings, "base_qp_p", property(lambda s: fmt.LEGACY_SAME_QP))
+    legacy = _header_settings(CodingSettings(qp_i=40))
+    monkeypatch.undo()
+    assert legacy.qp_p == 40 and legacy.base_qp_p == 40
 
 
 def test_seek_through_the_index():

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from nvcodec.codec.settings import P_QP_OFFSET
 from nvcodec.errors import InputError
+from nvcodec.training import loop
 from nvcodec.training.data import Clip, CropSampler, StageSamplers
 from nvcodec.training.loop import Trainer, new_model
-from nvcodec.training.recipe import Recipe, StageConfig, lambda_for_qp, p_frame_qps
+from nvcodec.training.recipe import Recipe, StageConfig, i_frame_qp, lambda_for_qp, p_frame_qps
 
 
 def synthetic_clips() -> list[Clip]:
@@ -33,6 +35,23 @@ def make_trainer(tmp_path, stage="intra", steps=50, hard_rate=False):
 def test_lambda_grows_with_qp_and_p_qps_follow_the_hierarchy():
     assert lambda_for_qp(0) < lambda_for_qp(32) < lambda_for_qp(63) < lambda_for_qp(71)
     assert p_frame_qps(20, 5) == [28, 20, 24, 20]
+
+
+@pytest.mark.parametrize("offset", [0, 12])
+def test_an_inter_sample_codes_its_i_frame_the_stage_offset_above_its_p_frames(tmp_path, monkeypatch, offset):
+    trainer = make_trainer(tmp_path, "inter")
+    trainer.recipe.stages[0] = replace(trainer.stage, i_qp_offset=offset)
+    seen, original = [], loop.intra_forward
+
+    def recording(model, x, qp, hard_rate=False):
+        seen.append(qp.tolist())
+        return original(model, x, qp, hard_rate)
+
+    monkeypatch.setattr(loop, "intra_forward", recording)
+    clips = trainer.samplers(trainer.stage).sample(np.random.default_rng(5), 2)
+    trainer._inter_loss(clips, torch.tensor([20, 55]))
+    assert seen == [[20 + offset, min(55 + offset, 63)]]
+    assert i_frame_qp(0, P_QP_OFFSET) == P_QP_OFFSET and i_frame_qp(63, P_QP_OFFSET) == 63
 
 
 @pytest.mark.parametrize("stage,hard_rate", [("intra", False), ("inter", False), ("intra", True), ("inter", True)])
@@ -197,7 +216,8 @@ def test_late_refinement_stages_read_whole_clips():
     assert stages[27:29] == stages[29:31] == stages[25:27]
     # then the P frames on crops larger still, one sample a step, and the intra stage of the pair again
     assert stages[31] == replace(stages[29], crop=256, steps=3000) and stages[32] == stages[30]
-    assert stages[33:35] == stages[35:37] == stages[37:39] == stages[39:41] == stages[31:33]
+    assert stages[33:35] == stages[35:37] == stages[37:39] == stages[31:33]
+    assert stages[39] == replace(stages[31], i_qp_offset=P_QP_OFFSET) and stages[40] == stages[32]
 
 
 def test_inter_samples_from_stills_hold_or_pan_the_crop():

