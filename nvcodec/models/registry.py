@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="72798b1edbf6295b0a76ab16364796bb1ab03d57111b211a0d97cf566aa49a68",
+        sha256="7a22715c4e4efce3ac7c9023e88d2b27a9335821b273732d53550156d6d44479",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )

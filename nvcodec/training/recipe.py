@@ -208,6 +208,9 @@ class Recipe:
         # the encoder has done since 2026-12-05 (whole-sequence BD-rate -1.5 % on training clips alone)
         replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
         _large_crop_pair()[1],
+        # the pair once more
+        replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
+        _large_crop_pair()[1],
     ])
 
     def config_at(self, stage_index: int) -> str:
