@@ -208,7 +208,9 @@ class Recipe:
         # the encoder has done since 2026-12-05 (whole-sequence BD-rate -1.5 % on training clips alone)
         replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
         _large_crop_pair()[1],
-        # the pair once more
+        # the pair once more, twice
+        replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
+        _large_crop_pair()[1],
         replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
         _large_crop_pair()[1],
     ])
