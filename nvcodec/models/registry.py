@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="7a22715c4e4efce3ac7c9023e88d2b27a9335821b273732d53550156d6d44479",
+        sha256="7600403837e76d86aa9b94ade0d137d3a9bce4bc7a49558be6554e9489b8fb60",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
