@@ -41,29 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     numerics.prepare_environment()
     import numpy as np
 
-    from nvcodec.codec.settings import CodingSettings
     from nvcodec.eval import evaluate, p_to_i_bit_ratio
     from nvcodec.eval.codecs import NvcCodec
     from nvcodec.eval.sources import load_source
     from nvcodec.metrics.bdrate import bd_rate
 
-    class OffsetNvc(NvcCodec):
-        """nvc with P frames ``offset`` qp under the I frame (floored at qp 0)."""
-
-        def __init__(self, offset: int) -> None:
-            super().__init__(args.model, QPS, device="cpu", name=f"nvc-p{offset}")
-            self.offset = offset
-
-        def code(self, frames, value, intra_period, fps):
-            settings = CodingSettings(qp_i=value, qp_p=max(0, value - self.offset), intra_period=intra_period)
-            if frames and (frames[0].height, frames[0].width) not in self._warmed:
-                self._run(frames[:2], settings)
-                self._warmed.add((frames[0].height, frames[0].width))
-            return self._run(frames, settings)
-
     offsets = [int(o) for o in args.offsets.split(",")]
     sources = [load_source(c, args.frames) for c in (args.clip or CLIPS)]
-    codecs = [OffsetNvc(o) for o in offsets]
+    codecs = [NvcCodec(args.model, QPS, device="cpu", name=f"nvc-p{o}", p_offset=o) for o in offsets]
     report = evaluate(sources, codecs)
     rows = {}
     for offset, codec in zip(offsets, codecs, strict=True):

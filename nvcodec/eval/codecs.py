@@ -78,9 +78,11 @@ class NvcCodec(Codec):
     """
 
     def __init__(self, model_spec: str | None, qps: Sequence[int], device: str = "auto",
-                 numerics: str | None = None, name: str = "nvc") -> None:
+                 numerics: str | None = None, name: str = "nvc", p_offset: int = P_QP_OFFSET) -> None:
+        """``p_offset``: how many qp under each rate point's I frame its P frames are coded (at least qp 0)."""
         super().__init__(name, "qp", tuple(qps))
         self.model_spec = model_spec
+        self.p_offset = p_offset
         self.device = device
         self.numerics = numerics
         self._model = None
@@ -98,14 +100,15 @@ class NvcCodec(Codec):
         model = self.model
         return {"codec": "nvc", "model": model.name, "config": model.config.name, "sha256": model.sha256,
                 "device": self.device, "numerics": self.numerics or "default for the device",
-                "structure": f"low-delay P at qp - {P_QP_OFFSET} (at least 0), DCVC-RT hierarchical qp (+8/+4/0)",
+                "structure": f"low-delay P at qp - {self.p_offset} (at least 0), DCVC-RT hierarchical qp (+8/+4/0)",
                 "rate": "qp of the I frame (higher is better)"}
 
     def code(self, frames: Sequence[Planes], value: int, intra_period: int, fps: float) -> CodedSequence:
         from nvcodec.codec.settings import CodingSettings
 
         options = {} if self.numerics is None else {"numerics": self.numerics}
-        settings = CodingSettings(qp_i=value, intra_period=intra_period, **options)
+        settings = CodingSettings(qp_i=value, qp_p=max(0, value - self.p_offset), intra_period=intra_period,
+                                  **options)
         if frames and (frames[0].height, frames[0].width) not in self._warmed:
             self._run(frames[:2], settings)
             self._warmed.add((frames[0].height, frames[0].width))

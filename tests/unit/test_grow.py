@@ -213,16 +213,23 @@ def test_the_block_prior_puts_the_most_variance_on_flat_luma_and_least_on_fine_c
     assert top[64:].abs().max() < 1e-9
 
 
-@pytest.mark.parametrize("expansion", [4, 2])
-def test_a_reference_skip_grows_closed_and_opens_from_the_first_step(expansion):
+def grown_with_closed_gate(expansion: int, flag: str):
+    """A trained-looking model grown into its config with ``flag`` set: the new gate starts at zero and
+    the P frames come out as before.  Returns the base config, the grown model and its gate."""
     base = ModelConfig(f"tiny-ffn{expansion}", TINY.intra, dataclasses.replace(TINY.inter, ffn_expansion=expansion))
-    target = ModelConfig(f"tiny-ffn{expansion}-skip", TINY.intra, dataclasses.replace(base.inter, reference_skip=True))
+    target = ModelConfig(f"tiny-ffn{expansion}-{flag}", TINY.intra, dataclasses.replace(base.inter, **{flag: True}))
     model = trained_looking(base)
     grown = grow_model(model, target)
-    gate = grown.inter.recon_generation_net.gate
+    gate = grown.inter.recon_generation_net.gate if flag == "reference_skip" else grown.inter.decoder.gate
     assert torch.count_nonzero(gate.weight) == 0 and torch.count_nonzero(gate.bias) == 0
     assert_same_p_frames(model, grown)
     grown.inter.train()
+    return base, grown, gate
+
+
+@pytest.mark.parametrize("expansion", [4, 2])
+def test_a_reference_skip_grows_closed_and_opens_from_the_first_step(expansion):
+    base, grown, gate = grown_with_closed_gate(expansion, "reference_skip")
     x1, first, second = p_frames(grown, 30)
     yuv_mse(second.x_hat, x1).mean().backward()
     assert gate.weight.grad.abs().sum() > 0
@@ -231,14 +238,7 @@ def test_a_reference_skip_grows_closed_and_opens_from_the_first_step(expansion):
 
 
 def test_a_feature_skip_grows_closed_and_opens_from_the_first_step():
-    base = ModelConfig("tiny-ffn2", TINY.intra, dataclasses.replace(TINY.inter, ffn_expansion=2))
-    target = ModelConfig("tiny-ffn2-fskip", TINY.intra, dataclasses.replace(base.inter, feature_skip=True))
-    model = trained_looking(base)
-    grown = grow_model(model, target)
-    gate = grown.inter.decoder.gate
-    assert torch.count_nonzero(gate.weight) == 0 and torch.count_nonzero(gate.bias) == 0
-    assert_same_p_frames(model, grown)
-    grown.inter.train()
+    base, grown, gate = grown_with_closed_gate(2, "feature_skip")
     x1, first, second = p_frames(grown, 30)
     # only the second P frame has a stored feature to hand on, so only it reaches the gate
     yuv_mse(first.x_hat, x1).mean().backward(retain_graph=True)
