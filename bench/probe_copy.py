@@ -96,7 +96,7 @@ def main() -> int:
             ref = torch.round(intra.x_hat.clamp(0, 1) * 255) / 255
             copies, prev, feature = [], ref, None
             for _ in range(3):
-                out = forward.inter_forward(model.inter, ref, qps, prev, feature, hard_rate=True)
+                out = forward.inter_forward(model.inter, ref, qps, prev, feature, hard_rate=True, anchor=ref)
                 copies.append({"bits": round(float(out.bits)), "psnr_vs_reference": psnr(out.x_hat, ref)})
                 prev, feature = out.x_hat, out.feature
             oracle = {}

@@ -65,7 +65,8 @@ def main() -> int:
                 with torch.no_grad():
                     i = fw.intra_forward(model.intra, seq[0], torch.tensor([base]), hard_rate=True)
                     p1 = fw.inter_forward(model.inter, seq[1], qp1, i.x_hat.clamp(0, 1), None, hard_rate=True)
-                    p2_feature = fw.inter_forward(model.inter, seq[2], qp2, p1.x_hat, p1.feature, hard_rate=True)
+                    p2_feature = fw.inter_forward(model.inter, seq[2], qp2, p1.x_hat, p1.feature, hard_rate=True,
+                                                   anchor=i.x_hat.clamp(0, 1))
                     p2_pixels = fw.inter_forward(model.inter, seq[2], qp2, p1.x_hat, None, hard_rate=True)
                     p1_base = fw.inter_forward(model.inter, seq[1], torch.tensor([base]), i.x_hat.clamp(0, 1), None,
                                                hard_rate=True)

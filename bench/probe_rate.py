@@ -61,15 +61,15 @@ def main() -> int:
     def forward_bits(hard_rate: bool) -> list[float]:
         """Bits per frame of the training forward pass along the same qps (hard: the rounded symbols)."""
         torch.manual_seed(0)
-        bits, ref, feature = [], None, None
+        bits, ref, feature, anchor = [], None, None, None
         with torch.no_grad(), numerics.pinned():
             for (qp, _, _), frame in zip(coded, frames, strict=True):
                 x, q = planes_to_tensor(frame), torch.tensor([qp])
                 if ref is None:
                     out = forward.intra_forward(model.intra, x, q, hard_rate)
-                    ref = out.x_hat.clamp(0, 1)
+                    ref = anchor = out.x_hat.clamp(0, 1)
                 else:
-                    out = forward.inter_forward(model.inter, x, q, ref, feature, hard_rate)
+                    out = forward.inter_forward(model.inter, x, q, ref, feature, hard_rate, anchor)
                     ref, feature = out.x_hat, out.feature
                 bits.append(float(out.bits))
         return bits

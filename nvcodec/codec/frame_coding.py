@@ -44,6 +44,8 @@ class Reference:
     frame: torch.Tensor | None
     feature: torch.Tensor | None
     qp: int  # qp of the frame that produced it (a reset regenerates pixels with it)
+    # the decoded pixels of the last I frame or reset, which an anchor-skip model blends in
+    anchor: torch.Tensor | None = None
 
 
 # -- shared pieces ------------------------------------------------------------
@@ -162,13 +164,12 @@ def _reference_feature(model: InterModel, ref: Reference) -> torch.Tensor:
     return model.reference_feature(ref.frame, ref.feature)
 
 
-def _reference_pixels(model: InterModel, ref: Reference) -> torch.Tensor | None:
-    """The previous decoded frame for a model that adds it to its output (None for the others)."""
-    if not model.needs_reference_pixels:
-        return None
-    if ref.frame is None:
-        raise ModelError("a P-frame model that adds its reference frame has no reference pixels")
-    return ref.frame
+def _gate_pixels(model: InterModel, ref: Reference) -> torch.Tensor | None:
+    """The picture a gated reconstruction blends in (None for models without a pixel gate)."""
+    pixels = model.gate_pixels(ref.frame, ref.anchor)
+    if pixels is None and model.cfg.pixel_gate:
+        raise ModelError("a P-frame model that blends in a reference picture has none to blend")
+    return pixels
 
 
 @torch.no_grad()
@@ -199,8 +200,8 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     feature = model.synthesis_feature(y_hat, context, qp, ref.feature)
     # a model that adds its reference frame needs the pixel chain to rebuild any later frame
     rebuild = reconstruct or model.needs_reference_pixels
-    frame = model.reconstruct(feature, qp, _reference_pixels(model, ref)) if rebuild else None
-    return coder.flush(), Reference(frame=frame, feature=feature, qp=qp)
+    frame = model.reconstruct(feature, qp, _gate_pixels(model, ref)) if rebuild else None
+    return coder.flush(), Reference(frame=frame, feature=feature, qp=qp, anchor=ref.anchor)
 
 
 @torch.no_grad()
@@ -224,7 +225,8 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
     y_hat = (y_hat_0 + y_hat_1) * q_dec
 
     feature = model.synthesis_feature(y_hat, model.context(f1), qp, ref.feature)
-    return Reference(frame=model.reconstruct(feature, qp, _reference_pixels(model, ref)), feature=feature, qp=qp)
+    return Reference(frame=model.reconstruct(feature, qp, _gate_pixels(model, ref)), feature=feature, qp=qp,
+                     anchor=ref.anchor)
 
 
 @torch.no_grad()
@@ -234,5 +236,7 @@ def regenerate_reference(model: InterModel, ref: Reference) -> Reference:
     The encoder rebuilds the pixels from the stored feature with the qp that
     produced it (the decoder already holds exactly those pixels).
     """
-    frame = ref.frame if ref.frame is not None else model.reconstruct(ref.feature, ref.qp)
-    return Reference(frame=frame, feature=None, qp=ref.qp)
+    frame = ref.frame
+    if frame is None:
+        frame = model.reconstruct(ref.feature, ref.qp, _gate_pixels(model, ref))
+    return Reference(frame=frame, feature=None, qp=ref.qp, anchor=frame)

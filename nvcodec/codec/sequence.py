@@ -115,7 +115,7 @@ class SequenceEncoder:
             if plan.frame_type == FrameType.I:
                 payload, x_hat = fc.encode_intra(self.model.intra, self.intra_ctx, x, plan.qp,
                                                  self._coders[two_ec])
-                self._ref = fc.Reference(frame=x_hat, feature=None, qp=plan.qp)
+                self._ref = fc.Reference(frame=x_hat, feature=None, qp=plan.qp, anchor=x_hat)
             else:
                 assert self._ref is not None
                 if plan.use_ada_i:
@@ -179,7 +179,7 @@ class SequenceDecoder:
                     raise StreamError(f"I frame {self.frames_decoded} has qp {unit.qp} (0..{INTRA_QP_COUNT - 1})")
                 x_hat = fc.decode_intra(self.model.intra, self.intra_ctx, unit.payload, unit.qp, *size,
                                         sps.ec_part, self.device)
-                self._ref = fc.Reference(frame=x_hat, feature=None, qp=unit.qp)
+                self._ref = fc.Reference(frame=x_hat, feature=None, qp=unit.qp, anchor=x_hat)
             else:
                 if unit.qp >= INTER_QP_COUNT:
                     raise StreamError(f"P frame {self.frames_decoded} has qp {unit.qp} (0..{INTER_QP_COUNT - 1})")
@@ -187,7 +187,7 @@ class SequenceDecoder:
                     raise StreamError(f"P frame {self.frames_decoded} has no reference (stream must start with I)")
                 ref = self._ref
                 if sps.use_ada_i:
-                    ref = fc.Reference(frame=ref.frame, feature=None, qp=ref.qp)
+                    ref = fc.Reference(frame=ref.frame, feature=None, qp=ref.qp, anchor=ref.frame)
                 self._ref = fc.decode_inter(self.model.inter, self.inter_ctx, unit.payload, unit.qp, *size,
                                             ref, sps.ec_part, self.device)
                 x_hat = self._ref.frame

@@ -68,6 +68,11 @@ class InterConfig:
     # what the reconstruction network turns into pixels, so a still block is copied exactly without
     # any pixel work on the encoder (reference_skip needs the reconstruction on every frame)
     feature_skip: bool = False
+    # the reference_skip gate, but blending in the anchor (the decoded pixels of the last I frame or
+    # reset) rather than the previous decoded frame (not in DCVC-RT).  The anchor is a picture the
+    # encoder holds anyway, so unlike reference_skip the encoder never runs the reconstruction network
+    # for it; and with the P frames coded under the I frame's qp the anchor is also the finest copy
+    anchor_skip: bool = False
 
     @property
     def view(self) -> int:
@@ -80,6 +85,12 @@ class InterConfig:
             raise ModelError(f"inter encoder view must be a positive width, got {self.view}")
         if self.ffn_expansion < 2 or self.ffn_expansion % 2:
             raise ModelError(f"inter FFN expansion must be an even number of at least 2, got {self.ffn_expansion}")
+        if self.reference_skip and self.anchor_skip:
+            raise ModelError("an inter model's pixel gate blends in the previous frame or the anchor, not both")
+
+    @property
+    def pixel_gate(self) -> bool:
+        return self.reference_skip or self.anchor_skip
 
 
 @dataclass(frozen=True)
@@ -180,6 +191,21 @@ COMPACT_DEC2 = ModelConfig("compact-dec2", COMPACT.intra, dataclasses.replace(CO
 COMPACT_FSKIP = ModelConfig("compact-fskip", COMPACT.intra, dataclasses.replace(COMPACT_FFN2.inter,
                                                                             feature_skip=True))
 
+#: ``compact-ffn2`` whose P frames blend in the anchor (the last I frame or reset, decoded) through a
+#: decoded per-pixel gate (``InterConfig.anchor_skip``).  The pixel skip (``compact-skip``) lifted the
+#: P frames' copy ceiling but cost the encoder the reconstruction network on every frame; the anchor
+#: is already in the encoder's hands, so this gate costs the decoder one 1x1 convolution (720p decode
+#: 6.61 -> 6.33 fps) and the encoder nothing (6.07 -> 6.00, bench/bench_transcode.py --model).
+#: Grown from a trained ``compact-ffn2`` model by :mod:`nvcodec.training.grow` (the gate starts at zero).
+#: Tried on 2026-12-05 and not shipped: beside recipe stage 45 (same weights and samples, gate 20x)
+#: it took the validation loss to 0.327 against 0.352 and Cisco -5.9 %, but REDS +27.8 %: there the
+#: P frames fall from 29.5 to 26.0 dB by frame 12 (29.0 -> 28.8 without it), and with the gate zeroed
+#: they come back, so the gate opens on an anchor that the slowly moving picture has left.  It is
+#: decoded from the latent, and the encoder that writes the latent never sees the anchor; a gate
+#: term on the distance between anchor and output did not help (REDS worse still).
+COMPACT_ANCHOR = ModelConfig("compact-anchor", COMPACT.intra, dataclasses.replace(COMPACT_FFN2.inter,
+                                                                              anchor_skip=True))
+
 #: the smallest useful shape of the architecture: for tests and smoke runs, not for pictures
 TINY = ModelConfig(
     "tiny",
@@ -193,7 +219,7 @@ TINY = ModelConfig(
 _CONFIGS: dict[str, ModelConfig] = {
     c.name: c
     for c in (DCVC_RT, COMPACT, COMPACT_RECON128, COMPACT_FEATURE80, COMPACT_VIEW128, COMPACT_FEATURE96, COMPACT_FFN2,
-              COMPACT_SKIP, COMPACT_DEC2, COMPACT_FSKIP, TINY)
+              COMPACT_SKIP, COMPACT_DEC2, COMPACT_FSKIP, COMPACT_ANCHOR, TINY)
 }
 
 

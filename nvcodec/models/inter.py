@@ -14,7 +14,8 @@ Data flow::
     ctx_t -temporal_prior_encoder-------------------------------------------------+-> y_prior_fusion
     y -2-step checkerboard context-> y_hat -decoder(ctx, *q_decoder)-> feature (next reference)
     feature -recon_generation_net (*q_recon)-> x_hat
-    (reference_skip: x_hat += gate(feature) * (previous decoded frame - x_hat), before the clamp)
+    (reference_skip: x_hat += gate(feature) * (previous decoded frame - x_hat), before the clamp;
+     anchor_skip: the same with the anchor, the decoded last I frame or reset, for the previous frame)
 """
 
 from __future__ import annotations
@@ -94,19 +95,20 @@ class ReconGeneration(nn.Module):
         # then points at the reference wherever it is nearer the source than the head's output
         # (still areas), while the sum's gradient only opens the gate together with a change to
         # the head that makes room for it, and in a pilot it stayed shut
-        self.gate = Conv2d(cfg.recon, PIXEL_CHANNELS, 1) if cfg.reference_skip else None
+        self.gate = Conv2d(cfg.recon, PIXEL_CHANNELS, 1) if cfg.pixel_gate else None
 
     def unclamped(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
         """The pixels before the final clamp: training needs them, because a hard clamp passes no
         gradient to an output that has left [0, 1] and such an output would never come back.
 
-        ``reference`` (the previous decoded frame, same padded size) is required with a gate.
+        ``reference`` (the picture the gate blends in, same padded size: see ``InterModel.gate_pixels``)
+        is required with a gate.
         """
         hidden = self.conv(feature) * q
         blocks = self.head(hidden)
         if self.gate is not None:
             if reference is None:
-                raise ModelError("this P-frame model adds its reference frame, and none was given")
+                raise ModelError("this P-frame model blends in a reference picture, and none was given")
             blocks = blocks + self.gate(hidden) * (F.pixel_unshuffle(reference, 8) - blocks)
         return F.pixel_shuffle(blocks, 8)
 
@@ -200,6 +202,13 @@ class InterModel(nn.Module):
     def needs_reference_pixels(self) -> bool:
         """Whether every P frame's reconstruction reads the previous decoded frame's pixels."""
         return self.cfg.reference_skip
+
+    def gate_pixels(self, previous: torch.Tensor | None, anchor: torch.Tensor | None) -> torch.Tensor | None:
+        """The picture the reconstruction's pixel gate blends in: the previous decoded frame
+        (``reference_skip``), the anchor (``anchor_skip``) or none."""
+        if self.cfg.reference_skip:
+            return previous
+        return anchor if self.cfg.anchor_skip else None
 
     def reconstruct(self, feature: torch.Tensor, qp: int, reference: torch.Tensor | None = None) -> torch.Tensor:
         return self.recon_generation_net(feature, self.q_recon[qp : qp + 1], reference)

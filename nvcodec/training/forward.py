@@ -133,10 +133,15 @@ def intra_forward(model: IntraModel, x: torch.Tensor, qp: torch.Tensor, hard_rat
 
 
 def inter_forward(model: InterModel, x: torch.Tensor, qp: torch.Tensor, ref_frame: torch.Tensor | None,
-                  ref_feature: torch.Tensor | None, hard_rate: bool = False) -> FrameOutput:
+                  ref_feature: torch.Tensor | None, hard_rate: bool = False,
+                  anchor: torch.Tensor | None = None) -> FrameOutput:
     """One P frame.  ``ref_frame`` is the previous decoded frame, ``ref_feature`` its decoder feature
     (None after an I frame or a reset); the reference feature comes from the feature when there is
-    one, else from the pixels, and a ``reference_skip`` model also adds the pixels to its output."""
+    one, else from the pixels.  A ``reference_skip`` model also blends the pixels into its output, an
+    ``anchor_skip`` model the ``anchor`` (the sequence's decoded I frame; by default ``ref_frame``
+    when the reference comes from pixels, as for the first P frame)."""
+    if anchor is None and ref_feature is None:
+        anchor = ref_frame
     ref = model.reference_feature(ref_frame, ref_feature)
     f1 = model.feature_extractor.conv1(ref)
     ctx_t = f1 * model.q_feature[qp]
@@ -153,7 +158,8 @@ def inter_forward(model: InterModel, x: torch.Tensor, qp: torch.Tensor, ref_fram
     scales, means = model.step_prior(y_hat_0, params)
     y_hat_1, bits1 = _step(y, scales, means, masks[1], hard_rate)
     feature = model.decoder((y_hat_0 + y_hat_1) * q_dec, ctx, model.q_decoder[qp], ref_feature)
-    x_hat = ste_clamp(model.recon_generation_net.unclamped(feature, model.q_recon[qp], ref_frame))
+    blended = model.gate_pixels(ref_frame, anchor)
+    x_hat = ste_clamp(model.recon_generation_net.unclamped(feature, model.q_recon[qp], blended))
     return FrameOutput(x_hat, bits + bits0 + bits1, feature)
 
 

@@ -15,8 +15,9 @@ decoded 8x8 block of a P frame to a fixed affine subspace of ``recon``
 dimensions, its feature path (``InterConfig.feature``), through which
 the P frame sees its reference and from which it is decoded, and the
 encoder's view of the frame being coded (``InterConfig.encoder_view``), and a
-reference skip (``InterConfig.reference_skip``) and a feature skip
-(``InterConfig.feature_skip``), whose gates start closed.
+reference skip (``InterConfig.reference_skip``), an anchor skip
+(``InterConfig.anchor_skip``) and a feature skip (``InterConfig.feature_skip``),
+whose gates start closed.
 The encoder's new view rows are not random: they are the directions of an
 8x8 block that natural images fill most (a 1/f^2 spectrum) among those the
 old rows cannot see, so the first gradient steps already have the missing
@@ -52,13 +53,14 @@ def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
         raise ModelError(f"cannot grow {old.name} into {target.name}: the intra model differs")
     kept = {f: getattr(old.inter, f) for f in (*GROWABLE_WIDTHS, *GROWABLE_DEPTHS)}
     grown_fields = dataclasses.replace(target.inter, reference_skip=old.inter.reference_skip,
-                                       feature_skip=old.inter.feature_skip, **kept)
+                                       feature_skip=old.inter.feature_skip, anchor_skip=old.inter.anchor_skip,
+                                       **kept)
     if grown_fields != old.inter:
         raise ModelError(f"cannot grow {old.name} into {target.name}: only the inter recon, feature and encoder "
-                         "view widths, the block counts of its stacks and the reference and feature skips may change")
+                         "view widths, the block counts of its stacks and the skips may change")
     if (target.inter.recon < old.inter.recon or target.inter.feature < old.inter.feature
             or target.inter.view < old.inter.view or old.inter.reference_skip > target.inter.reference_skip
-            or old.inter.feature_skip > target.inter.feature_skip):
+            or old.inter.feature_skip > target.inter.feature_skip or old.inter.anchor_skip > target.inter.anchor_skip):
         raise ModelError(f"cannot grow {old.name} into {target.name}: a width would shrink")
     if any(getattr(target.inter, f) < getattr(old.inter, f) for f in GROWABLE_DEPTHS):
         raise ModelError(f"cannot grow {old.name} into {target.name}: a stack would lose blocks")

@@ -210,6 +210,46 @@ def test_a_model_that_adds_its_reference_frame_decodes_what_the_encoder_reconstr
     assert not np.array_equal(closed[1].y, decoded[1].y)
 
 
+def test_an_anchor_skip_model_blends_in_the_last_i_frame_or_reset_on_both_sides():
+    """anchor_skip: P frames blend in the decoded I frame or reset frame, which the encoder holds
+    without reconstructing any P frame; a reset (the encoder's only reconstruction) starts a new anchor."""
+    import dataclasses
+
+    from nvcodec.models.bundle import synthetic_model
+    from nvcodec.models.config import TINY, ModelConfig
+
+    def model_with(flag: str):
+        config = ModelConfig(f"tiny-{flag}", TINY.intra, dataclasses.replace(TINY.inter, ffn_expansion=2,
+                                                                           **{flag: True}))
+        model = synthetic_model(3, config)
+        with torch.no_grad():
+            model.inter.recon_generation_net.gate.bias.fill_(0.5)  # half open, so a wrong picture would show
+        return model
+
+    def decode(model, stream):
+        return list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
+
+    anchored = model_with("anchor_skip")
+    frames = seeded_clip(9, 8, 40, 56)
+    settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=3, intra_period=6)
+    reporting = SequenceEncoder(anchored, settings, device="cpu")
+    silent = SequenceEncoder(anchored, settings, device="cpu", reconstruct=False)
+    reported, stream = [], b""
+    for frame in frames:
+        reported.append(reporting.encode(frame).reconstruction)
+        stream += b"".join(u.to_bytes() for u in silent.encode(frame).units)
+    decoded = decode(anchored, stream)
+    for i, (a, b) in enumerate(zip(reported, decoded, strict=True)):
+        assert_planes_equal(a, b, i)
+    # the same weights blending in the previous frame agree only where that is the anchor: the first
+    # P frame after each I frame (1, 7).  The reset at 4 takes frame 3's pixels, which already differ
+    previous = model_with("reference_skip")
+    previous.intra.load_state_dict(anchored.intra.state_dict())
+    previous.inter.load_state_dict(anchored.inter.state_dict())
+    ours, theirs = decode(anchored, stream), decode(previous, stream)
+    assert [i for i in range(len(frames)) if np.array_equal(ours[i].y, theirs[i].y)] == [0, 1, 6, 7]
+
+
 def test_a_feature_skip_model_decodes_what_the_encoder_reconstructed():
     """feature_skip: each P frame's decoder reads the stored feature, which a reset drops, on both sides."""
     import dataclasses

@@ -38,7 +38,7 @@ def p_frames(model, qp: int):
     x0 = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     x1 = (x0 + 0.1 * torch.rand(x0.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
     first = inter_forward(model.inter, x1, torch.tensor([qp, qp + 5]), x0, None)
-    second = inter_forward(model.inter, x0, torch.tensor([qp, qp + 5]), first.x_hat, first.feature)
+    second = inter_forward(model.inter, x0, torch.tensor([qp, qp + 5]), first.x_hat, first.feature, anchor=x0)
     return x1, first, second
 
 
@@ -220,16 +220,17 @@ def grown_with_closed_gate(expansion: int, flag: str):
     target = ModelConfig(f"tiny-ffn{expansion}-{flag}", TINY.intra, dataclasses.replace(base.inter, **{flag: True}))
     model = trained_looking(base)
     grown = grow_model(model, target)
-    gate = grown.inter.recon_generation_net.gate if flag == "reference_skip" else grown.inter.decoder.gate
+    pixel_gate = flag in ("reference_skip", "anchor_skip")
+    gate = grown.inter.recon_generation_net.gate if pixel_gate else grown.inter.decoder.gate
     assert torch.count_nonzero(gate.weight) == 0 and torch.count_nonzero(gate.bias) == 0
     assert_same_p_frames(model, grown)
     grown.inter.train()
     return base, grown, gate
 
 
-@pytest.mark.parametrize("expansion", [4, 2])
-def test_a_reference_skip_grows_closed_and_opens_from_the_first_step(expansion):
-    base, grown, gate = grown_with_closed_gate(expansion, "reference_skip")
+@pytest.mark.parametrize("expansion,flag", [(4, "reference_skip"), (2, "reference_skip"), (2, "anchor_skip")])
+def test_a_pixel_skip_grows_closed_and_opens_from_the_first_step(expansion, flag):
+    base, grown, gate = grown_with_closed_gate(expansion, flag)
     x1, first, second = p_frames(grown, 30)
     yuv_mse(second.x_hat, x1).mean().backward()
     assert gate.weight.grad.abs().sum() > 0
