@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-ffn2",
         file="nvc-compact.pt",
-        sha256="7600403837e76d86aa9b94ade0d137d3a9bce4bc7a49558be6554e9489b8fb60",
+        sha256="74e21569bedef5f8bee32f753a54f6e06603fd9a3d2c0c4b350d200e877897a5",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
