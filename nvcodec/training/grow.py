@@ -44,6 +44,8 @@ GROWABLE_WIDTHS = ("recon", "feature", "encoder_view")
 #: InterConfig block counts that can grow: a stack gains blocks at its end, each starting as the identity
 GROWABLE_DEPTHS = ("extractor_conv1_blocks", "extractor_conv2_blocks", "encoder_conv2_blocks",
                    "decoder_conv1_blocks", "recon_blocks")
+#: InterConfig skips that can be added: each gate starts closed
+GROWABLE_SKIPS = ("reference_skip", "feature_skip", "anchor_skip")
 
 
 def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
@@ -51,16 +53,13 @@ def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
     old = model.config
     if target.intra != old.intra:
         raise ModelError(f"cannot grow {old.name} into {target.name}: the intra model differs")
-    kept = {f: getattr(old.inter, f) for f in (*GROWABLE_WIDTHS, *GROWABLE_DEPTHS)}
-    grown_fields = dataclasses.replace(target.inter, reference_skip=old.inter.reference_skip,
-                                       feature_skip=old.inter.feature_skip, anchor_skip=old.inter.anchor_skip,
-                                       **kept)
-    if grown_fields != old.inter:
+    kept = {f: getattr(old.inter, f) for f in (*GROWABLE_WIDTHS, *GROWABLE_DEPTHS, *GROWABLE_SKIPS)}
+    if dataclasses.replace(target.inter, **kept) != old.inter:
         raise ModelError(f"cannot grow {old.name} into {target.name}: only the inter recon, feature and encoder "
                          "view widths, the block counts of its stacks and the skips may change")
     if (target.inter.recon < old.inter.recon or target.inter.feature < old.inter.feature
-            or target.inter.view < old.inter.view or old.inter.reference_skip > target.inter.reference_skip
-            or old.inter.feature_skip > target.inter.feature_skip or old.inter.anchor_skip > target.inter.anchor_skip):
+            or target.inter.view < old.inter.view
+            or any(getattr(old.inter, f) > getattr(target.inter, f) for f in GROWABLE_SKIPS)):
         raise ModelError(f"cannot grow {old.name} into {target.name}: a width would shrink")
     if any(getattr(target.inter, f) < getattr(old.inter, f) for f in GROWABLE_DEPTHS):
         raise ModelError(f"cannot grow {old.name} into {target.name}: a stack would lose blocks")

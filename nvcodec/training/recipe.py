@@ -94,6 +94,12 @@ def _larger_inter_crop() -> StageConfig:
     return replace(_large_crop_pair()[0], steps=3000, crop=256)
 
 
+def _offset_pair() -> tuple[StageConfig, StageConfig]:
+    """The 256 x 256 P-frame stage with each sample's I frame P_QP_OFFSET above its P frames, and the
+    large-crop intra stage: the pair every stage from 39 on repeats."""
+    return replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET), _large_crop_pair()[1]
+
+
 @dataclass
 class Recipe:
     config: str = "compact"
@@ -206,25 +212,18 @@ class Recipe:
         _large_crop_pair()[1],
         # from stage 39 the I frame of every P-frame sample is coded P_QP_OFFSET above its P frames, as
         # the encoder has done since 2026-12-05 (whole-sequence BD-rate -1.5 % on training clips alone)
-        replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
-        _large_crop_pair()[1],
+        *_offset_pair(),
         # the pair once more, twice (stages 41 + 42 drew the crops of 37 + 38 again, and gave clips -0.9 %;
         # stage 43, with crops of its own, -1.7 % on top of them with the stage 42 I frames)
-        replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
-        _large_crop_pair()[1],
-        replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
-        _large_crop_pair()[1],
+        *_offset_pair(),
+        *_offset_pair(),
         # and twice more, each stage with crops of its own
-        replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
-        _large_crop_pair()[1],
-        replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
-        _large_crop_pair()[1],
+        *_offset_pair(),
+        *_offset_pair(),
         # stage 45 (from the stage 43 + 42 weights) gave clips -0.1 % with the stage 44 I frames; the I
         # frames of 44 + 46 gave Kodak -1.3 % (docs/MODEL_CARD.md, anchor skip): twice more, as before
-        replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
-        _large_crop_pair()[1],
-        replace(_larger_inter_crop(), i_qp_offset=P_QP_OFFSET),
-        _large_crop_pair()[1],
+        *_offset_pair(),
+        *_offset_pair(),
     ])
 
     def config_at(self, stage_index: int) -> str:

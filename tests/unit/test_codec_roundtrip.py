@@ -179,6 +179,18 @@ def test_non_finite_residuals_are_coded_as_the_symbol_the_decoder_reads():
     assert step.y_hat.flatten().tolist() == [0.5, 3.5, 127.5, -2.5]
 
 
+def reported_and_silent_stream(model, settings: CodingSettings, frames: list[Planes]) -> tuple[list[Planes], bytes]:
+    """The reconstructions an encoder reports, and the stream of a second encoder that reports none:
+    a model whose P frames read decoded pixels must rebuild them either way."""
+    reporting = SequenceEncoder(model, settings, device="cpu")
+    silent = SequenceEncoder(model, settings, device="cpu", reconstruct=False)
+    reported, stream = [], b""
+    for frame in frames:
+        reported.append(reporting.encode(frame).reconstruction)
+        stream += b"".join(u.to_bytes() for u in silent.encode(frame).units)
+    return reported, stream
+
+
 def test_a_model_that_adds_its_reference_frame_decodes_what_the_encoder_reconstructed():
     """reference_skip: every P frame reads the previous decoded pixels, so an encoder that does not
     report reconstructions must still rebuild them (for later frames and for resets)."""
@@ -192,12 +204,7 @@ def test_a_model_that_adds_its_reference_frame_decodes_what_the_encoder_reconstr
     model = synthetic_model(3, config)
     frames = seeded_clip(9, 6, 40, 56)
     settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=2)
-    reporting = SequenceEncoder(model, settings, device="cpu")
-    silent = SequenceEncoder(model, settings, device="cpu", reconstruct=False)
-    reported, stream = [], b""
-    for frame in frames:
-        reported.append(reporting.encode(frame).reconstruction)
-        stream += b"".join(u.to_bytes() for u in silent.encode(frame).units)
+    reported, stream = reported_and_silent_stream(model, settings, frames)
     decoded = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
     for i, (a, b) in enumerate(zip(reported, decoded, strict=True)):
         assert_planes_equal(a, b, i)
@@ -232,12 +239,7 @@ def test_an_anchor_skip_model_blends_in_the_last_i_frame_or_reset_on_both_sides(
     anchored = model_with("anchor_skip")
     frames = seeded_clip(9, 8, 40, 56)
     settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=3, intra_period=6)
-    reporting = SequenceEncoder(anchored, settings, device="cpu")
-    silent = SequenceEncoder(anchored, settings, device="cpu", reconstruct=False)
-    reported, stream = [], b""
-    for frame in frames:
-        reported.append(reporting.encode(frame).reconstruction)
-        stream += b"".join(u.to_bytes() for u in silent.encode(frame).units)
+    reported, stream = reported_and_silent_stream(anchored, settings, frames)
     decoded = decode(anchored, stream)
     for i, (a, b) in enumerate(zip(reported, decoded, strict=True)):
         assert_planes_equal(a, b, i)
