@@ -198,9 +198,8 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     y_hat = (q0.y_hat + q1.y_hat) * q_dec
 
     feature = model.synthesis_feature(y_hat, context, qp, ref.feature)
-    # a model that adds its reference frame needs the pixel chain to rebuild any later frame
-    rebuild = reconstruct or model.needs_reference_pixels
-    frame = model.reconstruct(feature, qp, _gate_pixels(model, ref)) if rebuild else None
+    # nothing later needs these pixels on the encoder's side: a reset rebuilds its own from the feature
+    frame = model.reconstruct(feature, qp, _gate_pixels(model, ref)) if reconstruct else None
     return coder.flush(), Reference(frame=frame, feature=feature, qp=qp, anchor=ref.anchor)
 
 
@@ -233,10 +232,14 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
 def regenerate_reference(model: InterModel, ref: Reference) -> Reference:
     """A reset: predict the next frame from pixels, not from the propagated feature.
 
-    The encoder rebuilds the pixels from the stored feature with the qp that
-    produced it (the decoder already holds exactly those pixels).
+    The pixels are the reconstruction of the stored feature with the qp that produced it, without
+    what a pixel gate blends in.  Without a gate the decoder already holds exactly those pixels;
+    with one, the displayed frame depends on every frame before it (a reference skip blends in the
+    previous decoded frame), and an encoder would have to reconstruct every P frame to follow it,
+    where this costs both sides one reconstruction per reset.  After an I frame there is no
+    feature, and the I frame's pixels are the reference.
     """
     frame = ref.frame
-    if frame is None:
-        frame = model.reconstruct(ref.feature, ref.qp, _gate_pixels(model, ref))
+    if ref.feature is not None and (frame is None or model.cfg.pixel_gate):
+        frame = model.reconstruct_ungated(ref.feature, ref.qp)
     return Reference(frame=frame, feature=None, qp=ref.qp, anchor=frame)

@@ -187,7 +187,7 @@ class SequenceDecoder:
                     raise StreamError(f"P frame {self.frames_decoded} has no reference (stream must start with I)")
                 ref = self._ref
                 if sps.use_ada_i:
-                    ref = fc.Reference(frame=ref.frame, feature=None, qp=ref.qp, anchor=ref.frame)
+                    ref = fc.regenerate_reference(self.model.inter, ref)
                 self._ref = fc.decode_inter(self.model.inter, self.inter_ctx, unit.payload, unit.qp, *size,
                                             ref, sps.ec_part, self.device)
                 x_hat = self._ref.frame

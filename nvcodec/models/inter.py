@@ -97,23 +97,25 @@ class ReconGeneration(nn.Module):
         # the head that makes room for it, and in a pilot it stayed shut
         self.gate = Conv2d(cfg.recon, PIXEL_CHANNELS, 1) if cfg.pixel_gate else None
 
-    def unclamped(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+    def unclamped(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None,
+                  ungated: bool = False) -> torch.Tensor:
         """The pixels before the final clamp: training needs them, because a hard clamp passes no
         gradient to an output that has left [0, 1] and such an output would never come back.
 
         ``reference`` (the picture the gate blends in, same padded size: see ``InterModel.gate_pixels``)
-        is required with a gate.
+        is required with a gate, unless ``ungated`` asks for the head's own output.
         """
         hidden = self.conv(feature) * q
         blocks = self.head(hidden)
-        if self.gate is not None:
+        if self.gate is not None and not ungated:
             if reference is None:
                 raise ModelError("this P-frame model blends in a reference picture, and none was given")
             blocks = blocks + self.gate(hidden) * (F.pixel_unshuffle(reference, 8) - blocks)
         return F.pixel_shuffle(blocks, 8)
 
-    def forward(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.clamp(self.unclamped(feature, q, reference), 0.0, 1.0)
+    def forward(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None,
+                ungated: bool = False) -> torch.Tensor:
+        return torch.clamp(self.unclamped(feature, q, reference, ungated), 0.0, 1.0)
 
 
 class _Wrapped(nn.Module):
@@ -198,11 +200,6 @@ class InterModel(nn.Module):
         """The new decoded feature; ``reference_feature`` (the stored one) matters to feature-skip models."""
         return self.decoder(y_hat, ctx, self.q_decoder[qp : qp + 1], reference_feature)
 
-    @property
-    def needs_reference_pixels(self) -> bool:
-        """Whether every P frame's reconstruction reads the previous decoded frame's pixels."""
-        return self.cfg.reference_skip
-
     def gate_pixels(self, previous: torch.Tensor | None, anchor: torch.Tensor | None) -> torch.Tensor | None:
         """The picture the reconstruction's pixel gate blends in: the previous decoded frame
         (``reference_skip``), the anchor (``anchor_skip``) or none."""
@@ -212,3 +209,7 @@ class InterModel(nn.Module):
 
     def reconstruct(self, feature: torch.Tensor, qp: int, reference: torch.Tensor | None = None) -> torch.Tensor:
         return self.recon_generation_net(feature, self.q_recon[qp : qp + 1], reference)
+
+    def reconstruct_ungated(self, feature: torch.Tensor, qp: int) -> torch.Tensor:
+        """The pixels of ``feature`` alone, whatever a pixel gate would blend in: what a reset predicts from."""
+        return self.recon_generation_net(feature, self.q_recon[qp : qp + 1], ungated=True)

@@ -192,8 +192,9 @@ def reported_and_silent_stream(model, settings: CodingSettings, frames: list[Pla
 
 
 def test_a_model_that_adds_its_reference_frame_decodes_what_the_encoder_reconstructed():
-    """reference_skip: every P frame reads the previous decoded pixels, so an encoder that does not
-    report reconstructions must still rebuild them (for later frames and for resets)."""
+    """reference_skip: every P frame's picture blends in the previous decoded pixels, yet an encoder that
+    reports no reconstructions writes the same stream while reconstructing nothing but the resets'
+    references (from the stored feature alone, as the decoder does)."""
     import dataclasses
 
     from nvcodec.models.bundle import synthetic_model
@@ -204,6 +205,14 @@ def test_a_model_that_adds_its_reference_frame_decodes_what_the_encoder_reconstr
     model = synthetic_model(3, config)
     frames = seeded_clip(9, 6, 40, 56)
     settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=2)
+    net = model.inter.recon_generation_net
+    calls, forward = [], net.forward
+    net.forward = lambda *args, **kwargs: calls.append(kwargs.get("ungated", False)) or forward(*args, **kwargs)
+    silent = SequenceEncoder(model, settings, device="cpu", reconstruct=False)
+    for frame in frames:
+        silent.encode(frame)
+    assert calls == [True, True]  # the resets at frames 3 and 5 (the one at 1 follows the I frame)
+    del net.forward
     reported, stream = reported_and_silent_stream(model, settings, frames)
     decoded = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
     for i, (a, b) in enumerate(zip(reported, decoded, strict=True)):
@@ -244,12 +253,13 @@ def test_an_anchor_skip_model_blends_in_the_last_i_frame_or_reset_on_both_sides(
     for i, (a, b) in enumerate(zip(reported, decoded, strict=True)):
         assert_planes_equal(a, b, i)
     # the same weights blending in the previous frame agree only where that is the anchor: the first
-    # P frame after each I frame (1, 7).  The reset at 4 takes frame 3's pixels, which already differ
+    # P frame after each I frame (1, 7) and after the reset at 4, whose pixels both rebuild from frame
+    # 3's feature alone (a reset never reads what a gate blended in)
     previous = model_with("reference_skip")
     previous.intra.load_state_dict(anchored.intra.state_dict())
     previous.inter.load_state_dict(anchored.inter.state_dict())
     ours, theirs = decode(anchored, stream), decode(previous, stream)
-    assert [i for i in range(len(frames)) if np.array_equal(ours[i].y, theirs[i].y)] == [0, 1, 6, 7]
+    assert [i for i in range(len(frames)) if np.array_equal(ours[i].y, theirs[i].y)] == [0, 1, 4, 6, 7]
 
 
 def test_a_feature_skip_model_decodes_what_the_encoder_reconstructed():
