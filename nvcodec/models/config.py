@@ -159,7 +159,9 @@ COMPACT_FFN2 = ModelConfig("compact-ffn2", COMPACT.intra, dataclasses.replace(CO
 #: Grown from a trained ``compact-ffn2`` model by :mod:`nvcodec.training.grow` (the gate starts at zero).
 #: Tried again on 2026-12-05 beside recipe stage 35 (3,000 steps, same samples, gate 20x): clips -2.4 %
 #: against -0.9 %, P/I 0.721 -> 0.707, but 720p encode 5.05 -> 3.59 fps (bench/bench_transcode.py
-#: --model), because the encoder must then run the reconstruction network on every P frame.
+#: --model), because the encoder then ran the reconstruction network on every P frame to follow the
+#: pixel chain for resets.  Since 2026-12-05 a reset rebuilds its pixels from the stored feature
+#: without the gate (``frame_coding.regenerate_reference``), and the encoder reconstructs nothing else.
 COMPACT_SKIP = ModelConfig("compact-skip", COMPACT.intra, dataclasses.replace(COMPACT_FFN2.inter,
                                                                           reference_skip=True))
 
