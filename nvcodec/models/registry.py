@@ -44,9 +44,9 @@ class ModelInfo:
 REGISTRY: tuple[ModelInfo, ...] = (
     ModelInfo(
         name="nvc-compact",
-        config="compact-ffn2",
+        config="compact-skip",
         file="nvc-compact.pt",
-        sha256="74e21569bedef5f8bee32f753a54f6e06603fd9a3d2c0c4b350d200e877897a5",
+        sha256="addc303bf0645e087ff24f1b1cf72a4a32e8890d4f7d68afec8b14e9da47ace8",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
