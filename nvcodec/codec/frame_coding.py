@@ -242,4 +242,10 @@ def regenerate_reference(model: InterModel, ref: Reference) -> Reference:
     frame = ref.frame
     if ref.feature is not None and (frame is None or model.cfg.pixel_gate):
         frame = model.reconstruct_ungated(ref.feature, ref.qp)
-    return Reference(frame=frame, feature=None, qp=ref.qp, anchor=frame)
+    return pixel_reference(model, frame, ref.qp)
+
+
+def pixel_reference(model: InterModel, frame: torch.Tensor, qp: int) -> Reference:
+    """The reference an I frame or a reset leaves: pixels only, and the anchor for a model that blends
+    one in (kept nowhere else, so other models do not hold the picture for the rest of the sequence)."""
+    return Reference(frame=frame, feature=None, qp=qp, anchor=frame if model.cfg.anchor_skip else None)

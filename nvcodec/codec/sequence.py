@@ -115,7 +115,7 @@ class SequenceEncoder:
             if plan.frame_type == FrameType.I:
                 payload, x_hat = fc.encode_intra(self.model.intra, self.intra_ctx, x, plan.qp,
                                                  self._coders[two_ec])
-                self._ref = fc.Reference(frame=x_hat, feature=None, qp=plan.qp, anchor=x_hat)
+                self._ref = fc.pixel_reference(self.model.inter, x_hat, plan.qp)
             else:
                 assert self._ref is not None
                 if plan.use_ada_i:
@@ -179,7 +179,7 @@ class SequenceDecoder:
                     raise StreamError(f"I frame {self.frames_decoded} has qp {unit.qp} (0..{INTRA_QP_COUNT - 1})")
                 x_hat = fc.decode_intra(self.model.intra, self.intra_ctx, unit.payload, unit.qp, *size,
                                         sps.ec_part, self.device)
-                self._ref = fc.Reference(frame=x_hat, feature=None, qp=unit.qp, anchor=x_hat)
+                self._ref = fc.pixel_reference(self.model.inter, x_hat, unit.qp)
             else:
                 if unit.qp >= INTER_QP_COUNT:
                     raise StreamError(f"P frame {self.frames_decoded} has qp {unit.qp} (0..{INTER_QP_COUNT - 1})")
