@@ -40,7 +40,7 @@ from nvcodec.models.layers import DepthConvBlock
 #: new channels start from the layers' default initialisation times this, so they begin small
 NEW_CHANNEL_GAIN = 0.1
 #: InterConfig widths that can grow
-GROWABLE_WIDTHS = ("recon", "feature", "encoder_view")
+GROWABLE_WIDTHS = ("recon", "feature", "encoder_view", "latent")
 #: InterConfig block counts that can grow: a stack gains blocks at its end, each starting as the identity
 GROWABLE_DEPTHS = ("extractor_conv1_blocks", "extractor_conv2_blocks", "encoder_conv2_blocks",
                    "decoder_conv1_blocks", "recon_blocks")
@@ -55,10 +55,10 @@ def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
         raise ModelError(f"cannot grow {old.name} into {target.name}: the intra model differs")
     kept = {f: getattr(old.inter, f) for f in (*GROWABLE_WIDTHS, *GROWABLE_DEPTHS, *GROWABLE_SKIPS)}
     if dataclasses.replace(target.inter, **kept) != old.inter:
-        raise ModelError(f"cannot grow {old.name} into {target.name}: only the inter recon, feature and encoder "
-                         "view widths, the block counts of its stacks and the skips may change")
+        raise ModelError(f"cannot grow {old.name} into {target.name}: only the inter recon, feature, encoder "
+                         "view and latent widths, the block counts of its stacks and the skips may change")
     if (target.inter.recon < old.inter.recon or target.inter.feature < old.inter.feature
-            or target.inter.view < old.inter.view
+            or target.inter.view < old.inter.view or target.inter.latent < old.inter.latent
             or any(getattr(old.inter, f) > getattr(target.inter, f) for f in GROWABLE_SKIPS)):
         raise ModelError(f"cannot grow {old.name} into {target.name}: a width would shrink")
     if any(getattr(target.inter, f) < getattr(old.inter, f) for f in GROWABLE_DEPTHS):
@@ -110,13 +110,16 @@ def _grow_inter(src: InterModel, dst: InterModel) -> None:
     _unseen_rows_(dst.encoder.conv1, src.cfg.view)
     _grow_stack(src.encoder.conv2, dst.encoder.conv2, _cat((view_map, dst.cfg.view), (d_map, nd)), d_map)
     _grow_block(src.encoder.conv3, dst.encoder.conv3, d_map, d_map)
-    _grow_conv(src.encoder.down, dst.encoder.down, d_map, _prefix(src.cfg.latent))
+    y_map = _latent_map(src.cfg.latent, dst.cfg.latent)
+    _grow_conv(src.encoder.down, dst.encoder.down, d_map, y_map)
     # the sub-pixel convolution's output channel c * 4 + s becomes pixel s of channel c
-    _grow_conv(src.decoder.up.conv[0], dst.decoder.up.conv[0], _prefix(src.cfg.latent), _prefix(4 * od))
+    _grow_conv(src.decoder.up.conv[0], dst.decoder.up.conv[0], y_map, _prefix(4 * od))
     _grow_stack(src.decoder.conv1, dst.decoder.conv1, d_pair, d_map)
     _grow_conv(src.decoder.conv2, dst.decoder.conv2, d_map, d_map)
     _grow_conv(src.temporal_prior_encoder.down, dst.temporal_prior_encoder.down, d_map,
                _prefix(2 * src.cfg.latent))
+    if dst.cfg.latent != src.cfg.latent:
+        _grow_entropy_model(src, dst, y_map)
     recon_map = _prefix(src.cfg.recon)
     _grow_stack(src.recon_generation_net.conv, dst.recon_generation_net.conv, d_map, recon_map)
     _grow_conv(src.recon_generation_net.head, dst.recon_generation_net.head, recon_map, pixels, silent_inputs=True)
@@ -126,6 +129,32 @@ def _grow_inter(src: InterModel, dst: InterModel) -> None:
         old_q, new_q = getattr(src, name), getattr(dst, name)
         new_q.fill_(1.0)
         new_q[:, : old_q.shape[1]] = old_q
+
+
+def _latent_map(old: int, new: int) -> torch.Tensor:
+    """The latent is coded in two spatial-context halves (``entropy.context.masks_2step``), so each
+    half grows at its own end: old channel c of the second half moves from old // 2 + c to new // 2 + c."""
+    half = _prefix(old // 2)
+    return _cat((half, new // 2), (half, new // 2))
+
+
+def _grow_entropy_model(src: InterModel, dst: InterModel, y_map: torch.Tensor) -> None:
+    """The networks whose inputs or outputs are latent-wide: the hyperprior's ends, the temporal prior
+    and both prior networks.  Their outputs per latent channel ([quant step | scales | means], then
+    [scales | means]) follow the latent's own layout; their hidden widths grow at the end."""
+    oy, ny = src.cfg.latent, dst.cfg.latent
+    z_map = _prefix(src.cfg.hyper)
+    _grow_block(src.hyper_encoder.conv[0], dst.hyper_encoder.conv[0], y_map, z_map)
+    _grow_block(src.hyper_decoder.conv[-1], dst.hyper_decoder.conv[-1], z_map, y_map)
+    temporal = _prefix(2 * oy)  # private to the fusion network that reads it
+    _grow_block(src.temporal_prior_encoder.conv, dst.temporal_prior_encoder.conv, temporal, temporal)
+    per_latent = [(y_map, ny)]
+    fusion_in = _cat(*per_latent, (temporal, 2 * ny))  # cat((hyper, temporal)); its first block keeps the width
+    _grow_stack(src.y_prior_fusion.conv[:-1], dst.y_prior_fusion.conv[:-1], fusion_in, fusion_in)
+    _grow_conv(src.y_prior_fusion.conv[-1], dst.y_prior_fusion.conv[-1], fusion_in, _cat(*per_latent * 3))
+    hidden = _prefix(3 * oy)
+    _grow_stack(src.y_spatial_prior.conv[:-1], dst.y_spatial_prior.conv[:-1], _cat(*per_latent * 4), hidden)
+    _grow_conv(src.y_spatial_prior.conv[-1], dst.y_spatial_prior.conv[-1], hidden, _cat(*per_latent * 2))
 
 
 def _grow_gate(old: nn.Conv2d | None, new: nn.Conv2d | None, in_map: torch.Tensor, out_map: torch.Tensor) -> None:

@@ -103,14 +103,48 @@ def test_new_channels_receive_gradients_from_the_first_step():
     assert torch.count_nonzero(head.weight[:, 24:]) == 0  # they start silent
 
 
-def test_only_the_recon_and_feature_widths_may_grow():
+def test_only_the_recon_feature_view_and_latent_widths_may_grow():
     model = new_model("tiny", seed=1)
-    with pytest.raises(ModelError, match="only the inter recon, feature and encoder view widths, the block counts"):
-        grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(WIDE.inter, latent=32)))
+    with pytest.raises(ModelError, match="only the inter recon, feature, encoder view and latent widths, the block"):
+        grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(WIDE.inter, hyper=32)))
+    with pytest.raises(ModelError, match="shrink"):
+        grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(TINY.inter, latent=8)))
     with pytest.raises(ModelError, match="intra model differs"):
         grow_model(model, dataclasses.replace(WIDE, intra=dataclasses.replace(WIDE.intra, feature=32)))
     with pytest.raises(ModelError, match="shrink"):
         grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(TINY.inter, feature=16)))
+
+
+def test_a_grown_latent_decodes_what_it_grew_from_and_its_new_channels_learn():
+    """Each spatial-context half of the latent grows at its own end; nothing old reads the new channels,
+    so the pictures and features are unchanged, and the new channels cost only their few rounded bits."""
+    target = ModelConfig("tiny-y24", TINY.intra, dataclasses.replace(TINY.inter, latent=24))
+    model = trained_looking()
+    grown = grow_model(model, target)
+    assert grown.inter.y_prior_fusion.conv[-1].out_channels == 3 * 24
+    model.inter.eval()
+    grown.inter.eval()
+    with torch.no_grad():
+        for qp in (0, 40, 66):
+            _, a1, a2 = p_frames(model, qp)
+            _, b1, b2 = p_frames(grown, qp)
+            for a, b in ((a1, b1), (a2, b2)):
+                torch.testing.assert_close(b.x_hat, a.x_hat, rtol=0, atol=1e-6)
+                torch.testing.assert_close(b.feature, a.feature, rtol=0, atol=1e-6)
+            # the rate of the rounded symbols (the noisy proxy draws other noise for a wider latent)
+            x1, x0 = p_frames(model, qp)[0], torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+            a, b = (inter_forward(m.inter, x1, torch.tensor([qp, qp + 5]), x0, None, hard_rate=True)
+                    for m in (model, grown))
+            assert (a.bits <= b.bits).all() and (b.bits < 1.02 * a.bits).all()
+    # the old channels keep their place in each half: the second half moved from 8.. to 12..
+    torch.testing.assert_close(grown.inter.encoder.down.weight[12:20], model.inter.encoder.down.weight[8:16])
+    grown.inter.train()
+    x1, first, _ = p_frames(grown, 30)
+    (yuv_mse(first.x_hat, x1).mean() + first.bits.mean()).backward()
+    up = grown.inter.decoder.up.conv[0]
+    new_inputs = torch.tensor([8, 9, 10, 11, 20, 21, 22, 23])
+    assert torch.count_nonzero(up.weight[:, new_inputs]) == 0
+    assert up.weight.grad[:, new_inputs].abs().sum() > 0
 
 
 @pytest.mark.parametrize(("feature", "recon"), [(32, 24), (40, 48)])
