@@ -107,6 +107,9 @@ class Trainer:
         self._sampler: CropSampler | None = None
         self._optimizer: torch.optim.Optimizer | None = None
         self._validation: tuple[int, torch.Tensor, torch.Tensor] | None = None
+        # the moving average of the trained module's parameters (StageConfig.ema_decay), in
+        # named_parameters() order; None outside a stage that keeps one, or before its first step
+        self._ema: list[torch.Tensor] | None = None
 
     def set_model(self, model: CodecModel) -> None:
         """Train ``model`` from here on (placed and laid out as the speed options say)."""
@@ -198,6 +201,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "numpy_rng": json.dumps(self.rng.bit_generator.state),
             "origin": self.origin,
+            "ema": self._ema,
         }
 
     def save(self) -> Path:
@@ -227,10 +231,40 @@ class Trainer:
         self.origin = origin if isinstance(origin, str) else None
         self._optimizer = None
         self._sampler = None
+        self._ema = self._checked_ema(state.get("ema"))  # absent from checkpoints before averaging
         if state["optimizer"] is not None and not self.done:
             self.optimizer().load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
+
+    def _checked_ema(self, ema: object) -> list[torch.Tensor] | None:
+        if ema is None or self.done:
+            return None
+        params = list(self._trained_module().parameters())
+        if (not isinstance(ema, list) or len(ema) != len(params)
+                or any(not isinstance(e, torch.Tensor) or e.shape != p.shape
+                       for e, p in zip(ema, params, strict=True))):
+            raise ModelError("the checkpoint's weight average does not match the model it trains")
+        return [e.to(self.device, torch.float32) for e in ema]
+
+    def _update_ema(self) -> None:
+        """Fold this step's weights into the average; early on the average forgets faster (as if its
+        horizon were the steps so far), so that it does not lean on the stage's first weights."""
+        params = [p.detach().float() for p in self._trained_module().parameters()]
+        if self._ema is None:
+            self._ema = [p.clone() for p in params]
+            return
+        decay = min(self.stage.ema_decay, (1 + self.step) / (10 + self.step))
+        for average, p in zip(self._ema, params, strict=True):
+            average.lerp_(p, 1.0 - decay)
+
+    def _swap_ema(self) -> None:
+        """Exchange the trained module's weights with the average (twice restores them)."""
+        with torch.no_grad():
+            for p, e in zip(self._trained_module().parameters(), self._ema, strict=True):
+                kept = p.detach().float().clone()
+                p.copy_(e)
+                e.copy_(kept)
 
     # -- training ---------------------------------------------------------------
     def _seed_stage(self) -> None:
@@ -272,9 +306,14 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self._trained_module().parameters(), stage.grad_clip)
         opt.step()
         self.step += 1
+        if stage.ema_decay > 0:
+            self._update_ema()
         report = StepReport(stage.stage, self.step, float(loss.detach()), float(bpp.detach()), _psnr(mse),
                             float(base.float().mean()), time.perf_counter() - start)
         if self.step >= stage.steps:
+            if self._ema is not None:
+                self._swap_ema()  # the stage ends on the average
+                self._ema = None
             self.stage_index += 1
             self.step = 0
             self._sampler = None
@@ -301,6 +340,9 @@ class Trainer:
         was_training = module.training
         module.eval()
         devices = [self.device] if self.device.type == "cuda" else []
+        averaged = self._ema is not None  # a stage that ends on its average is judged by it
+        if averaged:
+            self._swap_ema()
         try:
             with torch.random.fork_rng(devices=devices), torch.no_grad(), self.speed.autocast(self.device):
                 torch.manual_seed(VALIDATION_SEED)
@@ -310,6 +352,8 @@ class Trainer:
                     loss, bpp, mse = self._inter_loss(clips, qps)
         finally:
             module.train(was_training)
+            if averaged:
+                self._swap_ema()
         return ValidationReport(self.stage_index, stage.stage, self.step, float(loss), float(bpp), _psnr(mse))
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:

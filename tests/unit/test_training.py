@@ -98,6 +98,44 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
         assert torch.equal(a, b)
 
 
+def averaging_trainer(path, steps=6):
+    trainer = make_trainer(path, steps=steps)
+    trainer.recipe.stages[0] = replace(trainer.stage, ema_decay=0.9)
+    return trainer
+
+
+def test_a_stage_with_weight_averaging_ends_on_the_average_and_resumes_to_it(tmp_path):
+    # the average does not steer training, so a twin run without it passes through the same weights
+    plain, weights = make_trainer(tmp_path / "plain", steps=6), []
+    for _ in range(6):
+        plain.train_step()
+        weights.append([p.detach().clone() for p in plain.model.intra.parameters()])
+    expected = weights[0]
+    for step, current in enumerate(weights[1:], start=2):
+        decay = min(0.9, (1 + step) / (10 + step))  # early steps forget faster
+        expected = [decay * a + (1 - decay) * w for a, w in zip(expected, current, strict=True)]
+
+    averaged = averaging_trainer(tmp_path / "a")
+    for _ in range(6):
+        averaged.train_step()
+    assert averaged.done
+    final = [p.detach() for p in averaged.model.intra.parameters()]
+    for f, e in zip(final, expected, strict=True):
+        torch.testing.assert_close(f, e, rtol=1e-5, atol=1e-6)
+    assert any(not torch.allclose(f, last) for f, last in zip(final, weights[-1], strict=True))
+
+    first = averaging_trainer(tmp_path / "b")
+    for _ in range(3):
+        first.train_step()
+    path = first.save()  # before another trainer reseeds torch's global generator
+    resumed = averaging_trainer(tmp_path / "c")
+    resumed.load(path)
+    for _ in range(3):
+        resumed.train_step()
+    for a, b in zip(final, resumed.model.intra.parameters(), strict=True):
+        assert torch.equal(a, b.detach())
+
+
 def test_each_stage_draws_its_own_samples_and_a_rerun_of_a_stage_the_same(tmp_path):
     stage = StageConfig("intra", steps=5, batch=2, crop=32, lr=1e-3)
     clips = synthetic_clips()
