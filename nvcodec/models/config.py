@@ -171,7 +171,10 @@ COMPACT_SKIP = ModelConfig("compact-skip", COMPACT.intra, dataclasses.replace(CO
 #: best latent there is (gradient descent, no rate) 36.5, while an I frame of that picture at qp 51
 #: gives 35.8 dB for 24,300: 64 values per 16x16 block against the I frames' 128.
 #: Grown from a trained ``compact-skip`` model by :mod:`nvcodec.training.grow` (each context half of
-#: the latent grows at its end; nothing reads the new channels at first).
+#: the latent grows at its end; nothing reads the new channels at first).  Tried on 2026-12-05 beside
+#: recipe stage 51 (same weights and samples, gate 20x) and not shipped: clips +0.8 % against +0.7 %
+#: without it, the new channels barely in use after 3,000 steps, for x1.17 encode / x1.20 decode CPU per
+#: 720p P frame (bench/bench_widths.py --base compact-skip --field latent): it needs a long run.
 COMPACT_SKIP_Y80 = ModelConfig("compact-skip-y80", COMPACT.intra, dataclasses.replace(COMPACT_SKIP.inter,
                                                                                   latent=80))
 

@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-skip",
         file="nvc-compact.pt",
-        sha256="addc303bf0645e087ff24f1b1cf72a4a32e8890d4f7d68afec8b14e9da47ace8",
+        sha256="55f1b1cd99d181c88ae2fa00f1e7c4e9f797d4747eb443e46c7eed41bc48a4d0",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
