@@ -42,9 +42,10 @@ def p_frames(model, qp: int):
     return x1, first, second
 
 
-def assert_same_p_frames(model, grown) -> None:
+def assert_same_p_frames(model, grown, same_rate: bool = True) -> None:
     """Both models code the same two P frames (from pixels, then from the stored feature) at three qps;
-    the stored feature keeps its old channels (a wider one adds its own)."""
+    the stored feature keeps its old channels (a wider one adds its own).  ``same_rate`` False: a wider
+    latent draws other quantisation noise, so its noisy rate proxy is not compared here."""
     model.inter.eval()
     grown.inter.eval()
     old_width = model.config.inter.feature
@@ -54,7 +55,8 @@ def assert_same_p_frames(model, grown) -> None:
             _, b1, b2 = p_frames(grown, qp)
             for a, b in ((a1, b1), (a2, b2)):
                 torch.testing.assert_close(b.x_hat, a.x_hat, rtol=0, atol=1e-6)
-                torch.testing.assert_close(b.bits, a.bits, rtol=1e-6, atol=1e-3)
+                if same_rate:
+                    torch.testing.assert_close(b.bits, a.bits, rtol=1e-6, atol=1e-3)
                 torch.testing.assert_close(b.feature[:, :old_width], a.feature, rtol=0, atol=1e-6)
 
 
@@ -122,16 +124,10 @@ def test_a_grown_latent_decodes_what_it_grew_from_and_its_new_channels_learn():
     model = trained_looking()
     grown = grow_model(model, target)
     assert grown.inter.y_prior_fusion.conv[-1].out_channels == 3 * 24
-    model.inter.eval()
-    grown.inter.eval()
+    assert_same_p_frames(model, grown, same_rate=False)
     with torch.no_grad():
         for qp in (0, 40, 66):
-            _, a1, a2 = p_frames(model, qp)
-            _, b1, b2 = p_frames(grown, qp)
-            for a, b in ((a1, b1), (a2, b2)):
-                torch.testing.assert_close(b.x_hat, a.x_hat, rtol=0, atol=1e-6)
-                torch.testing.assert_close(b.feature, a.feature, rtol=0, atol=1e-6)
-            # the rate of the rounded symbols (the noisy proxy draws other noise for a wider latent)
+            # the rate of the rounded symbols
             x1, x0 = p_frames(model, qp)[0], torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
             a, b = (inter_forward(m.inter, x1, torch.tensor([qp, qp + 5]), x0, None, hard_rate=True)
                     for m in (model, grown))

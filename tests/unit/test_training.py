@@ -78,19 +78,27 @@ def test_training_steps_decrease_the_loss_on_a_fixed_batch(tmp_path, stage, hard
     assert loss() < 0.8 * before
 
 
+def resumed_run(make, tmp_path, before: int, after: int) -> Trainer:
+    """A run stopped after ``before`` steps and resumed by a new trainer for ``after`` more.  The
+    checkpoint is written before the second trainer exists: building one reseeds torch's global
+    generator, whose state a checkpoint records."""
+    first = make(tmp_path / "b")
+    for _ in range(before):
+        first.train_step()
+    path = first.save()
+    resumed = make(tmp_path / "c")
+    resumed.load(path)
+    for _ in range(after):
+        resumed.train_step()
+    return resumed
+
+
 def test_resume_reproduces_the_uninterrupted_run(tmp_path):
     straight = make_trainer(tmp_path / "a")
     for _ in range(6):
         straight.train_step()
 
-    first = make_trainer(tmp_path / "b")
-    for _ in range(3):
-        first.train_step()
-    path = first.save()
-    resumed = make_trainer(tmp_path / "c")
-    resumed.load(path)
-    for _ in range(3):
-        resumed.train_step()
+    resumed = resumed_run(make_trainer, tmp_path, 3, 3)
 
     assert resumed.step == straight.step == 6
     for a, b in zip(straight.model.intra.state_dict().values(), resumed.model.intra.state_dict().values(),
@@ -124,14 +132,7 @@ def test_a_stage_with_weight_averaging_ends_on_the_average_and_resumes_to_it(tmp
         torch.testing.assert_close(f, e, rtol=1e-5, atol=1e-6)
     assert any(not torch.allclose(f, last) for f, last in zip(final, weights[-1], strict=True))
 
-    first = averaging_trainer(tmp_path / "b")
-    for _ in range(3):
-        first.train_step()
-    path = first.save()  # before another trainer reseeds torch's global generator
-    resumed = averaging_trainer(tmp_path / "c")
-    resumed.load(path)
-    for _ in range(3):
-        resumed.train_step()
+    resumed = resumed_run(averaging_trainer, tmp_path, 3, 3)
     for a, b in zip(final, resumed.model.intra.parameters(), strict=True):
         assert torch.equal(a, b.detach())
 
