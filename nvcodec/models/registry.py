@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-skip",
         file="nvc-compact.pt",
-        sha256="55f1b1cd99d181c88ae2fa00f1e7c4e9f797d4747eb443e46c7eed41bc48a4d0",
+        sha256="257316f0f0773c91e5c43ce180416c4ef742bc4ac8b877755c54e7d89bd16373",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )

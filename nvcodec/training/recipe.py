@@ -259,6 +259,12 @@ class Recipe:
         # length it trains on), worse after them (foreman and bikes at qp 63: 0.3-0.5 dB under the
         # shipped weights from frame 8 on), so the P frames now train on sequences twice as long
         _long_inter(), _averaged_intra(),
+        # stage 55 from the stage 51 weights (not 53) with the stage 54 I frames gave clips -1.1 % (Cisco
+        # +1.4 %, REDS -3.6 %) against the stage 51 P frames, but its curves moved up to where nvc is
+        # weakest against x264 (video BD-rate vs x264 +116.4 -> +123.9 %) and P/I rose 0.585 -> 0.603: not
+        # shipped (the stage 54 I frames were, with the stage 51 P frames); twice more for make train
+        _long_inter(), _averaged_intra(),
+        _long_inter(), _averaged_intra(),
     ])
 
     def config_at(self, stage_index: int) -> str:

@@ -301,14 +301,15 @@ def test_late_refinement_stages_read_whole_clips():
     assert stages[31] == replace(stages[29], crop=256, steps=3000) and stages[32] == stages[30]
     assert stages[33:35] == stages[35:37] == stages[37:39] == stages[31:33]
     assert stages[39] == replace(stages[31], i_qp_offset=P_QP_OFFSET) and stages[40] == stages[32]
-    assert stages[41:43] == stages[43:45] == stages[45:47] == stages[47:49] == stages[39:41] and len(stages) == 57
+    assert stages[41:43] == stages[43:45] == stages[45:47] == stages[47:49] == stages[39:41] and len(stages) == 61
     # stage 49 grows the reference skip in and trains its gate at 20x the rate; nothing else changes,
     # and the P-frame stages after it keep the gate's rate and end on their weights' moving average
     assert stages[49] == replace(stages[39], config="compact-skip", gate_lr_scale=20.0) and stages[50] == stages[40]
     assert stages[51] == stages[53] == replace(stages[39], gate_lr_scale=20.0, ema_decay=0.999)
     # and from stage 55 on 1 I + 15 P frames, on 192 x 192 crops
-    assert stages[55] == replace(stages[53], length=16, crop=192)
-    assert stages[52] == stages[40] and stages[54] == stages[56] == replace(stages[40], ema_decay=0.999)
+    assert stages[55] == stages[57] == stages[59] == replace(stages[53], length=16, crop=192)
+    averaged_intra = replace(stages[40], ema_decay=0.999)
+    assert stages[52] == stages[40] and stages[54] == stages[56] == stages[58] == stages[60] == averaged_intra
 
 
 def test_inter_samples_from_stills_hold_or_pan_the_crop():
