@@ -28,6 +28,27 @@ CLIPS = (
 QPS = (0, 12, 24, 36, 48, 63)
 
 
+def against_first(report, codecs) -> list[dict]:
+    """Per codec: its whole-sequence BD-rate against the first codec on each clip, their mean, and its
+    P/I bit ratio at equal PSNR (what every probe of a rate-allocation choice reports)."""
+    import numpy as np
+
+    from nvcodec.eval import p_to_i_bit_ratio
+    from nvcodec.metrics.bdrate import bd_rate
+
+    rows = []
+    for codec in codecs:
+        per_clip, ratios = {}, []
+        for result in report.sources:
+            anchor, test = result.curve(codecs[0].name), result.curve(codec.name)
+            per_clip[result.name] = round(bd_rate([p.bpp for p in anchor], [p.psnr_yuv for p in anchor],
+                                                  [p.bpp for p in test], [p.psnr_yuv for p in test]).percent, 2)
+            ratios += p_to_i_bit_ratio(test)
+        rows.append({"mean_bd_rate_percent": round(float(np.mean(list(per_clip.values()))), 2),
+                     "p_to_i": round(float(np.mean(ratios)), 3) if ratios else None, "clips": per_clip})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--offsets", default="0,4,8")
@@ -39,27 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     from nvcodec import numerics
 
     numerics.prepare_environment()
-    import numpy as np
-
-    from nvcodec.eval import evaluate, p_to_i_bit_ratio
+    from nvcodec.eval import evaluate
     from nvcodec.eval.codecs import NvcCodec
     from nvcodec.eval.sources import load_source
-    from nvcodec.metrics.bdrate import bd_rate
 
     offsets = [int(o) for o in args.offsets.split(",")]
     sources = [load_source(c, args.frames) for c in (args.clip or CLIPS)]
     codecs = [NvcCodec(args.model, QPS, device="cpu", name=f"nvc-p{o}", p_offset=o) for o in offsets]
     report = evaluate(sources, codecs)
-    rows = {}
-    for offset, codec in zip(offsets, codecs, strict=True):
-        per_clip, ratios = {}, []
-        for result in report.sources:
-            anchor, test = result.curve(codecs[0].name), result.curve(codec.name)
-            per_clip[result.name] = round(bd_rate([p.bpp for p in anchor], [p.psnr_yuv for p in anchor],
-                                                  [p.bpp for p in test], [p.psnr_yuv for p in test]).percent, 2)
-            ratios += p_to_i_bit_ratio(test)
-        rows[offset] = {"mean_bd_rate_percent": round(float(np.mean(list(per_clip.values()))), 2),
-                        "p_to_i": round(float(np.mean(ratios)), 3) if ratios else None, "clips": per_clip}
+    rows = dict(zip(offsets, against_first(report, codecs), strict=True))
     json.dump(rows, sys.stdout, indent=1)
     print()
     return 0

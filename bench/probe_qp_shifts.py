@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from probe_ip_offset import CLIPS, QPS  # noqa: E402
+from probe_ip_offset import CLIPS, QPS, against_first  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,13 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     from nvcodec import numerics
 
     numerics.prepare_environment()
-    import numpy as np
-
     import nvcodec.codec.gop as gop
-    from nvcodec.eval import evaluate, p_to_i_bit_ratio
+    from nvcodec.eval import evaluate
     from nvcodec.eval.codecs import NvcCodec
     from nvcodec.eval.sources import load_source
-    from nvcodec.metrics.bdrate import bd_rate
 
     class PatternCodec(NvcCodec):
         """nvc with another shift pattern while it codes (the pattern is a module constant of gop)."""
@@ -57,16 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     sources = [load_source(c, args.frames) for c in CLIPS]
     codecs = [PatternCodec(p) for p in patterns]
     report = evaluate(sources, codecs)
-    rows = {}
-    for codec in codecs:
-        per_clip, ratios = {}, []
-        for result in report.sources:
-            anchor, test = result.curve(codecs[0].name), result.curve(codec.name)
-            per_clip[result.name] = round(bd_rate([p.bpp for p in anchor], [p.psnr_yuv for p in anchor],
-                                                  [p.bpp for p in test], [p.psnr_yuv for p in test]).percent, 2)
-            ratios += p_to_i_bit_ratio(test)
-        rows[codec.name] = {"mean_bd_rate_percent": round(float(np.mean(list(per_clip.values()))), 2),
-                            "p_to_i": round(float(np.mean(ratios)), 3) if ratios else None, "clips": per_clip}
+    rows = {c.name: row for c, row in zip(codecs, against_first(report, codecs), strict=True)}
     json.dump(rows, sys.stdout, indent=1)
     print()
     return 0
