@@ -84,6 +84,14 @@ class Decoder(nn.Module):
         return feature
 
 
+def block_change(difference: torch.Tensor) -> torch.Tensor:
+    """Per 8x8 block and plane of a pixel_unshuffled difference, log10 of its mean square (floor
+    1e-5), centred on 1e-3: a still block of a good reference sits near -2, a moved edge near +1."""
+    b, c, h, w = difference.shape
+    mse = difference.float().reshape(b, 3, c // 3, h, w).pow(2).mean(2)
+    return (torch.log10(mse + 1e-5) + 3.0).to(difference.dtype)
+
+
 class ReconGeneration(nn.Module):
     def __init__(self, cfg: InterConfig):
         super().__init__()
@@ -96,6 +104,8 @@ class ReconGeneration(nn.Module):
         # (still areas), while the sum's gradient only opens the gate together with a change to
         # the head that makes room for it, and in a pilot it stayed shut
         self.gate = Conv2d(cfg.recon, PIXEL_CHANNELS, 1) if cfg.pixel_gate else None
+        # gate_sees_change: the gate also reads block_change(reference - head output)
+        self.gate_change = Conv2d(3, PIXEL_CHANNELS, 1, bias=False) if cfg.gate_sees_change else None
 
     def unclamped(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None,
                   ungated: bool = False) -> torch.Tensor:
@@ -110,7 +120,11 @@ class ReconGeneration(nn.Module):
         if self.gate is not None and not ungated:
             if reference is None:
                 raise ModelError("this P-frame model blends in a reference picture, and none was given")
-            blocks = blocks + self.gate(hidden) * (F.pixel_unshuffle(reference, 8) - blocks)
+            change = F.pixel_unshuffle(reference, 8) - blocks
+            gate = self.gate(hidden)
+            if self.gate_change is not None:
+                gate = gate + self.gate_change(block_change(change))
+            blocks = blocks + gate * change
         return F.pixel_shuffle(blocks, 8)
 
     def forward(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None,

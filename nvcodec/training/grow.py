@@ -45,7 +45,7 @@ GROWABLE_WIDTHS = ("recon", "feature", "encoder_view", "latent")
 GROWABLE_DEPTHS = ("extractor_conv1_blocks", "extractor_conv2_blocks", "encoder_conv2_blocks",
                    "decoder_conv1_blocks", "recon_blocks")
 #: InterConfig skips that can be added: each gate starts closed
-GROWABLE_SKIPS = ("reference_skip", "feature_skip", "anchor_skip")
+GROWABLE_SKIPS = ("reference_skip", "feature_skip", "anchor_skip", "gate_sees_change")
 
 
 def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
@@ -125,6 +125,9 @@ def _grow_inter(src: InterModel, dst: InterModel) -> None:
     _grow_conv(src.recon_generation_net.head, dst.recon_generation_net.head, recon_map, pixels, silent_inputs=True)
     _grow_gate(src.recon_generation_net.gate, dst.recon_generation_net.gate, recon_map, pixels)
     _grow_gate(src.decoder.gate, dst.decoder.gate, d_map, d_map)
+    old_change, new_change = src.recon_generation_net.gate_change, dst.recon_generation_net.gate_change
+    if new_change is not None:
+        new_change.weight.copy_(old_change.weight if old_change is not None else torch.zeros_like(new_change.weight))
     for name in ("q_encoder", "q_decoder", "q_feature", "q_recon"):
         old_q, new_q = getattr(src, name), getattr(dst, name)
         new_q.fill_(1.0)

@@ -171,7 +171,7 @@ class Trainer:
         def scale(name: str) -> float:
             if name.startswith("q_"):
                 return self.stage.qp_lr_scale
-            if name.startswith(("recon_generation_net.gate.", "decoder.gate.")):
+            if name.startswith(("recon_generation_net.gate.", "recon_generation_net.gate_change.", "decoder.gate.")):
                 return self.stage.gate_lr_scale
             return 1.0
 

@@ -291,3 +291,35 @@ def test_an_open_feature_skip_hands_the_stored_feature_on_unchanged():
         _, first, second = p_frames(model, 30)
     torch.testing.assert_close(second.feature, first.feature, rtol=0, atol=1e-6)
     assert not torch.allclose(first.feature, first.feature.mean())  # a real picture, not a constant
+
+
+def test_a_gate_that_sees_change_grows_silent_and_learns_from_the_first_step():
+    """gate_sees_change adds a reader of block_change to a trained pixel gate: the P frames come out as
+    before, the new weights get a gradient at once, and a grown model never loses it again."""
+    skip = ModelConfig("tiny-skip", TINY.intra, dataclasses.replace(TINY.inter, reference_skip=True))
+    seeing = ModelConfig("tiny-skip-change", TINY.intra, dataclasses.replace(skip.inter, gate_sees_change=True))
+    model = trained_looking(skip)
+    grown = grow_model(model, seeing)
+    change = grown.inter.recon_generation_net.gate_change
+    assert torch.count_nonzero(change.weight) == 0
+    assert_same_p_frames(model, grown)
+    grown.inter.train()
+    x1, _, second = p_frames(grown, 30)
+    yuv_mse(second.x_hat, x1).mean().backward()
+    assert change.weight.grad.abs().sum() > 0
+    with pytest.raises(ModelError, match="shrink"):
+        grow_model(grown, skip)
+    with pytest.raises(ModelError, match="pixel gate"):
+        dataclasses.replace(TINY.inter, gate_sees_change=True).validate()
+
+
+def test_block_change_tells_a_still_block_from_a_changed_one_per_plane():
+    from nvcodec.models.inter import block_change
+
+    difference = torch.zeros(1, 192, 2, 1)
+    difference[0, :64, 1] = 0.2  # luma of the second block changed, its chroma and the first block not
+    stats = block_change(difference)
+    assert stats.shape == (1, 3, 2, 1)
+    torch.testing.assert_close(stats[0, :, 0, 0], torch.full((3,), -2.0))
+    assert stats[0, 0, 1, 0] == pytest.approx(torch.log10(torch.tensor(0.04 + 1e-5)).item() + 3.0)
+    torch.testing.assert_close(stats[0, 1:, 1, 0], torch.full((2,), -2.0))
