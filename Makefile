@@ -45,6 +45,12 @@ bench-rd: install
 	$(BIN)/pip install -q -e '.[eval]'
 	$(BIN)/python bench/bench_rd.py --data $(or $(DATA),../shared/data) --out $(RD_OUT) $(if $(MODEL),--model $(MODEL),)
 
+# Candidate weights against the shipped ones on training-split clips (bench/dev_set.json): how a
+# choice between weights is made without looking at the evaluation set. CANDIDATE: an nvc model file.
+.PHONY: bench-dev
+bench-dev: install
+	$(BIN)/python bench/bench_dev.py --data $(DATA) --candidate $(CANDIDATE) $(if $(MODEL),--anchor $(MODEL),)
+
 # The recipe behind the shipped weights. Resumes train_runs/default/checkpoint.pt when present,
 # else continues from the committed weights (nvcodec/weights/nvc-compact.pt and its .train.json).
 # A checkpoint started from other weights than the committed ones is refused (move it aside).

@@ -183,7 +183,8 @@ def test_duplicate_codec_names_are_refused():
         evaluate([], [X26xCodec("x264", [20]), X26xCodec("x264", [30])])
 
 
-def test_evaluation_set_is_disjoint_from_training():
+def _bench_rd():
+    """bench/bench_rd.py as a module (bench/ is not a package)."""
     import importlib.util
     from pathlib import Path
 
@@ -191,6 +192,11 @@ def test_evaluation_set_is_disjoint_from_training():
     spec = importlib.util.spec_from_file_location("bench_rd", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_evaluation_set_is_disjoint_from_training():
+    bench = _bench_rd()
     eval_set = bench.load_eval_set()
     assert eval_set["videos"] and eval_set["images"]
     assert bench.overlaps(eval_set["videos"] + eval_set["images"], bench.training_paths()) == []
@@ -220,3 +226,16 @@ def test_psnr_monotonic_in_either_direction_of_the_parameter():
     assert psnr_monotonic(down)
     bump = [_point(v, [("I", 100, q)]) for v, q in ((0, 20.0), (12, 19.0), (24, 25.0))]
     assert not psnr_monotonic(bump)
+
+
+def test_the_development_set_is_training_data_and_never_evaluation_data():
+    """bench/bench_dev.py judges candidate weights on these clips, so that no choice looks at the
+    evaluation set: each must lie inside a training source and outside every evaluation source."""
+    from pathlib import Path
+
+    bench = _bench_rd()
+    dev = json.loads((Path(bench.__file__).parent / "dev_set.json").read_text())
+    evaluation = bench.load_eval_set()
+    assert dev["videos"]
+    assert bench.overlaps(dev["videos"], evaluation["videos"] + evaluation["images"]) == []
+    assert all(bench.overlaps([video], bench.training_paths()) for video in dev["videos"])

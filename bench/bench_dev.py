@@ -1,0 +1,75 @@
+"""Candidate weights against the shipped ones on the development set (``make bench-dev``).
+
+Which of two weights to keep is a choice, and docs/DATA_SPLIT.md allows no choice to look at the
+evaluation set: this codes the training-split clips of ``bench/dev_set.json`` with both models
+(nvc only, whole sequences) and prints ``compare_rd.py``'s verdict: the candidate's BD-rate against
+the anchor per clip and on average, both models' P/I bit ratio at equal PSNR, and now also per rate
+point, since the mean hides where P frames fall behind.
+
+    python bench/bench_dev.py --candidate cand.pt [--anchor nvc-compact] [--out bench/results/dev]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SET = Path(__file__).resolve().parent / "dev_set.json"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_rd import load_eval_set, overlaps  # noqa: E402
+from compare_rd import _StoredPoint, compare, curve  # noqa: E402
+
+
+def per_point_p_to_i(doc: dict, codec: str) -> dict[str, list[float]]:
+    from nvcodec.eval import p_to_i_bit_ratio
+
+    return {s["name"]: [round(r, 3) for r in p_to_i_bit_ratio([_StoredPoint(p) for p in curve(s, codec)])]
+            for s in doc["sources"] if s["kind"] == "video"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidate", required=True, help="nvc model spec of the weights under test")
+    parser.add_argument("--anchor", default="nvc-compact", help="nvc model spec to compare against")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "dev")
+    args = parser.parse_args()
+    spec = json.loads(DEV_SET.read_text())
+    evaluation = load_eval_set()
+    clash = overlaps(spec["videos"], evaluation["videos"] + evaluation["images"])
+    if clash:
+        raise SystemExit(f"bench_dev: development and evaluation sources overlap: {clash}")
+    missing = [v for v in spec["videos"] if not (args.data / v).exists()]
+    if missing:
+        raise SystemExit(f"bench_dev: development clips missing under {args.data}: {missing}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / "dev.json"
+    argv = ["eval", *(str(args.data / v) for v in spec["videos"]), "--codecs", "nvc",
+            "--model", args.anchor, "--model", args.candidate, "--frames", str(spec["frames"]),
+            "--intra-period", str(spec["intra_period"]), "--qps", ",".join(map(str, spec["qps"])),
+            "--json", str(out)]
+    from cli.main import main as nvc_main
+
+    with contextlib.redirect_stdout(sys.stderr):  # nvc eval's table; stdout carries the verdict
+        code = nvc_main(argv)
+    if code:
+        return code
+    doc = json.loads(out.read_text())
+    nvcs = [name for name, info in doc["codecs"].items() if info.get("codec") == "nvc"]
+    if len(nvcs) != 2:
+        raise SystemExit(f"bench_dev: expected two nvc models in {out}, found {nvcs}")
+    verdict = compare(doc, nvcs[0], nvcs[1])
+    verdict["p_to_i_per_point"] = {codec: per_point_p_to_i(doc, codec) for codec in nvcs}
+    json.dump(verdict, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
