@@ -23,7 +23,7 @@ import torch
 from nvcodec.errors import ModelError
 from nvcodec.models.bundle import CodecModel
 from nvcodec.models.checkpoint import load_into, load_untrusted
-from nvcodec.models.config import get_config
+from nvcodec.models.config import INTRA_QP_COUNT, get_config
 from nvcodec.training.data import CropSampler
 from nvcodec.training.forward import inter_forward, intra_forward, yuv_mse
 from nvcodec.training.grow import grow_model
@@ -280,7 +280,9 @@ class Trainer:
         torch.manual_seed(int(self.rng.integers(1 << 62)))
 
     def _qps(self, batch: int) -> torch.Tensor:
-        return torch.from_numpy(self.rng.integers(0, 64, batch)).to(self.device)
+        """Each sample's qp: the I frame's in an intra stage, the P frames' base qp in an inter stage."""
+        top = self.stage.p_qp_max if self.stage.stage == "inter" else INTRA_QP_COUNT - 1
+        return torch.from_numpy(self.rng.integers(0, top + 1, batch)).to(self.device)
 
     def train_step(self) -> StepReport:
         start = time.perf_counter()

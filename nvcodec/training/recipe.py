@@ -73,6 +73,11 @@ class StageConfig:
     # began (validation 0.3495 -> 0.3491 plain, 0.3535 with the gate at 20x; clips +0.8 / +0.7 %): each
     # step's noise is as large as what the stage learns, and an average keeps the second, not the first
     ema_decay: float = 0.0
+    # the highest base qp an inter sample's P frames are drawn at (uniformly from 0).  The encoder puts
+    # its P frames P_QP_OFFSET under the I frame, so by default they never start above 63 - 12 = 51;
+    # samples drawn above that train P frames no default stream holds, at the largest lambdas, whose
+    # losses outweigh those of the range the streams use
+    p_qp_max: int = INTRA_QP_COUNT - 1
 
     def to_dict(self) -> dict:
         return asdict(self)

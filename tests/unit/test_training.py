@@ -54,6 +54,16 @@ def test_an_inter_sample_codes_its_i_frame_the_stage_offset_above_its_p_frames(t
     assert i_frame_qp(0, P_QP_OFFSET) == P_QP_OFFSET and i_frame_qp(63, P_QP_OFFSET) == 63
 
 
+def test_inter_samples_draw_their_p_qps_up_to_the_stage_top_and_intra_samples_over_all(tmp_path):
+    trainer = make_trainer(tmp_path, "inter")
+    trainer.recipe.stages[0] = replace(trainer.stage, p_qp_max=51)
+    drawn = torch.cat([trainer._qps(64) for _ in range(20)])
+    assert int(drawn.max()) == 51 and int(drawn.min()) == 0
+    intra = make_trainer(tmp_path / "intra", "intra")
+    intra.recipe.stages[0] = replace(intra.stage, p_qp_max=51)
+    assert int(torch.cat([intra._qps(64) for _ in range(20)]).max()) == 63
+
+
 @pytest.mark.parametrize("stage,hard_rate", [("intra", False), ("inter", False), ("intra", True), ("inter", True)])
 def test_training_steps_decrease_the_loss_on_a_fixed_batch(tmp_path, stage, hard_rate):
     trainer = make_trainer(tmp_path, stage, hard_rate=hard_rate)
