@@ -191,17 +191,20 @@ def reported_and_silent_stream(model, settings: CodingSettings, frames: list[Pla
     return reported, stream
 
 
-def test_a_model_that_adds_its_reference_frame_decodes_what_the_encoder_reconstructed(monkeypatch):
+@pytest.mark.parametrize("sees_change", [False, True])
+def test_a_model_that_adds_its_reference_frame_decodes_what_the_encoder_reconstructed(monkeypatch, sees_change):
     """reference_skip: every P frame's picture blends in the previous decoded pixels, yet an encoder that
     reports no reconstructions writes the same stream while reconstructing nothing but the resets'
-    references (from the stored feature alone, as the decoder does)."""
+    references (from the stored feature alone, as the decoder does).  A gate that also sees the
+    block change (gate_sees_change) reads only decoder-side pictures, so the same holds."""
     import dataclasses
 
     from nvcodec.models.bundle import synthetic_model
     from nvcodec.models.config import TINY, ModelConfig
 
     config = ModelConfig("tiny-skip", TINY.intra, dataclasses.replace(TINY.inter, ffn_expansion=2,
-                                                                     reference_skip=True))
+                                                                     reference_skip=True,
+                                                                     gate_sees_change=sees_change))
     model = synthetic_model(3, config)
     frames = seeded_clip(9, 6, 40, 56)
     settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=2)
@@ -218,6 +221,11 @@ def test_a_model_that_adds_its_reference_frame_decodes_what_the_encoder_reconstr
     decoded = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
     for i, (a, b) in enumerate(zip(reported, decoded, strict=True)):
         assert_planes_equal(a, b, i)
+    if sees_change:  # the change input is live too
+        with torch.no_grad():
+            model.inter.recon_generation_net.gate_change.weight.zero_()
+        blind = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
+        assert not np.array_equal(blind[1].y, decoded[1].y)
     # the gate is live: closing it changes the P frames
     with torch.no_grad():
         model.inter.recon_generation_net.gate.weight.zero_()
