@@ -46,7 +46,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-skip",
         file="nvc-compact.pt",
-        sha256="257316f0f0773c91e5c43ce180416c4ef742bc4ac8b877755c54e7d89bd16373",
+        sha256="b2f6feee22fd2b2148ce8fe24b87ed55c81e633d8b417e1744e6382339f5e959",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )

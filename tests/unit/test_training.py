@@ -316,8 +316,8 @@ def test_late_refinement_stages_read_whole_clips():
     # and the P-frame stages after it keep the gate's rate and end on their weights' moving average
     assert stages[49] == replace(stages[39], config="compact-skip", gate_lr_scale=20.0) and stages[50] == stages[40]
     assert stages[51] == stages[53] == replace(stages[39], gate_lr_scale=20.0, ema_decay=0.999)
-    # and from stage 55 on 1 I + 15 P frames, on 192 x 192 crops
-    assert stages[55] == stages[57] == stages[59] == replace(stages[53], length=16, crop=192)
+    # and from stage 55 on 1 I + 15 P frames, on 192 x 192 crops, their base qp within the encoder's range
+    assert stages[55] == stages[57] == stages[59] == replace(stages[53], length=16, crop=192, p_qp_max=51)
     averaged_intra = replace(stages[40], ema_decay=0.999)
     assert stages[52] == stages[40] and stages[54] == stages[56] == stages[58] == stages[60] == averaged_intra
 
