@@ -1,10 +1,11 @@
 """Candidate weights against the shipped ones on the development set (``make bench-dev``).
 
 Which of two weights to keep is a choice, and docs/DATA_SPLIT.md allows no choice to look at the
-evaluation set: this codes the training-split clips of ``bench/dev_set.json`` with both models
-(nvc only, whole sequences) and prints ``compare_rd.py``'s verdict: the candidate's BD-rate against
-the anchor per clip and on average, both models' P/I bit ratio at equal PSNR, and now also per rate
-point, since the mean hides where P frames fall behind.
+evaluation set: this codes the training-split clips and stills of ``bench/dev_set.json`` with both
+models (nvc only; clips as whole sequences, stills as I frames, which judge intra weights) and prints
+``compare_rd.py``'s verdict: the candidate's BD-rate against the anchor per source and per kind, both
+models' P/I bit ratio at equal PSNR, and that ratio per rate point, since the mean hides where the P
+frames fall behind.
 
     python bench/bench_dev.py --candidate cand.pt [--anchor nvc-compact] [--out bench/results/dev]
 """
@@ -22,7 +23,7 @@ DEV_SET = Path(__file__).resolve().parent / "dev_set.json"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_rd import load_eval_set, overlaps  # noqa: E402
+from bench_rd import load_eval_set, overlaps, sources  # noqa: E402
 from compare_rd import _StoredPoint, compare, curve  # noqa: E402
 
 
@@ -42,15 +43,12 @@ def main() -> int:
     args = parser.parse_args()
     spec = json.loads(DEV_SET.read_text())
     evaluation = load_eval_set()
-    clash = overlaps(spec["videos"], evaluation["videos"] + evaluation["images"])
+    clash = overlaps(spec["videos"] + spec["images"], evaluation["videos"] + evaluation["images"])
     if clash:
         raise SystemExit(f"bench_dev: development and evaluation sources overlap: {clash}")
-    missing = [v for v in spec["videos"] if not (args.data / v).exists()]
-    if missing:
-        raise SystemExit(f"bench_dev: development clips missing under {args.data}: {missing}")
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / "dev.json"
-    argv = ["eval", *(str(args.data / v) for v in spec["videos"]), "--codecs", "nvc",
+    argv = ["eval", *map(str, sources(spec, args.data, smoke=False)), "--codecs", "nvc",
             "--model", args.anchor, "--model", args.candidate, "--frames", str(spec["frames"]),
             "--intra-period", str(spec["intra_period"]), "--qps", ",".join(map(str, spec["qps"])),
             "--json", str(out)]

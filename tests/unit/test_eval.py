@@ -236,6 +236,6 @@ def test_the_development_set_is_training_data_and_never_evaluation_data():
     bench = _bench_rd()
     dev = json.loads((Path(bench.__file__).parent / "dev_set.json").read_text())
     evaluation = bench.load_eval_set()
-    assert dev["videos"]
-    assert bench.overlaps(dev["videos"], evaluation["videos"] + evaluation["images"]) == []
-    assert all(bench.overlaps([video], bench.training_paths()) for video in dev["videos"])
+    assert dev["videos"] and dev["images"]
+    assert bench.overlaps(dev["videos"] + dev["images"], evaluation["videos"] + evaluation["images"]) == []
+    assert all(bench.overlaps([source], bench.training_paths()) for source in dev["videos"] + dev["images"])
