@@ -24,10 +24,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_rd import load_eval_set, overlaps, sources  # noqa: E402
-from compare_rd import _StoredPoint, compare, curve  # noqa: E402
+
+# compare_rd imports torch, which must come after the numerics profile that nvc eval sets: imported late
 
 
 def per_point_p_to_i(doc: dict, codec: str) -> dict[str, list[float]]:
+    from compare_rd import _StoredPoint, curve
+
     from nvcodec.eval import p_to_i_bit_ratio
 
     return {s["name"]: [round(r, 3) for r in p_to_i_bit_ratio([_StoredPoint(p) for p in curve(s, codec)])]
@@ -58,6 +61,8 @@ def main() -> int:
         code = nvc_main(argv)
     if code:
         return code
+    from compare_rd import compare
+
     doc = json.loads(out.read_text())
     nvcs = [name for name, info in doc["codecs"].items() if info.get("codec") == "nvc"]
     if len(nvcs) != 2:
