@@ -86,7 +86,8 @@ class Decoder(nn.Module):
 
 def block_change(difference: torch.Tensor) -> torch.Tensor:
     """Per 8x8 block and plane of a pixel_unshuffled difference, log10 of its mean square (floor
-    1e-5), centred on 1e-3: a still block of a good reference sits near -2, a moved edge near +1."""
+    1e-5) centred on 1e-3: about -2 for a flat block that matches, +1 for a moved edge.  A log,
+    because the blocks' coding error alone spans two decades from flat to textured."""
     b, c, h, w = difference.shape
     mse = difference.float().reshape(b, 3, c // 3, h, w).pow(2).mean(2)
     return (torch.log10(mse + 1e-5) + 3.0).to(difference.dtype)
