@@ -3,9 +3,8 @@
 Which of two weights to keep is a choice, and docs/DATA_SPLIT.md allows no choice to look at the
 evaluation set: this codes the training-split clips and stills of ``bench/dev_set.json`` with both
 models (nvc only; clips as whole sequences, stills as I frames, which judge intra weights) and prints
-``compare_rd.py``'s verdict: the candidate's BD-rate against the anchor per source and per kind, both
-models' P/I bit ratio at equal PSNR, and that ratio per rate point, since the mean hides where the P
-frames fall behind.
+``compare_rd.py``'s verdict: the candidate's BD-rate against the anchor per source and per kind, and
+both models' P/I bit ratio at equal PSNR, in all and per rate point.
 
     python bench/bench_dev.py --candidate cand.pt [--anchor nvc-compact] [--out bench/results/dev]
 """
@@ -26,15 +25,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_rd import load_eval_set, overlaps, sources  # noqa: E402
 
 # compare_rd imports torch, which must come after the numerics profile that nvc eval sets: imported late
-
-
-def per_point_p_to_i(doc: dict, codec: str) -> dict[str, list[float]]:
-    from compare_rd import _StoredPoint, curve
-
-    from nvcodec.eval import p_to_i_bit_ratio
-
-    return {s["name"]: [round(r, 3) for r in p_to_i_bit_ratio([_StoredPoint(p) for p in curve(s, codec)])]
-            for s in doc["sources"] if s["kind"] == "video"}
 
 
 def main() -> int:
@@ -67,9 +57,7 @@ def main() -> int:
     nvcs = [name for name, info in doc["codecs"].items() if info.get("codec") == "nvc"]
     if len(nvcs) != 2:
         raise SystemExit(f"bench_dev: expected two nvc models in {out}, found {nvcs}")
-    verdict = compare(doc, nvcs[0], nvcs[1])
-    verdict["p_to_i_per_point"] = {codec: per_point_p_to_i(doc, codec) for codec in nvcs}
-    json.dump(verdict, sys.stdout, indent=2)
+    json.dump(compare(doc, nvcs[0], nvcs[1]), sys.stdout, indent=2)
     print()
     return 0
 

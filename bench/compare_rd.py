@@ -46,13 +46,18 @@ def compare(doc: dict, anchor: str, test: str) -> dict:
         result = bd_rate([p["bpp"] for p in a], [p["psnr_yuv"] for p in a],
                          [p["bpp"] for p in t], [p["psnr_yuv"] for p in t])
         percent = result.percent
-        rows.append({"source": source["name"], "kind": source["kind"], "bd_rate_percent": percent,
-                     "psnr_at_top_qp": {anchor: a[-1]["psnr_yuv"], test: t[-1]["psnr_yuv"]}})
+        row = {"source": source["name"], "kind": source["kind"], "bd_rate_percent": percent,
+               "psnr_at_top_qp": {anchor: a[-1]["psnr_yuv"], test: t[-1]["psnr_yuv"]}}
         if percent is not None:
             per_kind.setdefault(source["kind"], []).append(percent)
         if source["kind"] == "video":
+            # per rate point too: the mean hides where the P frames fall behind
+            row["p_to_i_per_point"] = {}
             for codec, points in ((anchor, a), (test, t)):
-                ratios[codec] += p_to_i_bit_ratio([_StoredPoint(p) for p in points])
+                per_point = p_to_i_bit_ratio([_StoredPoint(p) for p in points])
+                row["p_to_i_per_point"][codec] = [round(r, 3) for r in per_point]
+                ratios[codec] += per_point
+        rows.append(row)
     mean = {kind: sum(v) / len(v) for kind, v in per_kind.items()}
     p_i = {codec: (sum(v) / len(v) if v else None) for codec, v in ratios.items()}
     return {"anchor": anchor, "test": test, "mean_bd_rate_percent": mean, "p_to_i": p_i, "sources": rows}

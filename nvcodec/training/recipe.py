@@ -268,11 +268,10 @@ class Recipe:
         # stage 55 from the stage 51 weights (not 53) with the stage 54 I frames gave clips -1.1 % (Cisco
         # +1.4 %, REDS -3.6 %) against the stage 51 P frames, but its curves moved up to where nvc is
         # weakest against x264 (video BD-rate vs x264 +116.4 -> +123.9 %) and P/I rose 0.585 -> 0.603: not
-        # shipped (the stage 54 I frames were, with the stage 51 P frames); twice more for make train
-        # stage 55 again from the stage 51 weights with its P frames' base qp drawn from
-        # 0-51 only (the encoder's default range, p_qp_max) instead of 0-63: development clips -5.4 %
-        # against the stage 51 P frames, -0.6 % against the same stage drawing 0-63; shipped, and
-        # every _long_inter stage draws so
+        # shipped (the stage 54 I frames were, with the stage 51 P frames).  Run again with the P frames'
+        # base qp drawn from 0-51 only (the encoder's default range, p_qp_max): development clips -5.4 %
+        # against the stage 51 P frames, -0.6 % against drawing 0-63; shipped, and every _long_inter
+        # stage draws so.  Twice more for make train:
         _long_inter(), _averaged_intra(),
         _long_inter(), _averaged_intra(),
     ])
