@@ -9,6 +9,7 @@ Payload layout of a frame (each item one "handed-over array")::
 
     I: z | y step 0 | y step 1 | y step 2 | y step 3
     P: z | y step 0 | y step 1
+    P with block skip (nvc): skip_prob:u8, then in the rANS stream: skip map | z | y step 0 | y step 1
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from nvcodec.codec import block_skip
 from nvcodec.codec.frames import latent_size, pad_replicate
 from nvcodec.entropy.context import MaskCache, fold, quantize_step, unfold
 from nvcodec.entropy.gaussian import ScaleIndexer
 from nvcodec.entropy.rans import CdfTable, RansDecoder, RansEncoder
-from nvcodec.errors import ModelError
+from nvcodec.errors import ModelError, StreamError
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
+from nvcodec.training.recipe import lambda_for_qp
 
 
 @dataclass
@@ -35,6 +38,7 @@ class CoderContext:
     z_table: CdfTable
     indexer: ScaleIndexer
     masks: MaskCache
+    flags: CdfTable | None = None  # the block-skip map's table (P frames of streams that use it)
 
 
 @dataclass
@@ -74,20 +78,31 @@ def _decode_z(coder: RansDecoder, ctx: CoderContext, qp: int, channels: int, siz
     return z.reshape(1, channels, size[0], size[1])
 
 
+def _coded(ctx: CoderContext, scales_grid: torch.Tensor, keep: torch.Tensor | None
+           ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Table indices of a step's grid and which elements are coded (skip threshold and skipped blocks)."""
+    index, coded = ctx.indexer.indices(scales_grid.reshape(-1))
+    if keep is not None:
+        kept = keep.expand_as(scales_grid).reshape(-1) > 0
+        coded = kept if coded is None else coded & kept
+    return index, coded
+
+
 def _encode_step(coder: RansEncoder, ctx: CoderContext, symbols: torch.Tensor, scales: torch.Tensor,
-                 groups: int) -> None:
+                 groups: int, keep: torch.Tensor | None = None) -> None:
     """Fold one step to its grid and hand the coded elements to the coder."""
     grid = fold(symbols, groups).reshape(-1)
-    index, coded = ctx.indexer.indices(fold(scales, groups).reshape(-1))
+    index, coded = _coded(ctx, fold(scales, groups), keep)
     if coded is not None:
         grid, index = grid[coded], index[coded]
     coder.encode(grid.to(torch.int32).cpu().numpy(), index.to(torch.int32).cpu().numpy(), ctx.gaussian)
 
 
-def _decode_step(coder: RansDecoder, ctx: CoderContext, scales_grid: torch.Tensor) -> torch.Tensor:
+def _decode_step(coder: RansDecoder, ctx: CoderContext, scales_grid: torch.Tensor,
+                 keep: torch.Tensor | None = None) -> torch.Tensor:
     """Read one step's grid (zeros where skipped) given its folded scales."""
     shape = scales_grid.shape
-    index, coded = ctx.indexer.indices(scales_grid.reshape(-1))
+    index, coded = _coded(ctx, scales_grid, keep)
     if coded is None:
         values = coder.decode(index.to(torch.int32).cpu().numpy(), ctx.gaussian)
         grid = torch.from_numpy(values.astype(np.float32))
@@ -172,11 +187,61 @@ def _gate_pixels(model: InterModel, ref: Reference) -> torch.Tensor | None:
     return pixels
 
 
+@dataclass
+class SkipEstimate:
+    """The encoder's memory for block skip: each block's error when it was last coded.
+
+    A P frame's coding error is only known after it is coded; the previous one's, block by block,
+    is the estimate that lets the encoder choose its skips in one pass.  None after an I frame:
+    the first P frame is then coded twice (once to measure, once with its skips).
+    """
+
+    code_error: torch.Tensor | None = None
+
+
+def _code_latent(model: InterModel, ctx: CoderContext, coder: RansEncoder, qp: int, z_hat: torch.Tensor,
+                 y: torch.Tensor, params: torch.Tensor, skips: np.ndarray | None, measure: bool = False
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Write the map (when given), z and both steps; y_hat (before q_dec) and, when ``measure``,
+    the estimated bits of each latent position."""
+    _, scales, means = params.chunk(3, 1)  # the step prior reads params as they are (q_dec unclamped)
+    _, c, h, w = y.shape
+    masks = ctx.masks.get(2, c, h, w, y.dtype, y.device)
+    keep = None
+    coder.reset()
+    if skips is not None:
+        block_skip.encode_map(coder, ctx.flags, skips, block_skip.first_half_prob(skips))
+        keep = (~block_skip.expand(skips, 1, y.device)).to(y.dtype)
+    _encode_z(coder, ctx, z_hat, qp)
+    threshold = ctx.indexer.skip_threshold or 0.0
+    q0 = quantize_step(y, scales, means, masks[0], ctx.indexer.skip_threshold, keep)
+    _encode_step(coder, ctx, q0.symbols, q0.scales, 2, keep)
+    bits = block_skip.latent_bits(q0.symbols, q0.scales, q0.scales > threshold) if measure else None
+    scales, means = model.step_prior(q0.y_hat, params)
+    q1 = quantize_step(y, scales, means, masks[1], ctx.indexer.skip_threshold, keep)
+    _encode_step(coder, ctx, q1.symbols, q1.scales, 2, keep)
+    if measure:
+        bits = bits + block_skip.latent_bits(q1.symbols, q1.scales, q1.scales > threshold)
+    return q0.y_hat + q1.y_hat, bits
+
+
+def _with_skips(model: InterModel, feature: torch.Tensor, frame: torch.Tensor, ref: Reference,
+                shown: torch.Tensor, skips: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The skipped blocks' feature from the reference (when it has one) and pixels from ``shown``."""
+    if skips is None or not skips.any():
+        return feature, frame
+    if ref.feature is not None:
+        feature = torch.where(block_skip.expand(skips, 2, feature.device), ref.feature, feature)
+    return feature, torch.where(block_skip.expand(skips, block_skip.BLOCK, frame.device), shown, frame)
+
+
 @torch.no_grad()
 def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int, ref: Reference,
-                 coder: RansEncoder, reconstruct: bool) -> tuple[bytes, Reference]:
+                 coder: RansEncoder, reconstruct: bool, skip: SkipEstimate | None = None,
+                 shown: torch.Tensor | None = None) -> tuple[bytes, Reference]:
     """Payload of a P frame and the new reference (with pixels when ``reconstruct``); ``coder`` as
-    for :func:`encode_intra`."""
+    for :func:`encode_intra`.  ``skip`` turns on block skip (the stream's SPS must say so), with
+    ``shown`` the previous decoded frame; the reference then always has pixels."""
     f1, ctx_t = model.temporal_context(_reference_feature(model, ref), qp)
     context = model.context(f1)
     y = model.analysis(x, context, qp)
@@ -185,28 +250,59 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     q_dec, scales, means = params.chunk(3, 1)
     q_dec = torch.clamp_min(q_dec, 0.5)
     y = y * torch.reciprocal(q_dec)
-    _, c, h, w = y.shape
-    masks = ctx.masks.get(2, c, h, w, y.dtype, y.device)
 
-    coder.reset()
-    _encode_z(coder, ctx, z_hat, qp)
-    q0 = quantize_step(y, scales, means, masks[0], ctx.indexer.skip_threshold)
-    _encode_step(coder, ctx, q0.symbols, q0.scales, 2)
-    scales, means = model.step_prior(q0.y_hat, params)
-    q1 = quantize_step(y, scales, means, masks[1], ctx.indexer.skip_threshold)
-    _encode_step(coder, ctx, q1.symbols, q1.scales, 2)
-    y_hat = (q0.y_hat + q1.y_hat) * q_dec
+    if skip is None:
+        y_hat, _ = _code_latent(model, ctx, coder, qp, z_hat, y, params, None)
+        feature = model.synthesis_feature(y_hat * q_dec, context, qp, ref.feature)
+        # nothing later needs these pixels on the encoder's side: a reset rebuilds its own from the feature
+        frame = model.reconstruct(feature, qp, _gate_pixels(model, ref)) if reconstruct else None
+        return coder.flush(), Reference(frame=frame, feature=feature, qp=qp, anchor=ref.anchor)
 
-    feature = model.synthesis_feature(y_hat, context, qp, ref.feature)
-    # nothing later needs these pixels on the encoder's side: a reset rebuilds its own from the feature
-    frame = model.reconstruct(feature, qp, _gate_pixels(model, ref)) if reconstruct else None
-    return coder.flush(), Reference(frame=frame, feature=feature, qp=qp, anchor=ref.anchor)
+    if shown is None:
+        raise ModelError("block skip copies from the previous decoded frame, and none was given")
+    lam = lambda_for_qp(qp)
+    copy_error = block_skip.block_error(x, shown)
+    code_error = skip.code_error
+    if code_error is None:
+        y_hat, bits = _code_latent(model, ctx, coder, qp, z_hat, y, params, None, measure=True)
+        feature = model.synthesis_feature(y_hat * q_dec, context, qp, ref.feature)
+        frame = model.reconstruct(feature, qp, _gate_pixels(model, ref))
+        code_error = block_skip.block_error(x, frame)
+        skips = block_skip.choose_skips(bits, copy_error, code_error, lam)
+    else:
+        coded = scales > (ctx.indexer.skip_threshold or 0.0)
+        bits = block_skip.latent_bits(torch.round(y - means), scales, coded)
+        skips = block_skip.choose_skips(bits, copy_error, code_error, lam)
+        frame = None
+    if frame is None or skips.any():
+        y_hat, _ = _code_latent(model, ctx, coder, qp, z_hat, y, params, skips if skips.any() else None)
+        feature = model.synthesis_feature(y_hat * q_dec, context, qp, ref.feature)
+        frame = model.reconstruct(feature, qp, _gate_pixels(model, ref))
+    coded_error = block_skip.block_error(x, frame)
+    skip.code_error = torch.where(torch.as_tensor(skips, device=coded_error.device), code_error, coded_error)
+    feature, frame = _with_skips(model, feature, frame, ref, shown, skips)
+    payload = bytes((block_skip.first_half_prob(skips),)) + coder.flush()
+    return payload, Reference(frame=frame, feature=feature, qp=qp, anchor=ref.anchor)
 
 
 @torch.no_grad()
 def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, height: int, width: int,
-                 ref: Reference, two_ec: bool, device: torch.device) -> Reference:
+                 ref: Reference, two_ec: bool, device: torch.device, shown: torch.Tensor | None = None
+                 ) -> Reference:
+    """``shown``: the previous decoded frame, given exactly when the stream uses block skip."""
+    skips = None
+    size = latent_size(height, width, 16)
+    if shown is not None:
+        if not payload:
+            raise StreamError("P frame with block skip has an empty payload")
+        prob, payload = payload[0], payload[1:]
+        if prob >= block_skip.PROB_STEPS:
+            raise StreamError(f"P frame has skip probability {prob}/{block_skip.PROB_STEPS}")
     coder = RansDecoder(payload, two_ec)
+    keep = None
+    if shown is not None and prob:
+        skips = block_skip.decode_map(coder, ctx.flags, prob, *size)
+        keep = (~block_skip.expand(skips, 1, device)).to(torch.float32)
     z_hat = _decode_z(coder, ctx, qp, model.cfg.hyper, latent_size(height, width, 64), device)
     f1, ctx_t = model.temporal_context(_reference_feature(model, ref), qp)
     params = model.prior_params(z_hat, ctx_t)
@@ -214,18 +310,22 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
     q_dec = torch.clamp_min(q_dec, 0.5)
     _, c, h, w = means.shape
     masks = ctx.masks.get(2, c, h, w, means.dtype, means.device)
+    if keep is not None:
+        keep = keep.to(means.dtype)
 
-    grid = _decode_step(coder, ctx, fold(scales * masks[0], 2))
+    grid = _decode_step(coder, ctx, fold(scales * masks[0], 2), keep)
     y_hat_0 = unfold(grid, means, masks[0], 2)
     scales, means = model.step_prior(y_hat_0, params)
-    grid = _decode_step(coder, ctx, fold(scales * masks[1], 2))
+    grid = _decode_step(coder, ctx, fold(scales * masks[1], 2), keep)
     y_hat_1 = unfold(grid, means, masks[1], 2)
     coder.finish()
     y_hat = (y_hat_0 + y_hat_1) * q_dec
 
     feature = model.synthesis_feature(y_hat, model.context(f1), qp, ref.feature)
-    return Reference(frame=model.reconstruct(feature, qp, _gate_pixels(model, ref)), feature=feature, qp=qp,
-                     anchor=ref.anchor)
+    frame = model.reconstruct(feature, qp, _gate_pixels(model, ref))
+    if shown is not None:
+        feature, frame = _with_skips(model, feature, frame, ref, shown, skips)
+    return Reference(frame=frame, feature=feature, qp=qp, anchor=ref.anchor)
 
 
 @torch.no_grad()

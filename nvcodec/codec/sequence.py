@@ -20,6 +20,7 @@ import torch
 
 from nvcodec.bitstream import FrameType, FrameUnit, SpsUnit, Unit, read_units
 from nvcodec.bitstream.units import MAX_SPS_ID
+from nvcodec.codec import block_skip
 from nvcodec.codec import frame_coding as fc
 from nvcodec.codec.device import resolve_device
 from nvcodec.codec.frames import CHROMA_FORMATS, ChromaFormat, Planes, planes_to_tensor, tensor_to_planes
@@ -57,7 +58,8 @@ def _contexts(model: CodecModel, skip_threshold: float | None) -> tuple[fc.Coder
     gauss = gaussian_table()
     return (
         fc.CoderContext(gauss, factorized_table(model.intra.bit_estimator_z), indexer, masks),
-        fc.CoderContext(gauss, factorized_table(model.inter.bit_estimator_z), indexer, masks),
+        fc.CoderContext(gauss, factorized_table(model.inter.bit_estimator_z), indexer, masks,
+                        block_skip.flag_table()),
     )
 
 
@@ -79,7 +81,10 @@ class SequenceEncoder:
         with pinned(self.numerics):
             self.model = model.to(self.device)
             self.intra_ctx, self.inter_ctx = _contexts(model, settings.skip_threshold)
-        self.reconstruct = reconstruct
+        self.block_skip = settings.block_skip_for(model.inter.cfg)
+        # block skip copies from the previous decoded frame, so the encoder must have every one
+        self.reconstruct = reconstruct or self.block_skip
+        self._skip: fc.SkipEstimate | None = None
         self._index = 0
         self._size: tuple[int, int] | None = None
         self._chroma: ChromaFormat = "420"
@@ -116,12 +121,15 @@ class SequenceEncoder:
                 payload, x_hat = fc.encode_intra(self.model.intra, self.intra_ctx, x, plan.qp,
                                                  self._coders[two_ec])
                 self._ref = fc.pixel_reference(self.model.inter, x_hat, plan.qp)
+                self._skip = fc.SkipEstimate() if self.block_skip else None
             else:
                 assert self._ref is not None
+                shown = self._ref.frame
                 if plan.use_ada_i:
                     self._ref = fc.regenerate_reference(self.model.inter, self._ref)
                 payload, self._ref = fc.encode_inter(self.model.inter, self.inter_ctx, x, plan.qp, self._ref,
-                                                     self._coders[two_ec], self.reconstruct)
+                                                     self._coders[two_ec], self.reconstruct, self._skip,
+                                                     shown if self._skip is not None else None)
                 x_hat = self._ref.frame
             recon = tensor_to_planes(x_hat, *size, self._chroma) if x_hat is not None else None
         units.append(FrameUnit(plan.frame_type, sps_id, plan.qp, payload))
@@ -134,7 +142,7 @@ class SequenceEncoder:
             if len(self._sps) > MAX_SPS_ID:
                 raise ConfigError("sps", len(self._sps), f"at most {MAX_SPS_ID + 1} parameter sets per stream")
             self._sps[key] = len(self._sps)
-            units.append(SpsUnit(self._sps[key], size[0], size[1], two_ec, use_ada_i))
+            units.append(SpsUnit(self._sps[key], size[0], size[1], two_ec, use_ada_i, self.block_skip))
         return self._sps[key]
 
 
@@ -189,7 +197,8 @@ class SequenceDecoder:
                 if sps.use_ada_i:
                     ref = fc.regenerate_reference(self.model.inter, ref)
                 self._ref = fc.decode_inter(self.model.inter, self.inter_ctx, unit.payload, unit.qp, *size,
-                                            ref, sps.ec_part, self.device)
+                                            ref, sps.ec_part, self.device,
+                                            shown=self._ref.frame if sps.block_skip else None)
                 x_hat = self._ref.frame
             self._size = size
             out = tensor_to_planes(x_hat, *size, self.chroma)

@@ -32,6 +32,10 @@ class CodingSettings:
     ``two_ec`` None chooses two coders for frames above 1280x720.
     ``skip_threshold`` (DCVC-RT's force_zero_thres) is not in the DCVC-RT
     stream, so the decoder must be given the same value (the .nvc header carries it).
+    ``block_skip`` (nvc's, see :mod:`nvcodec.codec.block_skip`; the encoder then reconstructs every
+    P frame to choose): None uses it with nvc's own models (those whose P frames blend in the
+    previous decoded frame) and not with DCVC-RT's, whose streams keep DCVC-RT's syntax; True with
+    any model; False never.
     """
 
     qp_i: int = 32
@@ -41,6 +45,7 @@ class CodingSettings:
     two_ec: bool | None = None
     skip_threshold: float | None = DEFAULT_SKIP_THRESHOLD
     numerics: str = DEFAULT_PROFILE
+    block_skip: bool | None = None
 
     def __post_init__(self) -> None:
         for key in ("qp_i", "qp_p"):
@@ -55,12 +60,18 @@ class CodingSettings:
             raise ConfigError("reset_interval", self.reset_interval, "an integer >= 0 (0 disables resets)")
         if self.skip_threshold is not None and not (0.0 <= float(self.skip_threshold) < 16.0):
             raise ConfigError("skip_threshold", self.skip_threshold, "None or a scale in [0, 16)")
+        if self.block_skip not in (None, True, False):
+            raise ConfigError("block_skip", self.block_skip, "None (by model), True or False")
         if self.numerics not in PROFILES:
             raise ConfigError("numerics", self.numerics, f"one of {', '.join(PROFILES)}")
 
     @property
     def base_qp_p(self) -> int:
         return max(0, self.qp_i - P_QP_OFFSET) if self.qp_p is None else self.qp_p
+
+    def block_skip_for(self, inter_config) -> bool:
+        """Whether a sequence coded with these settings by a model with this P-frame config skips blocks."""
+        return bool(inter_config.reference_skip) if self.block_skip is None else self.block_skip
 
     def use_two_ec(self, height: int, width: int) -> bool:
         return self.two_ec if self.two_ec is not None else height * width > TWO_EC_PIXELS

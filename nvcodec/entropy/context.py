@@ -97,18 +97,22 @@ class QuantizedStep:
 
 
 def quantize_step(
-    y: torch.Tensor, scales: torch.Tensor, means: torch.Tensor, mask: torch.Tensor, skip_threshold: float | None
+    y: torch.Tensor, scales: torch.Tensor, means: torch.Tensor, mask: torch.Tensor, skip_threshold: float | None,
+    keep: torch.Tensor | None = None,
 ) -> QuantizedStep:
     """Quantise the residual of y at one step's positions (round half to even, clamp to int8).
 
     With a skip threshold, elements whose scale is not above it become exactly
-    the mean: the decoder knows this from the scale alone and reads nothing.
+    the mean: the decoder knows this from the scale alone and reads nothing.  ``keep`` (1 or 0
+    per position, [1, 1, H, W]) does the same for the positions of skipped blocks.
     """
     scales_hat = scales * mask
     means_hat = means * mask
     y_q = torch.round((y - means_hat) * mask)
     if skip_threshold is not None:
         y_q = y_q * (scales_hat > skip_threshold)
+    if keep is not None:
+        y_q = y_q * keep
     # A feature chain that has overflowed (a model driven far outside its training, e.g. long
     # drift at the lowest qp) gives NaN here.  The decoder only ever sees the symbols written,
     # so the encoder must continue from those same symbols, and NaN has no symbol: it is coded
