@@ -16,6 +16,9 @@ from cli import common
 @click.option("-g", "--intra-period", type=int, help="Frames between intra frames; -1 (default) for one only.")
 @click.option("--reset-interval", type=click.IntRange(min=0), help="P frames between reference resets "
               "(default 64; 0 never).")
+@click.option("--block-skip/--no-block-skip", "block_skip", default=None, help="Let P frames repeat 16x16 "
+              "blocks of the previous frame where coding them costs more than it gains (default: on with "
+              "nvc's own models, off with DCVC-RT's, whose stream syntax has no place for it).")
 @click.option("--frames", "-frames", "frames", type=click.IntRange(min=1), help="Encode at most N frames.")
 @click.option("--ss", "-ss", "start", type=common.TIME, default=0.0, help="Start at this time (seconds or "
               "[HH:]MM:SS).")
@@ -38,7 +41,7 @@ from cli import common
 @common.overwrite_options
 @common.loglevel_option
 @click.pass_obj
-def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_interval, frames, start, duration,
+def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_interval, block_skip, frames, start, duration,
            pix_fmt: str, raw_size, raw_rate, stream: int, no_audio: bool, preset, model, device, numerics, threads,
            psnr: bool, progress_to, overwrite: bool, no_overwrite: bool) -> None:
     """Encode INPUT (a file, a raw .yuv, a PNG pattern or folder, or - for y4m on stdin) into OUTPUT
@@ -60,7 +63,7 @@ def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_inte
     if chosen.is_ladder:
         raise click.UsageError(f"preset {preset!r} is a ladder: use nvc ladder")
     settings = chosen.settings(qp_i=qp, qp_p=qp_p, intra_period=intra_period, reset_interval=reset_interval,
-                               numerics=numerics)
+                               numerics=numerics, block_skip=block_skip)
     opts = _input_options(pix_fmt, raw_size, raw_rate, stream, start, duration, frames, not no_audio, threads)
 
     import sys

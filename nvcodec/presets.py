@@ -47,6 +47,7 @@ _ENCODE_KEYS = {
     "reset_interval": "reset_interval",
     "two_ec": "two_ec",
     "skip_threshold": "skip_threshold",
+    "block_skip": "block_skip",
     "numerics": "numerics",
 }
 

@@ -136,7 +136,9 @@ def choose_skips(bits: torch.Tensor, copy_error: torch.Tensor, code_error: torch
     for _ in range(3):
         skips = gain + math.log2(1.0 - p) - math.log2(p) >= 0
         p = min(max(float(skips.mean()), 1.0 / PROB_STEPS), 1.0 - 1.0 / PROB_STEPS)
-    if skips.any() and float(gain[skips].sum()) <= map_bits(skips) - 8.0:
+    # conservative: each skip's gain net of its own flag must pay for the whole map
+    net = float((gain[skips] + math.log2(1.0 - p) - math.log2(p)).sum())
+    if skips.any() and net <= map_bits(skips) - 8.0:
         return np.zeros_like(skips)
     return skips
 

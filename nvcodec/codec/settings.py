@@ -60,7 +60,7 @@ class CodingSettings:
             raise ConfigError("reset_interval", self.reset_interval, "an integer >= 0 (0 disables resets)")
         if self.skip_threshold is not None and not (0.0 <= float(self.skip_threshold) < 16.0):
             raise ConfigError("skip_threshold", self.skip_threshold, "None or a scale in [0, 16)")
-        if self.block_skip not in (None, True, False):
+        if not (self.block_skip is None or isinstance(self.block_skip, bool)):
             raise ConfigError("block_skip", self.block_skip, "None (by model), True or False")
         if self.numerics not in PROFILES:
             raise ConfigError("numerics", self.numerics, f"one of {', '.join(PROFILES)}")

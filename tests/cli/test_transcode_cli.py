@@ -311,3 +311,20 @@ def test_interrupted_run_exits_255_and_leaves_no_partial_output(media, nvc, tmp_
     assert code == 255 and err.strip() == "nvc: interrupted"
     assert target.read_bytes() == b"keep me" and sorted(os.listdir(tmp_path)) == ["out.nvc"]
     assert after == before  # nvc puts back the handlers it found
+
+
+def test_block_skip_option_reaches_the_stream(media, nvc, tmp_path):
+    """The tiny (DCVC-RT) config keeps DCVC-RT's syntax unless --block-skip asks; either decodes."""
+    from nvcodec.bitstream import SpsUnit, read_units
+    from nvcodec.container import NvcReader, VideoPacket
+
+    def sps_flags(path):
+        with open(path, "rb") as f:
+            units = [u for p in NvcReader(f).packets() if isinstance(p, VideoPacket) for u in read_units(p.units)]
+        return {u.block_skip for u in units if isinstance(u, SpsUnit)}
+
+    for option, expected in (("--no-block-skip", {False}), ("--block-skip", {True})):
+        coded = tmp_path / f"{option}.nvc"
+        assert nvc("encode", media["clip"], coded, *MODEL, "--frames", "4", option)[0] == 0
+        assert sps_flags(coded) == expected
+        assert nvc("decode", coded, tmp_path / f"{option}.y4m")[0] == 0
