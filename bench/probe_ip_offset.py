@@ -41,10 +41,13 @@ def against_first(report, codecs) -> list[dict]:
         per_clip, ratios = {}, []
         for result in report.sources:
             anchor, test = result.curve(codecs[0].name), result.curve(codec.name)
-            per_clip[result.name] = round(bd_rate([p.bpp for p in anchor], [p.psnr_yuv for p in anchor],
-                                                  [p.bpp for p in test], [p.psnr_yuv for p in test]).percent, 2)
+            bd = bd_rate([p.bpp for p in anchor], [p.psnr_yuv for p in anchor],
+                         [p.bpp for p in test], [p.psnr_yuv for p in test])
+            # undefined (a curve whose rate does not rise with its quality): said, and left out of the mean
+            per_clip[result.name] = bd.reason if bd.percent is None else round(bd.percent, 2)
             ratios += p_to_i_bit_ratio(test)
-        rows.append({"mean_bd_rate_percent": round(float(np.mean(list(per_clip.values()))), 2),
+        defined = [v for v in per_clip.values() if not isinstance(v, str)]
+        rows.append({"mean_bd_rate_percent": round(float(np.mean(defined)), 2) if defined else None,
                      "p_to_i": round(float(np.mean(ratios)), 3) if ratios else None, "clips": per_clip})
     return rows
 

@@ -68,7 +68,7 @@ def info(obj, input_path: str, as_json: bool, per_frame: bool) -> None:
         },
         "settings": {"qp": s.qp_i, "qp_p": s.base_qp_p, "intra_period": s.intra_period,
                      "reset_interval": s.reset_interval, "two_ec": "auto" if s.two_ec is None else s.two_ec,
-                     "skip_threshold": s.skip_threshold},
+                     "skip_threshold": s.skip_threshold, "block_skip": _block_skip(frames)},
         "audio": [{"track": i, "codec": t.codec, "sample_rate": t.sample_rate, "channels": t.channels,
                    "time_base": str(t.time_base), "packets": audio_packets[i], "bytes": audio_bytes[i]}
                   for i, t in enumerate(reader.audio)],
@@ -85,6 +85,19 @@ def info(obj, input_path: str, as_json: bool, per_frame: bool) -> None:
         click.echo(json.dumps(doc, indent=2))
         return
     _print_text(doc)
+
+
+def _block_skip(frames) -> bool:
+    """Whether the stream's parameter sets turn on block skip (nvc's; never in DCVC-RT streams)."""
+    from nvcodec.bitstream import SpsUnit, read_units
+
+    for packet in frames:
+        try:
+            if any(isinstance(u, SpsUnit) and u.block_skip for u in read_units(packet.units)):
+                return True
+        except ValueError:
+            return False
+    return False
 
 
 def _qp(units: bytes) -> int | None:
@@ -112,7 +125,8 @@ def _print_text(doc: dict) -> None:
         f"  Colour:    matrix {c['matrix']}, range {c['range']}, primaries {c['primaries']}, transfer {c['transfer']}"
         f" (source {v['source_pix_fmt'] or 'unknown'})",
         f"  Coding:    qp {s['qp']} (P {s['qp_p']}), intra period {s['intra_period']}, reset interval "
-        f"{s['reset_interval']}, skip threshold {s['skip_threshold']}, two coders {s['two_ec']}",
+        f"{s['reset_interval']}, skip threshold {s['skip_threshold']}, two coders {s['two_ec']}, "
+        f"block skip {'on' if s['block_skip'] else 'off'}",
     ]
     for a in doc["audio"]:
         lines.append(f"  Audio #{a['track']}:  {a['codec']}, {a['sample_rate']} Hz, {a['channels']} ch, "

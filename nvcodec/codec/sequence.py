@@ -75,13 +75,13 @@ class SequenceEncoder:
 
     def __init__(self, model: CodecModel, settings: CodingSettings, device: str = "auto",
                  reconstruct: bool = True) -> None:
-        self.settings = settings
+        self.block_skip = settings.block_skip_for(model.inter.cfg)
+        self.settings = settings.resolved(self.block_skip)
         self.device = resolve_device(device)
         self.numerics = _numerics_for(self.device, settings.numerics if self.device.type == "cpu" else None)
         with pinned(self.numerics):
             self.model = model.to(self.device)
             self.intra_ctx, self.inter_ctx = _contexts(model, settings.skip_threshold)
-        self.block_skip = settings.block_skip_for(model.inter.cfg)
         # block skip copies from the previous decoded frame, so the encoder must have every one
         self.reconstruct = reconstruct or self.block_skip
         self._skip: fc.SkipEstimate | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from nvcodec.errors import ConfigError
@@ -18,6 +19,11 @@ DEFAULT_SKIP_THRESHOLD = 0.12
 #: 16 -1.2 %, 24 -0.7 % against 0; over 64 frames, where the I frame is a smaller share, offset 12
 #: came out even, +0.2 %).  DCVC-RT codes both at the same qp (explicit ``qp_p``).
 P_QP_OFFSET = 12
+#: the same with block skip, where a skipped block keeps the I frame's pixels for as long as the
+#: scene holds still there, so the I frame's quality is worth more (bench/probe_ip_offset.py,
+#: training-split clips, whole-sequence BD-rate against 12: offset 18 -1.9 % / -1.0 % / -0.7 % and
+#: 24 -4.4 % / -2.3 % / -2.0 % over 21 / 64 / 150 frames; 30 against 24 over 64 frames -0.4 %)
+P_QP_OFFSET_BLOCK_SKIP = 24
 
 
 @dataclass(frozen=True)
@@ -25,7 +31,8 @@ class CodingSettings:
     """How a sequence is coded.
 
     qp runs 0..63 and, as in DCVC-RT, *higher is better quality*.  ``qp_p`` None
-    puts the P frames ``P_QP_OFFSET`` under ``qp_i`` (floored at 0).  P frames add
+    puts the P frames ``P_QP_OFFSET`` under ``qp_i`` (``P_QP_OFFSET_BLOCK_SKIP`` with block
+    skip; floored at 0; the encoder writes the qp it chose into its settings).  P frames add
     the hierarchical shift (+8, +4, 0 by position in each group of 8), so their
     coded qp reaches 71.  ``intra_period`` -1 means a single I frame;
     ``reset_interval`` 0 disables the periodic pixel-domain reference reset.
@@ -39,7 +46,7 @@ class CodingSettings:
     """
 
     qp_i: int = 32
-    qp_p: int | None = None  # None: qp_i - P_QP_OFFSET, at least 0
+    qp_p: int | None = None  # None: qp_i - the offset, at least 0 (see p_offset)
     intra_period: int = -1
     reset_interval: int = 64
     two_ec: bool | None = None
@@ -68,6 +75,13 @@ class CodingSettings:
     @property
     def base_qp_p(self) -> int:
         return max(0, self.qp_i - P_QP_OFFSET) if self.qp_p is None else self.qp_p
+
+    def resolved(self, block_skip: bool) -> CodingSettings:
+        """These settings with the P qp the encoder uses filled in (block skip moves the default)."""
+        if self.qp_p is not None:
+            return self
+        offset = P_QP_OFFSET_BLOCK_SKIP if block_skip else P_QP_OFFSET
+        return dataclasses.replace(self, qp_p=max(0, self.qp_i - offset))
 
     def block_skip_for(self, inter_config) -> bool:
         """Whether a sequence coded with these settings by a model with this P-frame config skips blocks."""

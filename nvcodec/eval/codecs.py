@@ -27,7 +27,7 @@ from fractions import Fraction
 import numpy as np
 
 from nvcodec.codec.frames import Planes
-from nvcodec.codec.settings import P_QP_OFFSET
+from nvcodec.codec.settings import P_QP_OFFSET, P_QP_OFFSET_BLOCK_SKIP
 from nvcodec.errors import ConfigError
 
 #: keyint standing for "no periodic I frame" (intra period -1) in x264/x265
@@ -78,8 +78,9 @@ class NvcCodec(Codec):
     """
 
     def __init__(self, model_spec: str | None, qps: Sequence[int], device: str = "auto",
-                 numerics: str | None = None, name: str = "nvc", p_offset: int = P_QP_OFFSET) -> None:
-        """``p_offset``: how many qp under each rate point's I frame its P frames are coded (at least qp 0)."""
+                 numerics: str | None = None, name: str = "nvc", p_offset: int | None = None) -> None:
+        """``p_offset``: how many qp under each rate point's I frame its P frames are coded (at least qp 0);
+        None: as the encoder chooses by default (``CodingSettings.resolved``)."""
         super().__init__(name, "qp", tuple(qps))
         self.model_spec = model_spec
         self.p_offset = p_offset
@@ -100,14 +101,26 @@ class NvcCodec(Codec):
         model = self.model
         return {"codec": "nvc", "model": model.name, "config": model.config.name, "sha256": model.sha256,
                 "device": self.device, "numerics": self.numerics or "default for the device",
-                "structure": f"low-delay P at qp - {self.p_offset} (at least 0), DCVC-RT hierarchical qp (+8/+4/0)",
+                "structure": f"low-delay P at qp - {self._offset()} (at least 0), DCVC-RT hierarchical qp (+8/+4/0)",
+                "block_skip": self._block_skip(),
                 "rate": "qp of the I frame (higher is better)"}
+
+    def _block_skip(self) -> bool:
+        from nvcodec.codec.settings import CodingSettings
+
+        return CodingSettings().block_skip_for(self.model.inter.cfg)
+
+    def _offset(self) -> int:
+        if self.p_offset is not None:
+            return self.p_offset
+        return P_QP_OFFSET_BLOCK_SKIP if self._block_skip() else P_QP_OFFSET
 
     def code(self, frames: Sequence[Planes], value: int, intra_period: int, fps: float) -> CodedSequence:
         from nvcodec.codec.settings import CodingSettings
 
         options = {} if self.numerics is None else {"numerics": self.numerics}
-        settings = CodingSettings(qp_i=value, qp_p=max(0, value - self.p_offset), intra_period=intra_period,
+        qp_p = None if self.p_offset is None else max(0, value - self.p_offset)
+        settings = CodingSettings(qp_i=value, qp_p=qp_p, intra_period=intra_period,
                                   **options)
         if frames and (frames[0].height, frames[0].width) not in self._warmed:
             self._run(frames[:2], settings)

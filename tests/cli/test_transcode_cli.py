@@ -27,6 +27,7 @@ def test_info_text_and_json(media, nvc):
     assert doc["video"]["color"] == {"matrix": "bt709", "range": "tv", "primaries": "bt709", "transfer": "bt709"}
     assert [f["type"] for f in doc["frames"]] == ["I", "P", "P", "P", "P"]
     assert doc["audio"][0]["codec"] == "aac" and doc["audio"][0]["packets"] > 0
+    assert doc["settings"]["block_skip"] is False  # the tiny config is DCVC-RT's: its own syntax
 
 
 def test_decode_mp4_keeps_frames_timestamps_colour_and_audio(media, nvc, tmp_path):
@@ -327,4 +328,6 @@ def test_block_skip_option_reaches_the_stream(media, nvc, tmp_path):
         coded = tmp_path / f"{option}.nvc"
         assert nvc("encode", media["clip"], coded, *MODEL, "--frames", "4", option)[0] == 0
         assert sps_flags(coded) == expected
+        code, out, _ = nvc("info", coded, "--json")
+        assert json.loads(out)["settings"]["block_skip"] == expected.pop()
         assert nvc("decode", coded, tmp_path / f"{option}.y4m")[0] == 0

@@ -173,3 +173,15 @@ def test_the_setting_is_checked():
         CodingSettings(block_skip="yes")
     assert CodingSettings(block_skip=False).block_skip_for(skip_model().inter.cfg) is False
     assert CodingSettings().block_skip_for(tiny_model().inter.cfg) is False
+
+
+def test_with_block_skip_the_default_p_qp_sits_further_under_the_i_frame():
+    from nvcodec.codec.settings import P_QP_OFFSET, P_QP_OFFSET_BLOCK_SKIP
+
+    frames = half_still_clip(3, 32, 32)
+    for model, offset in ((skip_model(), P_QP_OFFSET_BLOCK_SKIP), (tiny_model(), P_QP_OFFSET)):
+        encoder = SequenceEncoder(model, CodingSettings(qp_i=50, reset_interval=0), device="cpu")
+        assert encoder.settings.qp_p == 50 - offset  # written into the .nvc header as chosen
+        assert [encoder.encode(f).plan.qp for f in frames] == [50, 50 - offset + 8, 50 - offset]
+    explicit = SequenceEncoder(skip_model(), CodingSettings(qp_i=50, qp_p=45), device="cpu")
+    assert explicit.settings.qp_p == 45
