@@ -41,9 +41,9 @@ from cli import common
 @common.overwrite_options
 @common.loglevel_option
 @click.pass_obj
-def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_interval, block_skip, frames, start, duration,
-           pix_fmt: str, raw_size, raw_rate, stream: int, no_audio: bool, preset, model, device, numerics, threads,
-           psnr: bool, progress_to, overwrite: bool, no_overwrite: bool) -> None:
+def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_interval, block_skip, frames, start,
+           duration, pix_fmt: str, raw_size, raw_rate, stream: int, no_audio: bool, preset, model, device, numerics,
+           threads, psnr: bool, progress_to, overwrite: bool, no_overwrite: bool) -> None:
     """Encode INPUT (a file, a raw .yuv, a PNG pattern or folder, or - for y4m on stdin) into OUTPUT
     (.nvc, or - for stdout).
 
