@@ -13,9 +13,11 @@ The default clip is from the training split (docs/DATA_SPLIT.md): a speed measur
     python bench/bench_transcode.py [--clip ../shared/data/video/compressed/sam2_02_cups_1280x720.mp4]
                                     [--frames 30] [--qp 32] [--outputs y4m,mkv,mp4] [--rounds 2]
                                     [--model nvc-compact --model candidate.pt]
+                                    [--encode-options= --encode-options=--no-block-skip]
 
 With several ``--model`` options every model is timed in the same rounds, taking turns, and the
 result holds one entry per model: the way to price a candidate architecture against the shipped one.
+``--encode-options`` does the same for encoder options (write them with ``=``, one option string each).
 """
 
 from __future__ import annotations
@@ -78,28 +80,36 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=2, help="best of this many runs of each command")
     ap.add_argument("--model", action="append", default=None,
                     help="model to time (name or file); repeat to compare models in the same run")
+    ap.add_argument("--encode-options", action="append", default=None,
+                    help="extra nvc encode options, e.g. '--no-block-skip'; repeat (one may be '') to compare "
+                         "them in the same run")
     args = ap.parse_args()
     outputs = [o for o in args.outputs.split(",") if o]
-    models = args.model or [None]
+    variants = [(m, o) for m in (args.model or [None]) for o in (args.encode_options or [""])]
 
-    def key(command: str, model: str | None) -> str:
-        return command if len(models) == 1 else f"{command}[{Path(model).name if model else 'default'}]"
+    def key(command: str, variant: tuple[str | None, str]) -> str:
+        if len(variants) == 1:
+            return command
+        model, options = variant
+        label = ",".join(x for x in (Path(model).name if model else "default", options.strip()) if x)
+        return f"{command}[{label}]"
 
     runs: dict[str, list[float]] = {"x264_encode": []}
     sizes: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.rounds):  # taking turns, so that a busy spell hits every command alike
             runs["x264_encode"].append(x264_fps(args.clip, args.frames))
-            for i, model in enumerate(models):
+            for i, variant in enumerate(variants):
+                model, options = variant
                 chosen = ["--model", model] if model else []
                 stream = str(Path(tmp) / f"clip{i}.nvc")
-                runs.setdefault(key("nvc_encode", model), []).append(
+                runs.setdefault(key("nvc_encode", variant), []).append(
                     nvc("encode", args.clip, "-frames", str(args.frames), "-q", str(args.qp), "-an", "-y",
-                        *chosen, stream))
+                        *chosen, *options.split(), stream))
                 for o in outputs:
-                    runs.setdefault(key(f"nvc_decode_{o}", model), []).append(
+                    runs.setdefault(key(f"nvc_decode_{o}", variant), []).append(
                         nvc("decode", stream, "-y", *chosen, str(Path(tmp) / f"out.{o}")))
-                sizes[key("stream_bytes", model)] = os.path.getsize(stream)
+                sizes[key("stream_bytes", variant)] = os.path.getsize(stream)
     best = {k: round(max(v), 2) for k, v in runs.items()}
     doc = {
         "clip": args.clip, "frames": args.frames, "qp": args.qp, "rounds": args.rounds,
