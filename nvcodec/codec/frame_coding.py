@@ -225,8 +225,8 @@ def _code_latent(model: InterModel, ctx: CoderContext, coder: RansEncoder, qp: i
     return q0.y_hat + q1.y_hat, bits
 
 
-def _with_skips(model: InterModel, feature: torch.Tensor, frame: torch.Tensor, ref: Reference,
-                shown: torch.Tensor, skips: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _with_skips(feature: torch.Tensor, frame: torch.Tensor, ref: Reference, shown: torch.Tensor,
+                skips: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The skipped blocks' feature from the reference (when it has one) and pixels from ``shown``."""
     if skips is None or not skips.any():
         return feature, frame
@@ -280,7 +280,7 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
         frame = model.reconstruct(feature, qp, _gate_pixels(model, ref))
     coded_error = block_skip.block_error(x, frame)
     skip.code_error = torch.where(torch.as_tensor(skips, device=coded_error.device), code_error, coded_error)
-    feature, frame = _with_skips(model, feature, frame, ref, shown, skips)
+    feature, frame = _with_skips(feature, frame, ref, shown, skips)
     payload = bytes((block_skip.first_half_prob(skips),)) + coder.flush()
     return payload, Reference(frame=frame, feature=feature, qp=qp, anchor=ref.anchor)
 
@@ -324,7 +324,7 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
     feature = model.synthesis_feature(y_hat, model.context(f1), qp, ref.feature)
     frame = model.reconstruct(feature, qp, _gate_pixels(model, ref))
     if shown is not None:
-        feature, frame = _with_skips(model, feature, frame, ref, shown, skips)
+        feature, frame = _with_skips(feature, frame, ref, shown, skips)
     return Reference(frame=frame, feature=feature, qp=qp, anchor=ref.anchor)
 
 
