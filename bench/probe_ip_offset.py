@@ -4,10 +4,10 @@ A low-delay sequence leans on its I frame for every P frame after it, so a bette
 for itself (x264's ``ipratio`` codes I frames about 3 qp finer than P frames for the same reason).
 This codes training-split clips (docs/DATA_SPLIT.md: a rate-allocation choice is tuned on the
 training split, never on the evaluation set) with P frames at ``qp - offset`` for each offset and
-reports each offset's BD-rate against offset 0 (whole sequences: every bit, mean PSNR-YUV over all
+reports each offset's BD-rate against the first one (whole sequences: every bit, mean PSNR-YUV over all
 frames) and its P/I bit ratio at equal PSNR (``nvcodec.eval.p_to_i_bit_ratio``).
 
-    python bench/probe_ip_offset.py [--offsets 0,4,8] [--frames 21] [--model nvc-compact]
+    python bench/probe_ip_offset.py [--offsets 0,4,8,p24] [--frames 21] [--model nvc-compact]
                                     [--clip PATH ...]
 """
 
@@ -67,9 +67,24 @@ def main(argv: list[str] | None = None) -> int:
     from nvcodec.eval.codecs import NvcCodec
     from nvcodec.eval.sources import load_source
 
-    offsets = [int(o) for o in args.offsets.split(",")]
+    class ProportionalOffset(NvcCodec):
+        """P frames round(offset * qp / 63) under the I frame: the offset grows with the rate, so no
+        two qps share a P qp (a constant offset floors every qp under it at P qp 0)."""
+
+        def code(self, frames, value, intra_period, fps):
+            self.p_offset = round(self.scale * value / 63)
+            return super().code(frames, value, intra_period, fps)
+
+    def codec(spec: str) -> NvcCodec:
+        if spec.startswith("p"):
+            made = ProportionalOffset(args.model, QPS, device="cpu", name=f"nvc-scaled{spec[1:]}", p_offset=0)
+            made.scale = int(spec[1:])
+            return made
+        return NvcCodec(args.model, QPS, device="cpu", name=f"nvc-p{spec}", p_offset=int(spec))
+
+    offsets = args.offsets.split(",")
     sources = [load_source(c, args.frames) for c in (args.clip or CLIPS)]
-    codecs = [NvcCodec(args.model, QPS, device="cpu", name=f"nvc-p{o}", p_offset=o) for o in offsets]
+    codecs = [codec(o) for o in offsets]
     report = evaluate(sources, codecs)
     rows = dict(zip(offsets, against_first(report, codecs), strict=True))
     json.dump(rows, sys.stdout, indent=1)
