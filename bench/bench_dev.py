@@ -41,19 +41,31 @@ def main() -> int:
         raise SystemExit(f"bench_dev: development and evaluation sources overlap: {clash}")
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / "dev.json"
-    argv = ["eval", *map(str, sources(spec, args.data, smoke=False)), "--codecs", "nvc",
-            "--model", args.anchor, "--model", args.candidate, "--frames", str(spec["frames"]),
-            "--intra-period", str(spec["intra_period"]), "--qps", ",".join(map(str, spec["qps"])),
-            "--json", str(out)]
+    paths = sources(spec, args.data, smoke=False)
+    # the clips at their own rate points (video_qps): with block skip the P frames sit 24 qp under
+    # the I frame, so qps under 24 share P qp 0 and differ in the I frame alone, which leaves a clip's
+    # lowest points costing about the same and its BD-rate undefined
+    groups = [("video", paths[: len(spec["videos"])], spec.get("video_qps", spec["qps"])),
+              ("image", paths[len(spec["videos"]):], spec["qps"])]
     from cli.main import main as nvc_main
 
-    with contextlib.redirect_stdout(sys.stderr):  # nvc eval's table; stdout carries the verdict
-        code = nvc_main(argv)
-    if code:
-        return code
+    merged: dict = {}
+    for kind, group, qps in groups:
+        part = args.out / f"dev-{kind}.json"
+        argv = ["eval", *map(str, group), "--codecs", "nvc", "--model", args.anchor, "--model", args.candidate,
+                "--frames", str(spec["frames"]), "--intra-period", str(spec["intra_period"]),
+                "--qps", ",".join(map(str, qps)), "--json", str(part)]
+        with contextlib.redirect_stdout(sys.stderr):  # nvc eval's table; stdout carries the verdict
+            code = nvc_main(argv)
+        if code:
+            return code
+        doc = json.loads(part.read_text())
+        merged.setdefault("codecs", doc["codecs"])
+        merged.setdefault("sources", []).extend(doc["sources"])
+    out.write_text(json.dumps(merged, indent=1))
     from compare_rd import compare
 
-    doc = json.loads(out.read_text())
+    doc = merged
     nvcs = [name for name, info in doc["codecs"].items() if info.get("codec") == "nvc"]
     if len(nvcs) != 2:
         raise SystemExit(f"bench_dev: expected two nvc models in {out}, found {nvcs}")
