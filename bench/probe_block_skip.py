@@ -1,12 +1,12 @@
 """Block skip on and off (and its distortion weight) on the development clips: BD-rate and P/I.
 
-    .venv/bin/python bench/probe_block_skip.py [--weights 2,3,4] [--frames 21]
+    .venv/bin/python bench/probe_block_skip.py [--weights 2,3,4] [--frames 21] [--p-offset 12] [--only bikes]
 
 Each clip of bench/dev_set.json is coded at qp 0-63 by the shipped model without block skip and
-with it at each distortion weight (``nvcodec.codec.block_skip.DISTORTION_WEIGHT``); printed per
-clip: the BD-rate (PSNR-YUV) against block skip off, and the mean P/I bit ratio at equal PSNR
-(``nvcodec.eval.p_to_i_bit_ratio``'s rule).  Training-split clips only: how the weight was chosen
-without looking at the evaluation set.
+with it at each distortion weight (``nvcodec.codec.block_skip.DISTORTION_WEIGHT``), both with the
+P frames ``--p-offset`` (default 12) under the I frame; printed per clip: the BD-rate (PSNR-YUV)
+against block skip off, and the mean P/I bit ratio at equal PSNR (``nvcodec.eval.p_to_i_bit_ratio``'s
+rule).  Training-split clips only: how the weight was chosen without looking at the evaluation set.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from nvcodec.codec import block_skip  # noqa: E402
 from nvcodec.codec.sequence import SequenceEncoder  # noqa: E402
-from nvcodec.codec.settings import CodingSettings  # noqa: E402
+from nvcodec.codec.settings import P_QP_OFFSET, CodingSettings  # noqa: E402
 from nvcodec.eval.sources import load_source  # noqa: E402
 from nvcodec.metrics import bd_rate, frame_quality  # noqa: E402
 from nvcodec.models.registry import resolve_model  # noqa: E402
@@ -36,8 +36,8 @@ from nvcodec.models.registry import resolve_model  # noqa: E402
 QPS = (0, 12, 24, 36, 48, 63)
 
 
-def code(model, frames, qp: int, skip: bool) -> dict[str, float]:
-    encoder = SequenceEncoder(model, CodingSettings(qp_i=qp, block_skip=skip))
+def code(model, frames, qp: int, skip: bool, p_offset: int = P_QP_OFFSET) -> dict[str, float]:
+    encoder = SequenceEncoder(model, CodingSettings(qp_i=qp, qp_p=max(0, qp - p_offset), block_skip=skip))
     kinds = {"I": ([], []), "P": ([], [])}
     for frame in frames:
         encoded = encoder.encode(frame)
@@ -65,6 +65,9 @@ def main() -> int:
     parser.add_argument("--weights", default=str(block_skip.DISTORTION_WEIGHT))
     parser.add_argument("--frames", type=int, default=21)
     parser.add_argument("--only", default="", help="comma-separated parts of clip names to keep")
+    parser.add_argument("--p-offset", type=int, default=P_QP_OFFSET,
+                        help="P frames this many qp under the I frame, with block skip and without (the same "
+                             "for both, so that the comparison is of block skip alone)")
     args = parser.parse_args()
     dev = json.loads((ROOT / "bench" / "dev_set.json").read_text())
     model = resolve_model(None)
@@ -75,11 +78,11 @@ def main() -> int:
         if keep and not any(k in video for k in keep):
             continue
         source = load_source(args.data / video, args.frames)
-        off = [code(model, source.frames, qp, False) for qp in QPS]
+        off = [code(model, source.frames, qp, False, args.p_offset) for qp in QPS]
         row = {"off": {"p_to_i": p_to_i(off)}}
         for weight in weights:
             block_skip.DISTORTION_WEIGHT = weight
-            on = [code(model, source.frames, qp, True) for qp in QPS]
+            on = [code(model, source.frames, qp, True, args.p_offset) for qp in QPS]
             bd = bd_rate([p["bpp"] for p in off], [p["psnr"] for p in off],
                          [p["bpp"] for p in on], [p["psnr"] for p in on])
             row[f"weight {weight:g}"] = {"bd_rate_percent": bd.percent, "p_to_i": p_to_i(on),
