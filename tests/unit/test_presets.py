@@ -26,6 +26,11 @@ def test_explicit_values_override_the_preset():
     assert (s.qp_i, s.intra_period) == (50, 8)
 
 
+def test_a_preset_can_turn_block_skip_off():
+    assert parse_preset({"encode": {"block_skip": False}}, "x").settings().block_skip is False
+    assert parse_preset({"encode": {}}, "x").settings().block_skip is None  # by model
+
+
 def test_rungs():
     preset = parse_preset({"encode": {"intra_period": 4}, "rung": [{"name": "a", "height": 24, "qp": 10}]}, "x")
     rung = preset.rungs[0]
@@ -39,6 +44,7 @@ def test_rungs():
     ({"encode": {"qp": 64}}, "encode.qp"),
     ({"encode": {"qp": "high"}}, "encode.qp"),
     ({"encode": {"reset_interval": -1}}, "encode.reset_interval"),
+    ({"encode": {"block_skip": "yes"}}, "encode.block_skip"),
     ({"encode": {"colour": 1}}, "encode.colour"),
     ({"encode": []}, "encode"),
     ({"bogus": 1}, "bogus"),
