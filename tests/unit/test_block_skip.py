@@ -185,3 +185,18 @@ def test_with_block_skip_the_default_p_qp_sits_further_under_the_i_frame():
         assert [encoder.encode(f).plan.qp for f in frames] == [50, 50 - offset + 8, 50 - offset]
     explicit = SequenceEncoder(skip_model(), CodingSettings(qp_i=50, qp_p=45), device="cpu")
     assert explicit.settings.qp_p == 45
+
+
+def test_decoding_can_start_at_any_i_frame_of_a_block_skip_stream():
+    """A skipped block reads only the frame before it, so a decoder that starts at a later I frame
+    (a seek) shows exactly what a decoder that read everything shows from there on."""
+    model = skip_model()
+    settings = CodingSettings(qp_i=40, qp_p=36, intra_period=3, reset_interval=0)
+    reported, units = encode(model, settings, half_still_clip(7, 32, 48))
+    sps = [u for u in units if isinstance(u, SpsUnit)]
+    frames = [u for u in units if isinstance(u, FrameUnit)]
+    assert [f.frame_type for f in frames] == [FrameType.I, FrameType.P, FrameType.P] * 2 + [FrameType.I]
+    tail = b"".join(u.to_bytes() for u in sps + frames[3:])
+    decoded = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(tail))
+    for i, (a, b) in enumerate(zip(reported[3:], decoded, strict=True)):
+        assert_planes_equal(a, b, i + 3)
