@@ -26,6 +26,11 @@ P_QP_OFFSET = 12
 P_QP_OFFSET_BLOCK_SKIP = 24
 
 
+def default_p_offset(block_skip: bool) -> int:
+    """How many qp under the I frame the P frames go when no P qp is given."""
+    return P_QP_OFFSET_BLOCK_SKIP if block_skip else P_QP_OFFSET
+
+
 @dataclass(frozen=True)
 class CodingSettings:
     """How a sequence is coded.
@@ -80,8 +85,7 @@ class CodingSettings:
         """These settings with the P qp the encoder uses filled in (block skip moves the default)."""
         if self.qp_p is not None:
             return self
-        offset = P_QP_OFFSET_BLOCK_SKIP if block_skip else P_QP_OFFSET
-        return dataclasses.replace(self, qp_p=max(0, self.qp_i - offset))
+        return dataclasses.replace(self, qp_p=max(0, self.qp_i - default_p_offset(block_skip)))
 
     def block_skip_for(self, inter_config) -> bool:
         """Whether a sequence coded with these settings by a model with this P-frame config skips blocks."""

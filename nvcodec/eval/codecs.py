@@ -27,7 +27,7 @@ from fractions import Fraction
 import numpy as np
 
 from nvcodec.codec.frames import Planes
-from nvcodec.codec.settings import P_QP_OFFSET, P_QP_OFFSET_BLOCK_SKIP
+from nvcodec.codec.settings import default_p_offset
 from nvcodec.errors import ConfigError
 
 #: keyint standing for "no periodic I frame" (intra period -1) in x264/x265
@@ -111,9 +111,7 @@ class NvcCodec(Codec):
         return CodingSettings().block_skip_for(self.model.inter.cfg)
 
     def _offset(self) -> int:
-        if self.p_offset is not None:
-            return self.p_offset
-        return P_QP_OFFSET_BLOCK_SKIP if self._block_skip() else P_QP_OFFSET
+        return default_p_offset(self._block_skip()) if self.p_offset is None else self.p_offset
 
     def code(self, frames: Sequence[Planes], value: int, intra_period: int, fps: float) -> CodedSequence:
         from nvcodec.codec.settings import CodingSettings
