@@ -1,7 +1,7 @@
 """Build hook for the native extensions; all metadata lives in pyproject.toml."""
 
 from pybind11.setup_helpers import Pybind11Extension
-from setuptools import setup
+from setuptools import find_namespace_packages, setup
 
 rans = Pybind11Extension(
     "nvcodec._rans",
@@ -22,4 +22,10 @@ kernels = Pybind11Extension(
     extra_link_args=["-pthread"],
 )
 
-setup(ext_modules=[rans, kernels])
+# the command-line front end is the cli/ folder, installed as nvcodec_cli: a top-level package named `cli`
+# would collide with any other distribution's
+setup(
+    ext_modules=[rans, kernels],
+    packages=[*find_namespace_packages(include=["nvcodec*"]), "nvcodec_cli"],
+    package_dir={"nvcodec_cli": "cli"},
+)

@@ -47,7 +47,7 @@ def main() -> int:
     # lowest points costing about the same and its BD-rate undefined
     groups = [("video", paths[: len(spec["videos"])], spec.get("video_qps", spec["qps"])),
               ("image", paths[len(spec["videos"]):], spec["qps"])]
-    from cli.main import main as nvc_main
+    from nvcodec_cli.main import main as nvc_main
 
     merged: dict = {}
     for kind, group, qps in groups:

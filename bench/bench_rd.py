@@ -42,7 +42,7 @@ def overlaps(eval_paths: list[str], train_paths: list[str]) -> list[tuple[str, s
 
 def training_paths() -> list[str]:
     sys.path.insert(0, str(ROOT))
-    from cli.train import DEFAULT_DATA
+    from nvcodec_cli.train import DEFAULT_DATA
 
     return list(DEFAULT_DATA)
 
@@ -87,7 +87,7 @@ def main() -> int:
     for model in args.model:
         argv += ["--model", model]
     sys.path.insert(0, str(ROOT))
-    from cli.main import main as nvc_main
+    from nvcodec_cli.main import main as nvc_main
 
     return nvc_main(argv)
 

@@ -34,7 +34,7 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from cli.train import DEFAULT_DATA
+    from nvcodec_cli.train import DEFAULT_DATA
     from nvcodec.models.registry import load_model_file
     from nvcodec.training import forward
     from nvcodec.training.data import IMAGE_SUFFIXES, StageSamplers, discover, load_image, to_network

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli import common
+from nvcodec_cli import common
 
 
 @click.command()
@@ -39,7 +39,7 @@ def decode(obj, input_path: str, output: str, codec, crf, frames, start, duratio
     """
     import sys
 
-    from cli.progress import Progress
+    from nvcodec_cli.progress import Progress
 
     common.setup_logging(obj.loglevel)
     common.check_input_output(input_path, output, overwrite, no_overwrite, progress_to)

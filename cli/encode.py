@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli import common
+from nvcodec_cli import common
 
 
 @click.command()
@@ -52,7 +52,7 @@ def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_inte
       nvc encode in.yuv -s 1920x1080 -r 30 out.nvc
       ffmpeg -i in.mkv -f yuv4mpegpipe - | nvc encode - out.nvc
     """
-    from cli.progress import Progress
+    from nvcodec_cli.progress import Progress
 
     common.setup_logging(obj.loglevel)
     common.check_input_output(input_path, output, overwrite, no_overwrite, progress_to)

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from cli import common
+from nvcodec_cli import common
 
 _MATRIX = {0: "rgb", 1: "bt709", 2: "unknown", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m",
            9: "bt2020nc", 10: "bt2020c"}

@@ -8,7 +8,7 @@ import os
 
 import click
 
-from cli import common
+from nvcodec_cli import common
 
 
 @click.command()

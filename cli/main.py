@@ -47,19 +47,19 @@ def cli(ctx: click.Context, loglevel: str) -> None:
 
 
 def _register() -> None:
-    from cli.conform import conform
-    from cli.decode import decode
-    from cli.encode import encode
-    from cli.info import info
-    from cli.ladder import ladder
-    from cli.models import models
+    from nvcodec_cli.conform import conform
+    from nvcodec_cli.decode import decode
+    from nvcodec_cli.encode import encode
+    from nvcodec_cli.info import info
+    from nvcodec_cli.ladder import ladder
+    from nvcodec_cli.models import models
 
     for command in (encode, decode, info, models, ladder, conform):
         cli.add_command(command)
-    from cli.train import train
+    from nvcodec_cli.train import train
 
     cli.add_command(train)
-    from cli.eval import evaluate_command
+    from nvcodec_cli.eval import evaluate_command
 
     cli.add_command(evaluate_command)
 

@@ -27,7 +27,7 @@ from nvcodec.entropy.rans import CdfTable, RansDecoder, RansEncoder
 from nvcodec.errors import ModelError, StreamError
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
-from nvcodec.training.recipe import lambda_for_qp
+from nvcodec.models.lambdas import LAMBDA_MAX_NARROW, lambda_for_qp
 
 
 @dataclass
@@ -197,6 +197,8 @@ class SkipEstimate:
     """
 
     code_error: torch.Tensor | None = None
+    # lambda at qp 63 of the model coding (the trade-off it was trained at prices distortion in bits)
+    lambda_max: float = LAMBDA_MAX_NARROW
 
 
 def _code_latent(model: InterModel, ctx: CoderContext, coder: RansEncoder, qp: int, z_hat: torch.Tensor,
@@ -260,7 +262,7 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
 
     if shown is None:
         raise ModelError("block skip copies from the previous decoded frame, and none was given")
-    lam = lambda_for_qp(qp)
+    lam = lambda_for_qp(qp, skip.lambda_max)
     copy_error = block_skip.block_error(x, shown)
     code_error = skip.code_error
     if code_error is None:

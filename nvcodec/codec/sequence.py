@@ -121,7 +121,7 @@ class SequenceEncoder:
                 payload, x_hat = fc.encode_intra(self.model.intra, self.intra_ctx, x, plan.qp,
                                                  self._coders[two_ec])
                 self._ref = fc.pixel_reference(self.model.inter, x_hat, plan.qp)
-                self._skip = fc.SkipEstimate() if self.block_skip else None
+                self._skip = fc.SkipEstimate(lambda_max=self.model.lambda_max) if self.block_skip else None
             else:
                 assert self._ref is not None
                 shown = self._ref.frame

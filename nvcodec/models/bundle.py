@@ -11,6 +11,7 @@ from nvcodec.models.checkpoint import load_into, read_checkpoint, state_sha256
 from nvcodec.models.config import ModelConfig, get_config
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
+from nvcodec.models.lambdas import LAMBDA_MAX_NARROW
 from nvcodec.models.synthetic import fill_synthetic
 
 
@@ -23,6 +24,9 @@ class CodecModel:
     intra: IntraModel
     inter: InterModel
     sha256: str
+    # lambda at qp 63 the weights were trained at (nvcodec.models.lambdas); the encoder's
+    # rate-distortion choices use the same curve
+    lambda_max: float = LAMBDA_MAX_NARROW
 
     def to(self, device: torch.device | str) -> CodecModel:
         self.intra.to(device)
@@ -34,11 +38,12 @@ class CodecModel:
         return self.intra.q_scale_enc.device
 
 
-def _finish(name: str, config: ModelConfig, intra: IntraModel, inter: InterModel) -> CodecModel:
+def _finish(name: str, config: ModelConfig, intra: IntraModel, inter: InterModel,
+            lambda_max: float = LAMBDA_MAX_NARROW) -> CodecModel:
     intra.eval().requires_grad_(False)
     inter.eval().requires_grad_(False)
     digest = state_sha256(intra.state_dict(), inter.state_dict())
-    return CodecModel(name, config, intra, inter, digest)
+    return CodecModel(name, config, intra, inter, digest, lambda_max)
 
 
 def synthetic_model(seed: int, config: str | ModelConfig = "dcvc-rt") -> CodecModel:

@@ -27,6 +27,7 @@ from nvcodec.models.checkpoint import load_into, load_untrusted
 from nvcodec.models.config import get_config
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
+from nvcodec.models.lambdas import LAMBDA_MAX_NARROW, check_lambda_max
 
 FORMAT_TAG = "nvc-model-1"
 
@@ -68,7 +69,7 @@ def save_model_file(model: CodecModel, path: str | os.PathLike[str], half: bool 
                 for k, v in sd.items()}
 
     torch.save(
-        {"format": FORMAT_TAG, "name": model.name, "config": model.config.name,
+        {"format": FORMAT_TAG, "name": model.name, "config": model.config.name, "lambda_max": model.lambda_max,
          "intra": pack(model.intra.state_dict()), "inter": pack(model.inter.state_dict())},
         path,
     )
@@ -83,7 +84,11 @@ def load_model_file(path: str | os.PathLike[str], name: str | None = None) -> Co
     config = get_config(str(obj.get("config")))
     intra = load_into(IntraModel(config.intra), obj["intra"], f"{config.name} intra model")
     inter = load_into(InterModel(config.inter), obj["inter"], f"{config.name} inter model")
-    return _finish(name or str(obj.get("name") or path.stem), config, intra, inter)
+    try:  # absent from files written before it was recorded: those were trained at the narrow curve
+        lambda_max = check_lambda_max(obj.get("lambda_max", LAMBDA_MAX_NARROW))
+    except ValueError as exc:
+        raise ModelError(f"{str(path)!r}: {exc}") from None
+    return _finish(name or str(obj.get("name") or path.stem), config, intra, inter, lambda_max)
 
 
 def resolve_model(spec: str | None = None) -> CodecModel:

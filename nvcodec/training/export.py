@@ -16,6 +16,7 @@ from nvcodec.models.checkpoint import load_into, load_untrusted
 from nvcodec.models.config import get_config
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
+from nvcodec.models.lambdas import LAMBDA_MAX_NARROW, check_lambda_max
 from nvcodec.models.registry import load_model_file, save_model_file
 
 
@@ -47,6 +48,7 @@ def export_weights(checkpoint: str | os.PathLike[str], out: str | os.PathLike[st
     inter = load_into(InterModel(cfg.inter), state["inter"], "inter model")
     out = Path(out)
     tmp = out.with_suffix(out.suffix + ".tmp")
-    save_model_file(_finish(name, cfg, intra, inter), tmp, half=True)
+    lambda_max = check_lambda_max(state.get("lambda_max", LAMBDA_MAX_NARROW))
+    save_model_file(_finish(name, cfg, intra, inter, lambda_max), tmp, half=True)
     os.replace(tmp, out)
     return load_model_file(out, name=name).sha256

@@ -202,7 +202,13 @@ class Trainer:
             "numpy_rng": json.dumps(self.rng.bit_generator.state),
             "origin": self.origin,
             "ema": self._ema,
+            "lambda_max": self.trained_lambda_max(),
         }
+
+    def trained_lambda_max(self) -> float:
+        """lambda at qp 63 of the stage the current weights come from (the one just ended at a boundary)."""
+        index = self.stage_index - 1 if self.step == 0 and self.stage_index > 0 else self.stage_index
+        return self.recipe.stages[min(index, len(self.recipe.stages) - 1)].lambda_max
 
     def save(self) -> Path:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -366,7 +372,7 @@ class Trainer:
         pixels = x.shape[-2] * x.shape[-1]
         mse = yuv_mse(out.x_hat, x)
         bpp = out.bits / pixels
-        lam = torch.tensor([lambda_for_qp(int(q)) for q in qp], device=x.device)
+        lam = torch.tensor([lambda_for_qp(int(q), self.stage.lambda_max) for q in qp], device=x.device)
         return (lam * mse + bpp).mean(), bpp.mean(), mse.detach()
 
     def _inter_loss(self, clips: torch.Tensor, base: torch.Tensor):
@@ -385,7 +391,7 @@ class Trainer:
                                 self.stage.hard_rate, anchor)
             mse = yuv_mse(out.x_hat, clips[:, t])
             bpp = out.bits / pixels
-            lam = torch.tensor([lambda_for_qp(int(q)) for q in qp], device=clips.device)
+            lam = torch.tensor([lambda_for_qp(int(q), self.stage.lambda_max) for q in qp], device=clips.device)
             losses.append(lam * mse + bpp)
             bpps.append(bpp)
             mses.append(mse.detach())

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
 
 from nvcodec.codec.gop import plan_frame
 from nvcodec.codec.settings import P_QP_OFFSET, P_QP_OFFSET_BLOCK_SKIP, CodingSettings
 from nvcodec.models.config import INTER_QP_COUNT, INTRA_QP_COUNT
+from nvcodec.models.lambdas import LAMBDA_MAX_NARROW, LAMBDA_MAX_WIDE, lambda_for_qp
 
-#: rate-distortion trade-off at qp 0 and qp 63 (distortion = 6:1:1 YUV MSE on [0, 1] samples);
-#: shifted P-frame qps (64..71) continue the same log-linear curve
-LAMBDA_MIN = 30.0
-LAMBDA_MAX = 3000.0
-
-
-def lambda_for_qp(qp: float) -> float:
-    """Log-uniform lambda: qp 0 is the lowest rate, qp 63 the highest quality."""
-    t = qp / (INTRA_QP_COUNT - 1)
-    return math.exp(math.log(LAMBDA_MIN) + t * (math.log(LAMBDA_MAX) - math.log(LAMBDA_MIN)))
+__all__ = ["LAMBDA_MAX_WIDE", "Recipe", "StageConfig", "i_frame_qp", "lambda_for_qp", "p_frame_qps"]
 
 
 def i_frame_qp(base_qp: int, offset: int) -> int:
@@ -78,6 +69,9 @@ class StageConfig:
     # samples drawn above that train P frames no default stream holds, at the largest lambdas, whose
     # losses outweigh those of the range the streams use
     p_qp_max: int = INTRA_QP_COUNT - 1
+    # lambda at qp 63 (nvcodec.models.lambdas): the shipped weights up to stage 56 trained at 3,000,
+    # whose qp 63 stops near 34 dB; the wide range reaches about 40 dB
+    lambda_max: float = LAMBDA_MAX_NARROW
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -132,6 +126,23 @@ def _block_skip_inter() -> StageConfig:
 def _averaged_intra() -> StageConfig:
     """The offset pair's intra stage ending on its weights' moving average."""
     return replace(_offset_pair()[1], ema_decay=0.999)
+
+
+def _wide_intra() -> StageConfig:
+    """The averaged intra stage on the wide lambda range (qp 63 at 16,000), at twice its rate: the
+    per-qp tables and the synthesis must move far for qp 63 to reach about 40 dB."""
+    return replace(_averaged_intra(), lambda_max=LAMBDA_MAX_WIDE, steps=6000, lr=1e-4)
+
+
+#: the P frames' base qp sits this far under the I frame in wide-range P-frame samples: 10x in lambda,
+#: as 24 qp were on the narrow curve
+WIDE_I_QP_OFFSET = 16
+
+
+def _wide_inter() -> StageConfig:
+    """The block-skip P-frame stage on the wide lambda range."""
+    return replace(_block_skip_inter(), lambda_max=LAMBDA_MAX_WIDE, i_qp_offset=WIDE_I_QP_OFFSET,
+                   p_qp_max=INTRA_QP_COUNT - 1 - WIDE_I_QP_OFFSET)
 
 
 @dataclass
@@ -282,8 +293,10 @@ class Recipe:
         # stage 54 had, and was not kept.  Since the ninth session the encoder codes nvc's models with
         # block skip and P frames 24 qp under the I frame, so the P-frame stages from 57 on train at
         # that operating point:
-        _block_skip_inter(), _averaged_intra(),
-        _block_skip_inter(), _averaged_intra(),
+        # from stage 57 the quality range: lambda at qp 63 from 3,000 to 16,000 (qp 63 stopped near 34 dB,
+        # where x264 reaches 41-47), I frames first, then the P frames on them
+        _wide_intra(), _wide_inter(),
+        _wide_intra(), _wide_inter(),
     ])
 
     def config_at(self, stage_index: int) -> str:

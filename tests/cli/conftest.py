@@ -2,7 +2,7 @@
 
 import pytest
 
-from cli.main import main
+from nvcodec_cli.main import main
 from tests.cli.media import make_clip, make_pngs, make_y4m
 
 MODEL = ["--model", "synthetic:tiny:1"]

@@ -131,7 +131,7 @@ def test_decode_to_unknown_format(media, tmp_path, nvc):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from cli.main import main; rc = main(['--help']); "
+    code = ("import sys; from nvcodec_cli.main import main; rc = main(['--help']); "
             "bad = [m for m in ('torch', 'av', 'numpy', 'rich') if m in sys.modules]; "
             "print(bad); sys.exit(rc)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -140,7 +140,7 @@ def test_help_does_not_import_torch():
 
 
 def test_no_two_options_share_a_flag():
-    from cli.main import cli
+    from nvcodec_cli.main import cli
 
     for name, command in cli.commands.items():
         flags = [flag for p in command.params for flag in (*p.opts, *p.secondary_opts) if flag.startswith("-")]

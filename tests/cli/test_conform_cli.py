@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from cli.main import main
+from nvcodec_cli.main import main
 
 
 def subset_folder(src, dst, keep):

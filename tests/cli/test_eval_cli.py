@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cli.main import main
+from nvcodec_cli.main import main
 from tests.unit.test_eval import clip, write_gray_png, write_y4m
 
 

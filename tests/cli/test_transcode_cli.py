@@ -151,7 +151,7 @@ def test_quiet_mode_prints_nothing(media, nvc, tmp_path):
 
 def test_pipes_both_ways(media, tmp_path):
     """y4m on stdin -> .nvc on stdout -> decoder reading stdin -> y4m on stdout, as real processes."""
-    cmd = [sys.executable, "-m", "cli.main"]
+    cmd = [sys.executable, "-m", "nvcodec_cli.main"]
     env = dict(os.environ)
     with open(media["odd"], "rb") as src:
         enc = subprocess.Popen([*cmd, "encode", "-", "-", *MODEL], stdin=src, stdout=subprocess.PIPE,

@@ -318,10 +318,12 @@ def test_late_refinement_stages_read_whole_clips():
     assert stages[51] == stages[53] == replace(stages[39], gate_lr_scale=20.0, ema_decay=0.999)
     # and from stage 55 on 1 I + 15 P frames, on 192 x 192 crops, their base qp within the encoder's range
     assert stages[55] == replace(stages[53], length=16, crop=192, p_qp_max=51)
-    # and from stage 57 at the operating point of block skip: the I frame 24 qp above, P frames from 0-39
-    assert stages[57] == stages[59] == replace(stages[55], i_qp_offset=24, p_qp_max=39)
     averaged_intra = replace(stages[40], ema_decay=0.999)
-    assert stages[52] == stages[40] and stages[54] == stages[56] == stages[58] == stages[60] == averaged_intra
+    assert stages[52] == stages[40] and stages[54] == stages[56] == averaged_intra
+    # and from stage 57 the wide quality range: the averaged intra stage at twice the rate, then the P
+    # frames at block skip's operating point, their I frame 16 qp above (10x in lambda, as 24 were before)
+    assert stages[57] == stages[59] == replace(averaged_intra, lambda_max=16000.0, steps=6000, lr=1e-4)
+    assert stages[58] == stages[60] == replace(stages[55], lambda_max=16000.0, i_qp_offset=16, p_qp_max=47)
 
 
 def test_inter_samples_from_stills_hold_or_pan_the_crop():
