@@ -33,8 +33,8 @@ def main() -> int:
     numerics.prepare_environment(numerics.NATIVE.name)  # as nvc train runs
     import numpy as np
     import torch
-
     from nvcodec_cli.train import DEFAULT_DATA
+
     from nvcodec.models.registry import load_model_file
     from nvcodec.training import forward
     from nvcodec.training.data import IMAGE_SUFFIXES, StageSamplers, discover, load_image, to_network

@@ -6,7 +6,6 @@ import json
 import os
 
 import click
-
 from nvcodec_cli import common
 
 _MATRIX = {0: "rgb", 1: "bt709", 2: "unknown", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m",

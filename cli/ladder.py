@@ -7,7 +7,6 @@ import json
 import os
 
 import click
-
 from nvcodec_cli import common
 
 

@@ -1,8 +1,8 @@
 """Clips and a coded .nvc shared by the transcoder CLI tests, all generated in the session."""
 
 import pytest
-
 from nvcodec_cli.main import main
+
 from tests.cli.media import make_clip, make_pngs, make_y4m
 
 MODEL = ["--model", "synthetic:tiny:1"]

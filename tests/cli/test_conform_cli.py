@@ -4,7 +4,6 @@ import json
 import shutil
 
 import pytest
-
 from nvcodec_cli.main import main
 
 

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from nvcodec_cli.main import main
+
 from tests.unit.test_eval import clip, write_gray_png, write_y4m
 
 
