@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from nvcodec_cli import common
 
 
 @click.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@common.loglevel_option
 @click.pass_obj
 def conform(obj, folder: Path) -> None:
     """Check weights, decoding, encoding and CDF tables against FOLDER (cases.json layout).

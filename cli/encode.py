@@ -11,7 +11,8 @@ from nvcodec_cli import common
 @click.argument("output", metavar="OUTPUT")
 @click.option("-q", "--qp", type=click.IntRange(0, 63), help="Quality 0..63; HIGHER is better quality (as in "
               "DCVC-RT, unlike x264's crf). Default 32, or the preset's.")
-@click.option("--qp-p", type=click.IntRange(0, 63), help="Base qp of P frames (default: 12 under -q, at least 0).")
+@click.option("--qp-p", type=click.IntRange(0, 63), help="Base qp of P frames (default: under -q by the P "
+              "offset, at least 0: 24 with block skip, 12 without).")
 @click.option("-g", "--intra-period", type=int, help="Frames between intra frames; -1 (default) for one only.")
 @click.option("--reset-interval", type=click.IntRange(min=0), help="P frames between reference resets "
               "(default 64; 0 never).")
@@ -67,13 +68,15 @@ def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_inte
 
     import sys
 
-    from nvcodec import transcode
     from nvcodec.io import open_source
     from nvcodec.metrics import mean_quality
 
-    codec_model = common.load_model(model)
-    common.apply_threads(threads)
+    # the input is opened first: a missing or unreadable file is reported before torch is imported
     with open_source(sys.stdin.buffer if input_path == "-" else input_path, opts) as source:
+        from nvcodec import transcode
+
+        codec_model = common.load_model(model)
+        common.apply_threads(threads)
         info = source.info
         show = obj.loglevel in ("info", "debug")
         progress = Progress("encoding", info.frame_count_hint, float(info.frame_rate), show, progress_to)

@@ -3,7 +3,7 @@
 Exit codes follow ffmpeg: 0 success, 1 any error (one line on stderr, no
 traceback unless ``--loglevel debug``), 255 interrupted.  Usage errors, which
 click would exit with 2, are mapped to 1 as well.  The numerics profile's
-environment is established here, before anything imports torch.
+environment is established here, once click has named the command and before it imports torch.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ EXIT_INTERRUPTED = 255
 
 
 class Context:
-    def __init__(self, loglevel: str) -> None:
+    """What the whole command line shares: the log level (a command's own --loglevel overrides the
+    group's) and the numerics profile chosen for the command."""
+
+    def __init__(self, loglevel: str = "info") -> None:
         self.loglevel = loglevel
+        self.profile: str | None = None
 
     @property
     def debug(self) -> bool:
@@ -43,7 +47,25 @@ class Context:
 @click.pass_context
 def cli(ctx: click.Context, loglevel: str) -> None:
     """nvc: neural video compression (DCVC-RT) from the command line."""
-    ctx.obj = Context(loglevel)
+    from nvcodec import numerics
+
+    if not isinstance(ctx.obj, Context):
+        ctx.obj = Context()
+    ctx.obj.loglevel = loglevel
+    # click has parsed the command line and named the command, and no command has imported torch yet
+    ctx.obj.profile = profile_for(ctx.invoked_subcommand)
+    numerics.prepare_environment(ctx.obj.profile)
+
+
+def profile_for(command: str | None) -> str:
+    """The numerics profile a command runs under.
+
+    Training produces no streams, so it runs on the machine's fastest kernels; everything that codes
+    uses the pinned default profile that streams record.
+    """
+    from nvcodec import numerics
+
+    return numerics.NATIVE.name if command == "train" else numerics.DEFAULT_PROFILE
 
 
 def _register() -> None:
@@ -68,17 +90,11 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> int:
-    from nvcodec import numerics
-
     args = sys.argv[1:] if argv is None else argv
-    # Training does not produce streams, so it runs on the machine's fastest kernels;
-    # everything that codes uses the pinned default profile.
-    command = next((a for a in args if not a.startswith("-")), None)
-    numerics.prepare_environment(numerics.NATIVE.name if command == "train" else numerics.DEFAULT_PROFILE)
-    debug = "--loglevel" in args and "debug" in args
+    state = Context()
     previous = _interrupt_on_signals()
     try:
-        cli.main(args=args, prog_name="nvc", standalone_mode=False)
+        cli.main(args=args, prog_name="nvc", standalone_mode=False, obj=state)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.Abort:
@@ -94,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"nvc: {exc.format_message()}", err=True)
         return exc.exit_code if exc.exit_code not in (0, 2) else EXIT_ERROR
     except NvcError as exc:
-        if debug:
+        if state.debug:
             raise
         click.echo(f"nvc: {exc}", err=True)
         return EXIT_ERROR
     except (OSError, ValueError) as exc:
-        if debug:
+        if state.debug:
             raise
         click.echo(f"nvc: {exc}", err=True)
         return EXIT_ERROR

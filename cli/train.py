@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 import click
+from nvcodec_cli import common
 
-DEFAULT_DATA = (
-    "video/compressed", "video/lossless/visp_cube_384x288_gray_80f.mkv",
-    "video/lossless/visp_mbt_cube_640x480_gray_218f.mkv", "video/lossless/visp_mire2_384x288_gray_501f.mkv",
-    "video/lossless/raft_sintel_1024x436_10f", "images/libjxl", "images/wikipedia_pd", "images/skimage",
-)
+from nvcodec.training.split import TRAINING_SOURCES
+
+#: the training split's sources under --data-root (one list, shared with the benchmarks and the split check)
+DEFAULT_DATA = TRAINING_SOURCES
 
 
 def _lock_run_folder(out: Path):
@@ -144,6 +144,7 @@ class TrainDisplay:
 @click.option("--bf16", is_flag=True,
               help="bfloat16 autocast (about 1.4x faster on CPUs with AMX, but latents lose precision; off by "
                    "default until its effect on quality is measured).")
+@common.loglevel_option
 @click.pass_obj
 def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoint_minutes, validate_every, device,
           export, name, source, intra_from, channels_last, threads, bf16) -> None:

@@ -21,7 +21,6 @@ from fractions import Fraction
 from typing import BinaryIO
 
 from nvcodec.bitstream import SpsUnit, Unit, read_units
-from nvcodec.codec.frames import Planes
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
 from nvcodec.codec.settings import CodingSettings
 from nvcodec.container import AudioPacket, Header, NvcReader, NvcWriter
@@ -29,6 +28,7 @@ from nvcodec.errors import ModelError, StreamError
 from nvcodec.io.audiorange import AudioWindow
 from nvcodec.io.sink import StreamDescription, VideoSink
 from nvcodec.io.source import VideoSource, exact_seconds
+from nvcodec.media import Planes
 from nvcodec.metrics import FrameQuality, frame_quality
 from nvcodec.models.bundle import CodecModel
 

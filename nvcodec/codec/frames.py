@@ -14,65 +14,19 @@ header does).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-#: the networks' total downsampling: frames are padded to a multiple of this
-FRAME_ALIGN = 16
-
-#: "420": chroma at half resolution both ways; "444": chroma at full resolution
-ChromaFormat = Literal["420", "444"]
-CHROMA_FORMATS: tuple[ChromaFormat, ...] = ("420", "444")
-
-
-@dataclass(frozen=True)
-class Planes:
-    """One 8-bit YCbCr frame; 4:2:0 chroma planes are ceil(h/2) x ceil(w/2), 4:4:4 ones h x w."""
-
-    y: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
-    chroma: ChromaFormat = "420"
-
-    @property
-    def height(self) -> int:
-        return int(self.y.shape[0])
-
-    @property
-    def width(self) -> int:
-        return int(self.y.shape[1])
-
-    def validate(self) -> None:
-        for name, plane in (("y", self.y), ("u", self.u), ("v", self.v)):
-            if plane.dtype != np.uint8 or plane.ndim != 2:
-                raise ValueError(f"plane {name} must be a 2-D uint8 array, got {plane.dtype} {plane.shape}")
-        if self.chroma not in CHROMA_FORMATS:
-            raise ValueError(f"chroma format must be one of {CHROMA_FORMATS}, got {self.chroma!r}")
-        ch, cw = chroma_size(self.height, self.width, self.chroma)
-        if self.u.shape != (ch, cw) or self.v.shape != (ch, cw):
-            raise ValueError(
-                f"chroma planes of a {self.width}x{self.height} frame must be {cw}x{ch}, "
-                f"got {self.u.shape[::-1]} and {self.v.shape[::-1]}"
-            )
-
-
-def chroma_size(height: int, width: int, chroma: ChromaFormat = "420") -> tuple[int, int]:
-    if chroma == "444":
-        return height, width
-    return (height + 1) // 2, (width + 1) // 2
-
-
-def padded_size(height: int, width: int, align: int = FRAME_ALIGN) -> tuple[int, int]:
-    return -(-height // align) * align, -(-width // align) * align
-
-
-def latent_size(height: int, width: int, factor: int) -> tuple[int, int]:
-    """Size of a latent at 1/factor resolution of an (unpadded) frame: rounded up."""
-    return -(-height // factor), -(-width // factor)
+from nvcodec.media import (  # noqa: F401 - the frame types, re-exported for the coding modules
+    CHROMA_FORMATS,
+    FRAME_ALIGN,
+    ChromaFormat,
+    Planes,
+    chroma_size,
+    latent_size,
+    padded_size,
+)
 
 
 def pad_replicate(x: torch.Tensor, height: int, width: int) -> torch.Tensor:

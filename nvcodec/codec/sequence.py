@@ -31,12 +31,10 @@ from nvcodec.entropy.gaussian import ScaleIndexer
 from nvcodec.entropy.rans import RansEncoder
 from nvcodec.entropy.tables import factorized_table, gaussian_table
 from nvcodec.errors import ConfigError, InputError, NumericsError, StreamError
+from nvcodec.media import MAX_DIMENSION
 from nvcodec.models.bundle import CodecModel
 from nvcodec.models.config import INTER_QP_COUNT, INTRA_QP_COUNT
 from nvcodec.numerics import default_profile_for, get_profile, pinned
-
-#: frames beyond this many pixels per side are refused before anything is allocated
-MAX_DIMENSION = 16384
 
 
 @dataclass(frozen=True)
@@ -75,8 +73,8 @@ class SequenceEncoder:
 
     def __init__(self, model: CodecModel, settings: CodingSettings, device: str = "auto",
                  reconstruct: bool = True) -> None:
-        self.block_skip = settings.block_skip_for(model.inter.cfg)
-        self.settings = settings.resolved(self.block_skip)
+        self.settings = settings.resolve(model.inter.cfg)
+        self.block_skip = bool(self.settings.block_skip)
         self.device = resolve_device(device)
         self.numerics = _numerics_for(self.device, settings.numerics if self.device.type == "cpu" else None)
         with pinned(self.numerics):

@@ -1,4 +1,9 @@
-"""Coding settings, validated once before an encoder exists."""
+"""Coding settings: checked when made, resolved against the model once, before an encoder exists.
+
+What the user asks for may leave two things to the model (whether P frames use block skip, and the
+P frames' qp); :meth:`CodingSettings.resolve` decides both in one place, and the encoder, the .nvc
+header, ``nvc info`` and the help text all take that one answer.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ class CodingSettings:
 
     qp runs 0..63 and, as in DCVC-RT, *higher is better quality*.  ``qp_p`` None
     puts the P frames ``P_QP_OFFSET`` under ``qp_i`` (``P_QP_OFFSET_BLOCK_SKIP`` with block
-    skip; floored at 0; the encoder writes the qp it chose into its settings).  P frames add
+    skip; floored at 0), decided by :meth:`resolve`.  P frames add
     the hierarchical shift (+8, +4, 0 by position in each group of 8), so their
     coded qp reaches 71.  ``intra_period`` -1 means a single I frame;
     ``reset_interval`` 0 disables the periodic pixel-domain reference reset.
@@ -78,17 +83,26 @@ class CodingSettings:
             raise ConfigError("numerics", self.numerics, f"one of {', '.join(PROFILES)}")
 
     @property
-    def base_qp_p(self) -> int:
-        return max(0, self.qp_i - P_QP_OFFSET) if self.qp_p is None else self.qp_p
+    def is_resolved(self) -> bool:
+        return self.qp_p is not None and self.block_skip is not None
 
-    def resolved(self, block_skip: bool) -> CodingSettings:
-        """These settings with the P qp the encoder uses filled in (block skip moves the default)."""
-        if self.qp_p is not None:
-            return self
-        return dataclasses.replace(self, qp_p=max(0, self.qp_i - default_p_offset(block_skip)))
+    @property
+    def base_qp_p(self) -> int:
+        """The P frames' base qp; only resolved settings have one (the default depends on the model)."""
+        if self.qp_p is None:
+            raise ConfigError("qp_p", None, "settings resolved against a model first (CodingSettings.resolve)")
+        return self.qp_p
+
+    def resolve(self, inter_config) -> CodingSettings:
+        """These settings as a model with this P-frame config codes them: block skip decided, P qp filled in."""
+        block_skip = self.block_skip_for(inter_config)
+        qp_p = max(0, self.qp_i - default_p_offset(block_skip)) if self.qp_p is None else self.qp_p
+        return dataclasses.replace(self, qp_p=qp_p, block_skip=block_skip)
 
     def block_skip_for(self, inter_config) -> bool:
-        """Whether a sequence coded with these settings by a model with this P-frame config skips blocks."""
+        """Whether a sequence coded with these settings by a model with this P-frame config skips blocks:
+        by default with nvc's own models (whose P frames blend in the previous decoded frame), never with
+        DCVC-RT's, whose streams keep DCVC-RT's syntax."""
         return bool(inter_config.reference_skip) if self.block_skip is None else self.block_skip
 
     def use_two_ec(self, height: int, width: int) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nvcodec.codec.frames import Planes
+from nvcodec.media import Planes
 
 __all__ = ["KB", "KR", "rgb_to_ycbcr444", "ycbcr444_to_rgb"]
 

@@ -21,13 +21,19 @@ import enum
 import math
 import struct
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
-from nvcodec.codec.frames import CHROMA_FORMATS, ChromaFormat
-from nvcodec.codec.sequence import MAX_DIMENSION
 from nvcodec.codec.settings import CodingSettings
 from nvcodec.errors import StreamError
+from nvcodec.media import (  # noqa: F401 - the audio and colour types are part of the container's API
+    CHROMA_FORMATS,
+    MAX_DIMENSION,
+    AudioPacket,
+    AudioTrack,
+    ChromaFormat,
+    ColorInfo,
+)
 
 SIGNATURE = b"\x8bNVC\r\n\x1a\n"
 VERSION = (1, 0)
@@ -79,19 +85,6 @@ def chunk_bytes(tag: Tag, body: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
-class ColorInfo:
-    """Colour description, as FFmpeg's enum values (ISO/IEC 23091-4 code points; range: 0 unknown, 1 limited, 2 full).
-
-    2 means "unspecified" for matrix, primaries and transfer, as in H.273.
-    """
-
-    matrix: int = 2
-    range: int = 0
-    primaries: int = 2
-    transfer: int = 2
-
-
-@dataclass(frozen=True)
 class Header:
     """Everything a decoder must know before the first packet."""
 
@@ -112,17 +105,6 @@ class Header:
 
 
 @dataclass(frozen=True)
-class AudioTrack:
-    """One passed-through audio stream; ``params`` is what a muxer needs to write it again."""
-
-    codec: str
-    sample_rate: int
-    channels: int
-    time_base: Fraction
-    params: bytes = field(repr=False, default=b"")
-
-
-@dataclass(frozen=True)
 class VideoPacket:
     index: int  # frame number, display order
     pts: int
@@ -130,16 +112,6 @@ class VideoPacket:
     intra: bool
     units: bytes  # DCVC-RT units: SPS units (if any) then one frame unit
     offset: int = -1  # byte offset of the chunk in the file, when known
-
-
-@dataclass(frozen=True)
-class AudioPacket:
-    track: int
-    pts: int | None
-    dts: int | None
-    duration: int
-    keyframe: bool
-    data: bytes
 
 
 @dataclass(frozen=True)

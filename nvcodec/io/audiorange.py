@@ -30,7 +30,7 @@ import dataclasses
 from collections.abc import Sequence
 from fractions import Fraction
 
-from nvcodec.container.format import AudioPacket
+from nvcodec.media import AudioPacket
 
 
 class AudioWindow:

@@ -28,11 +28,10 @@ from typing import BinaryIO
 import av
 import numpy as np
 
-from nvcodec.codec.frames import ChromaFormat, Planes
 from nvcodec.color import ycbcr444_to_rgb
-from nvcodec.container.format import AudioPacket, AudioTrack, ColorInfo
 from nvcodec.errors import ConfigError
 from nvcodec.io.source import set_codec_threads
+from nvcodec.media import AudioPacket, AudioTrack, ChromaFormat, ColorInfo, Planes
 
 log = logging.getLogger("nvcodec.io")
 

@@ -31,11 +31,10 @@ from typing import BinaryIO, Literal
 import av
 import numpy as np
 
-from nvcodec.codec.frames import ChromaFormat, Planes
 from nvcodec.color import rgb_to_ycbcr444
-from nvcodec.container.format import AudioPacket, AudioTrack, ColorInfo
 from nvcodec.errors import ConfigError, InputError
 from nvcodec.io.audiorange import AudioWindow
+from nvcodec.media import AudioPacket, AudioTrack, ChromaFormat, ColorInfo, Planes
 
 log = logging.getLogger("nvcodec.io")
 
@@ -354,3 +353,82 @@ def _packed(frame: av.VideoFrame, channels: int) -> np.ndarray:
 def open_source(path: str | BinaryIO, opts: InputOptions | None = None) -> VideoSource:
     """Open ``path`` (a file, a raw .yuv, a PNG pattern or folder, or a binary stream of y4m)."""
     return VideoSource(path, opts or InputOptions())
+
+
+class DecodedPicture:
+    """One decoded frame of a :class:`PictureReader`, held until its reader asks for planes.
+
+    Its size and pixel format come first, so that a reader that scales by size (training halves wide
+    frames) decides before paying for a conversion, and skipped frames cost no conversion at all.
+    """
+
+    def __init__(self, frame: av.VideoFrame) -> None:
+        self._frame = frame
+
+    @property
+    def width(self) -> int:
+        return int(self._frame.width)
+
+    @property
+    def height(self) -> int:
+        return int(self._frame.height)
+
+    @property
+    def pix_fmt(self) -> str:
+        return str(self._frame.format.name)
+
+    def yuv420(self, width: int | None = None, height: int | None = None, interpolation: str | None = None,
+               keep: tuple[str, ...] = ("yuv420p", "yuvj420p")) -> Planes:
+        """8-bit 4:2:0 planes at ``width`` x ``height`` (default: the frame's own size, odd sizes kept).
+
+        Formats in ``keep`` at their own size give their samples unchanged (full-range yuvj420p
+        included: a decoded JPEG is compared sample for sample with what was coded); everything
+        else goes through swscale with its defaults and ``interpolation`` (PyAV's name; None: its
+        default), which for RGB input means the BT.601 matrix at limited range, and for gray
+        neutral chroma.
+        """
+        frame = self._frame
+        w = frame.width if width is None else width
+        h = frame.height if height is None else height
+        if frame.format.name not in keep or (w, h) != (frame.width, frame.height):
+            frame = frame.reformat(width=w, height=h, format="yuv420p", interpolation=interpolation)
+        return Planes(*(_plane(p) for p in frame.planes[:3]))
+
+
+class PictureReader:
+    """The frames of a video or image file for evaluation and training, converted the way they always were.
+
+    :class:`VideoSource` is the transcoder's reader: it converts RGB with BT.709 and records that in
+    the stream.  Evaluation results and the training data were made with swscale's own default
+    (BT.601) instead, and changing that would move every BD-rate on RGB stills and shift what the
+    models learn from, so their conversion stays theirs (:meth:`DecodedPicture.yuv420`), read here
+    through the same opening, threading and error handling as every other input.  ``rate`` is the
+    frame rate the stream states (None when it states none).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.name = os.fspath(path)
+        self._container = _open_container(self.name, InputOptions())
+        if not self._container.streams.video:
+            self._container.close()
+            raise InputError(f"{self.name}: no video stream")
+        self._video = self._container.streams.video[0]
+        set_codec_threads(self._video.codec_context, None)
+        rate = self._video.average_rate or self._video.guessed_rate
+        self.rate: Fraction | None = Fraction(rate) if rate else None
+
+    def __enter__(self) -> PictureReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __iter__(self) -> Iterator[DecodedPicture]:
+        try:
+            for frame in self._container.decode(self._video):
+                yield DecodedPicture(frame)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{self.name}: cannot decode ({_why(exc)})") from None

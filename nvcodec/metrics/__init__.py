@@ -1,7 +1,7 @@
 """Quality and rate measures as DCVC-RT reports them: PSNR per plane, PSNR-YUV 6:1:1, BD-rate.
 
 Nothing here imports torch: the measures work on any objects with uint8 ``y``,
-``u`` and ``v`` arrays (:class:`nvcodec.codec.frames.Planes` among them), so
+``u`` and ``v`` arrays (:class:`nvcodec.media.Planes` among them), so
 evaluation of the baseline codecs never pays for loading the networks.
 """
 

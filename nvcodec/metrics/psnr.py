@@ -23,7 +23,7 @@ YUV_WEIGHTS = (6.0, 1.0, 1.0)
 
 
 class PlanarFrame(Protocol):
-    """Anything with three uint8 planes, such as :class:`nvcodec.codec.frames.Planes`."""
+    """Anything with three uint8 planes, such as :class:`nvcodec.media.Planes`."""
 
     y: np.ndarray
     u: np.ndarray

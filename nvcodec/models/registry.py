@@ -15,14 +15,13 @@ streams record to name the model that coded them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
 
 from nvcodec.errors import ModelError
 from nvcodec.models.bundle import CodecModel, _finish, load_model, synthetic_model
+from nvcodec.models.catalog import DEFAULT_MODEL, REGISTRY, ModelInfo, list_models, packaged_path
 from nvcodec.models.checkpoint import load_into, load_untrusted
 from nvcodec.models.config import get_config
 from nvcodec.models.inter import InterModel
@@ -30,36 +29,8 @@ from nvcodec.models.intra import IntraModel
 from nvcodec.models.lambdas import LAMBDA_MAX_NARROW, check_lambda_max
 
 FORMAT_TAG = "nvc-model-1"
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    config: str
-    file: str  # file name inside nvcodec/weights
-    sha256: str
-    description: str
-
-
-#: the shipped models; the first is the default
-REGISTRY: tuple[ModelInfo, ...] = (
-    ModelInfo(
-        name="nvc-compact",
-        config="compact-skip",
-        file="nvc-compact.pt",
-        sha256="b2f6feee22fd2b2148ce8fe24b87ed55c81e633d8b417e1744e6382339f5e959",
-        description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
-    ),
-)
-DEFAULT_MODEL = "nvc-compact"
-
-
-def list_models() -> list[ModelInfo]:
-    return list(REGISTRY)
-
-
-def _packaged_path(info: ModelInfo) -> Path:
-    return Path(str(resources.files("nvcodec.weights").joinpath(info.file)))
+__all__ = ["DEFAULT_MODEL", "REGISTRY", "FORMAT_TAG", "ModelInfo", "list_models", "load_model_file", "resolve_model",
+           "save_model_file"]
 
 
 def save_model_file(model: CodecModel, path: str | os.PathLike[str], half: bool = True) -> None:
@@ -96,7 +67,7 @@ def resolve_model(spec: str | None = None) -> CodecModel:
     spec = spec or DEFAULT_MODEL
     for info in REGISTRY:
         if spec == info.name:
-            model = load_model_file(_packaged_path(info), name=info.name)
+            model = load_model_file(packaged_path(info), name=info.name)
             if model.sha256 != info.sha256:
                 raise ModelError(f"shipped weights of {info.name} do not match their registered sha256")
             return model

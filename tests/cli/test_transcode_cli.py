@@ -167,10 +167,13 @@ def test_pipes_both_ways(media, tmp_path):
     assert "W33 H17" in header and f"F{FPS}:1" in header and len(frames) == 3
 
 
-def test_models_lists_something(nvc):
+def test_models_lists_the_shipped_models_and_the_published_one(nvc):
     code, out, _ = nvc("models", "--json")
     doc = json.loads(out)
-    assert code == 0 and "tiny" in doc["configs"]
+    names = [m["name"] for m in doc["models"]]
+    assert code == 0 and names[0] == "nvc-compact" and doc["models"][0]["default"] and "dcvc-rt" in names
+    # experiments and test configs are not the product's
+    assert doc["configs"] == ["compact-skip", "dcvc-rt"]
 
 
 def test_preset_and_override(media, nvc, tmp_path):

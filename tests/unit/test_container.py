@@ -10,7 +10,8 @@ import pytest
 from nvcodec.codec.settings import P_QP_OFFSET, CodingSettings
 from nvcodec.container import AudioPacket, AudioTrack, ColorInfo, Header, NvcReader, NvcWriter, VideoPacket
 from nvcodec.container import format as fmt
-from nvcodec.errors import StreamError, TruncatedStreamError
+from nvcodec.errors import ConfigError, StreamError, TruncatedStreamError
+from nvcodec.models.config import get_config
 
 HEADER = Header("synthetic-tiny-seed1", "ab" * 32, "tiny", "cpu-avx2-t2", 33, 17, "420", ColorInfo(1, 1, 1, 1),
                 Fraction(30000, 1001), Fraction(1, 90000), None,
@@ -88,7 +89,7 @@ def test_round_trip(pipe):
 
 
 def test_skip_threshold_none_and_auto_two_ec_survive():
-    header = Header(**{**HEADER.__dict__, "settings": CodingSettings(skip_threshold=None), "audio_tracks": 0})
+    header = Header(**{**HEADER.__dict__, "settings": CodingSettings(qp_p=20, skip_threshold=None), "audio_tracks": 0})
     out = io.BytesIO()
     NvcWriter(out, header).close()
     settings = NvcReader(io.BytesIO(out.getvalue())).header.settings
@@ -103,9 +104,13 @@ def _header_settings(settings: CodingSettings) -> CodingSettings:
 
 
 def test_the_header_records_the_p_qp_the_stream_was_coded_with(monkeypatch):
-    assert _header_settings(CodingSettings(qp_i=40)).qp_p == 40 - P_QP_OFFSET
-    assert _header_settings(CodingSettings(qp_i=5)).qp_p == 0
+    plain = get_config("tiny").inter  # no pixel gate: no block skip, P frames 12 under
+    assert _header_settings(CodingSettings(qp_i=40).resolve(plain)).qp_p == 40 - P_QP_OFFSET
+    assert _header_settings(CodingSettings(qp_i=5).resolve(plain)).qp_p == 0
     assert _header_settings(CodingSettings(qp_i=40, qp_p=45)).qp_p == 45
+    # the default P qp depends on the model, so settings that were never resolved cannot be written
+    with pytest.raises(ConfigError, match="resolved"):
+        _header_settings(CodingSettings(qp_i=40))
     # streams from before the offset wrote 255 for "the same as qp_i", and were coded so
     monkeypatch.setattr(CodingSettings, "base_qp_p", property(lambda s: fmt.LEGACY_SAME_QP))
     legacy = _header_settings(CodingSettings(qp_i=40))

@@ -83,17 +83,19 @@ def test_lookup_uses_the_folder_packaged_with_nvcodec(monkeypatch):
 
 
 def test_a_built_package_finds_its_presets_without_the_repository(tmp_path):
-    """What `pip install .` puts in site-packages (setuptools' build_py, from pyproject.toml) holds every preset,
+    """What `pip install .` puts in site-packages (setuptools' build_py, through setup.py) holds every preset,
     and nvcodec imported from there, away from the checkout, loads them by name."""
     repo = Path(__file__).resolve().parents[2]
     lib = tmp_path / "lib"
-    build = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "egg_info",
+    build = subprocess.run([sys.executable, "setup.py", "-q", "egg_info",
                             "--egg-base", str(tmp_path), "build_py", "--build-lib", str(lib)],
                            cwd=repo, capture_output=True, text=True, timeout=120)
     assert build.returncode == 0, build.stderr
     shipped = sorted(p.name for p in (lib / "nvcodec" / "_presets").iterdir())
     assert shipped == sorted(p.name for p in (repo / "presets").glob("*.toml"))
     assert not (lib / "nvcodec" / "_presets").is_symlink()
+    # the command line installs under a name of its own, never as a top-level package called `cli`
+    assert (lib / "nvcodec_cli" / "main.py").is_file() and not (lib / "cli").exists()
     env = {k: v for k, v in os.environ.items() if k not in ("NVC_PRESETS", "PYTHONPATH")}
     env["PYTHONPATH"] = str(lib)
     probe = ("import nvcodec.presets as p; print(p.__file__); print(p.preset_dir()); "
