@@ -27,7 +27,6 @@ import torch
 
 from nvcodec.codec.frames import Planes
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
-from nvcodec.codec.settings import CodingSettings
 from nvcodec.entropy.tables import gaussian_table
 from nvcodec.errors import NvcError, StreamError
 from nvcodec.models.bundle import CodecModel, synthetic_model
@@ -35,6 +34,7 @@ from nvcodec.models.checkpoint import load_into, unwrap_state_dict
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
 from nvcodec.models.synthetic import synthetic_state_dict
+from nvcodec.settings import CodingSettings
 
 _MAX_JSON_BYTES = 16 << 20
 _MAX_CASE_BYTES = 256 << 20

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from nvcodec.codec.settings import QP_MAX, CodingSettings
 from nvcodec.errors import ConfigError
+from nvcodec.settings import QP_MAX, CodingSettings
 
 #: where the shipped presets live inside the package: ``nvcodec/_presets`` is a link to the repository's
 #: top-level presets/ folder, copied into wheels as package data, so one lookup serves a checkout, an

@@ -22,7 +22,6 @@ from typing import BinaryIO
 
 from nvcodec.bitstream import SpsUnit, Unit, read_units
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
-from nvcodec.codec.settings import CodingSettings
 from nvcodec.container import AudioPacket, Header, NvcReader, NvcWriter
 from nvcodec.errors import ModelError, StreamError
 from nvcodec.io.audiorange import AudioWindow
@@ -31,6 +30,7 @@ from nvcodec.io.source import VideoSource, exact_seconds
 from nvcodec.media import Planes
 from nvcodec.metrics import FrameQuality, frame_quality
 from nvcodec.models.bundle import CodecModel
+from nvcodec.settings import CodingSettings
 
 log = logging.getLogger("nvcodec.transcode")
 

@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 
 from nvcodec.codec.frames import Planes  # noqa: E402
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder  # noqa: E402
-from nvcodec.codec.settings import CodingSettings  # noqa: E402
 from nvcodec.models.registry import DEFAULT_MODEL, resolve_model  # noqa: E402
+from nvcodec.settings import CodingSettings  # noqa: E402
 
 
 def clip(frames: int = 4, height: int = 71, width: int = 99) -> list[Planes]:

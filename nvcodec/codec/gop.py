@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nvcodec.bitstream import FrameType
-from nvcodec.codec.settings import CodingSettings
 from nvcodec.models.config import P_QP_SHIFTS
+from nvcodec.settings import CodingSettings
 
 #: position in each group of 8 frames -> index into P_QP_SHIFTS
 _SHIFT_INDEX = (0, 1, 0, 2, 0, 2, 0, 2)

@@ -25,7 +25,6 @@ from nvcodec.codec import frame_coding as fc
 from nvcodec.codec.device import resolve_device
 from nvcodec.codec.frames import CHROMA_FORMATS, ChromaFormat, Planes, planes_to_tensor, tensor_to_planes
 from nvcodec.codec.gop import FramePlan, plan_frame
-from nvcodec.codec.settings import CodingSettings
 from nvcodec.entropy.context import MaskCache
 from nvcodec.entropy.gaussian import ScaleIndexer
 from nvcodec.entropy.rans import RansEncoder
@@ -35,6 +34,7 @@ from nvcodec.media import MAX_DIMENSION
 from nvcodec.models.bundle import CodecModel
 from nvcodec.models.config import INTER_QP_COUNT, INTRA_QP_COUNT
 from nvcodec.numerics import default_profile_for, get_profile, pinned
+from nvcodec.settings import CodingSettings
 
 
 @dataclass(frozen=True)

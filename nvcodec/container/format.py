@@ -24,7 +24,6 @@ import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 
-from nvcodec.codec.settings import CodingSettings
 from nvcodec.errors import StreamError
 from nvcodec.media import (  # noqa: F401 - the audio and colour types are part of the container's API
     CHROMA_FORMATS,
@@ -34,6 +33,7 @@ from nvcodec.media import (  # noqa: F401 - the audio and colour types are part 
     ChromaFormat,
     ColorInfo,
 )
+from nvcodec.settings import CodingSettings
 
 SIGNATURE = b"\x8bNVC\r\n\x1a\n"
 VERSION = (1, 0)

@@ -5,8 +5,8 @@ import pytest
 
 from nvcodec.codec.frames import Planes, planes_to_tensor, tensor_to_planes
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
-from nvcodec.codec.settings import CodingSettings
 from nvcodec.color import rgb_to_ycbcr444, ycbcr444_to_rgb
+from nvcodec.settings import CodingSettings
 from tests.unit.tiny import tiny_model
 
 

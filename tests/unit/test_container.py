@@ -7,11 +7,11 @@ from fractions import Fraction
 
 import pytest
 
-from nvcodec.codec.settings import P_QP_OFFSET, CodingSettings
 from nvcodec.container import AudioPacket, AudioTrack, ColorInfo, Header, NvcReader, NvcWriter, VideoPacket
 from nvcodec.container import format as fmt
 from nvcodec.errors import ConfigError, StreamError, TruncatedStreamError
 from nvcodec.models.config import get_config
+from nvcodec.settings import P_QP_OFFSET, CodingSettings
 
 HEADER = Header("synthetic-tiny-seed1", "ab" * 32, "tiny", "cpu-avx2-t2", 33, 17, "420", ColorInfo(1, 1, 1, 1),
                 Fraction(30000, 1001), Fraction(1, 90000), None,

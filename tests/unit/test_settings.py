@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nvcodec.codec.settings import P_QP_OFFSET, P_QP_OFFSET_BLOCK_SKIP, CodingSettings
 from nvcodec.errors import ConfigError
 from nvcodec.models.config import get_config
+from nvcodec.settings import P_QP_OFFSET, P_QP_OFFSET_BLOCK_SKIP, CodingSettings
 
 
 def test_the_default_p_qp_is_decided_by_the_model():
