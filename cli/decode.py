@@ -45,20 +45,16 @@ def decode(obj, input_path: str, output: str, codec, crf, frames, start, duratio
 
     from nvcodec import transcode
     from nvcodec.container import NvcReader
-    from nvcodec.errors import InputError, ModelError, TruncatedStreamError
+    from nvcodec.errors import InputError, TruncatedStreamError
     from nvcodec.io import OutputOptions, open_sink
+    from nvcodec.models.registry import resolve_stream_model
 
     with common.open_nvc_input(input_path) as source:
         reader = NvcReader(source)
         header = reader.header
-        spec = model or transcode.spec_for_stream_model(header.model_name)
-        try:
-            codec_model = common.load_model(spec)
-        except ModelError as exc:
-            if model is None:
-                raise ModelError(f"the stream needs model {header.model_name!r} "
-                                f"(sha256 {header.model_sha256[:16]}…), which nvc cannot load: {exc}") from None
-            raise
+        # the file names its model, but only the user names files: a stream's model name is looked up
+        # among the shipped and synthetic models, never opened as a path
+        codec_model = common.load_model(model) if model else resolve_stream_model(header.model_name)
         transcode.check_model(header, codec_model)
         common.apply_threads(threads)
         total = header.frame_count if header.frame_count is not None else None

@@ -104,25 +104,38 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("nvc: interrupted", err=True)
         return EXIT_INTERRUPTED
     except click.UsageError as exc:
-        click.echo(f"nvc: {exc.format_message()}", err=True)
+        click.echo(f"nvc: {one_line(exc.format_message())}", err=True)
         return EXIT_ERROR
     except click.ClickException as exc:
-        click.echo(f"nvc: {exc.format_message()}", err=True)
+        click.echo(f"nvc: {one_line(exc.format_message())}", err=True)
         return exc.exit_code if exc.exit_code not in (0, 2) else EXIT_ERROR
-    except NvcError as exc:
+    except (NvcError, OSError, ValueError) as exc:
         if state.debug:
             raise
-        click.echo(f"nvc: {exc}", err=True)
+        click.echo(f"nvc: {one_line(str(exc))}", err=True)
         return EXIT_ERROR
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # the last-resort net: a bug must still end in one line and exit 1
         if state.debug:
             raise
-        click.echo(f"nvc: {exc}", err=True)
+        detail = one_line(str(exc)) or "no message"
+        click.echo(f"nvc: internal error: {type(exc).__name__}: {detail}; run with --loglevel debug for the "
+                   "traceback", err=True)
         return EXIT_ERROR
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 0
+
+
+#: an error line longer than this is cut: torch and FFmpeg can put a whole report in one message
+MAX_MESSAGE = 400
+
+
+def one_line(message: str) -> str:
+    """A message folded onto one line: torch's and FFmpeg's messages span several (stack frames,
+    hints), and scripts read nvc's errors one line per failure."""
+    text = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 def _interrupt_on_signals() -> dict[int, Callable[[int, FrameType | None], object] | int | None]:

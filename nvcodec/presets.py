@@ -129,6 +129,8 @@ def load_preset(spec: str) -> Preset:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError("preset", str(path), f"valid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses once per nesting level; no preset nests deeper than 3
+        raise ConfigError("preset", str(path), "TOML nested a few levels deep at most") from None
     return parse_preset(doc, path.stem, str(path))
 
 

@@ -14,6 +14,8 @@ from nvcodec.errors import ConfigError
 from nvcodec.numerics import DEFAULT_PROFILE, PROFILES
 
 QP_MAX = 63
+I32_MAX = (1 << 31) - 1
+U32_MAX = (1 << 32) - 1
 #: above this many pixels the encoder splits every symbol array over two rANS coders
 TWO_EC_PIXELS = 1280 * 720
 DEFAULT_SKIP_THRESHOLD = 0.12
@@ -29,6 +31,10 @@ P_QP_OFFSET = 12
 #: training-split clips, whole-sequence BD-rate against 12: offset 18 -1.9 % / -1.0 % / -0.7 % and
 #: 24 -4.4 % / -2.3 % / -2.0 % over 21 / 64 / 150 frames; 30 against 24 over 64 frames -0.4 %)
 P_QP_OFFSET_BLOCK_SKIP = 24
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def default_p_offset(block_skip: bool) -> int:
@@ -65,21 +71,28 @@ class CodingSettings:
     block_skip: bool | None = None
 
     def __post_init__(self) -> None:
+        # every field is checked against the type and the field size the .nvc header stores it in
+        # (qp u8, intra_period i32, reset_interval u32, skip_threshold f64), so a setting that passes
+        # here can always be written, and one that cannot fails here with its name
         for key in ("qp_i", "qp_p"):
             value = getattr(self, key)
             if value is None and key == "qp_p":
                 continue
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= QP_MAX:
+            if not _is_int(value) or not 0 <= value <= QP_MAX:
                 raise ConfigError(key, value, f"an integer 0..{QP_MAX} (higher is better quality)")
-        if not isinstance(self.intra_period, int) or not (self.intra_period == -1 or self.intra_period >= 1):
-            raise ConfigError("intra_period", self.intra_period, "-1 (one I frame) or a period >= 1")
-        if not isinstance(self.reset_interval, int) or self.reset_interval < 0:
-            raise ConfigError("reset_interval", self.reset_interval, "an integer >= 0 (0 disables resets)")
-        if self.skip_threshold is not None and not (0.0 <= float(self.skip_threshold) < 16.0):
-            raise ConfigError("skip_threshold", self.skip_threshold, "None or a scale in [0, 16)")
+        if not _is_int(self.intra_period) or not (self.intra_period == -1 or 1 <= self.intra_period <= I32_MAX):
+            raise ConfigError("intra_period", self.intra_period, f"-1 (one I frame) or a period 1..{I32_MAX}")
+        if not _is_int(self.reset_interval) or not 0 <= self.reset_interval <= U32_MAX:
+            raise ConfigError("reset_interval", self.reset_interval, f"an integer 0..{U32_MAX} (0 disables resets)")
+        if self.two_ec is not None and not isinstance(self.two_ec, bool):
+            raise ConfigError("two_ec", self.two_ec, "None (by frame size), true or false")
+        skip = self.skip_threshold
+        if skip is not None and (isinstance(skip, bool) or not isinstance(skip, (int, float))
+                                 or not 0.0 <= float(skip) < 16.0):
+            raise ConfigError("skip_threshold", skip, "None or a scale in [0, 16)")
         if not (self.block_skip is None or isinstance(self.block_skip, bool)):
-            raise ConfigError("block_skip", self.block_skip, "None (by model), True or False")
-        if self.numerics not in PROFILES:
+            raise ConfigError("block_skip", self.block_skip, "None (by model), true or false")
+        if not isinstance(self.numerics, str) or self.numerics not in PROFILES:
             raise ConfigError("numerics", self.numerics, f"one of {', '.join(PROFILES)}")
 
     @property

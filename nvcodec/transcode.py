@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,12 +86,6 @@ def encode(source: VideoSource, out: BinaryIO, model: CodecModel, settings: Codi
 
 
 # --- decoding --------------------------------------------------------------------------------------------------
-
-
-def spec_for_stream_model(name: str) -> str:
-    """The ``--model`` spec that names a stream's recorded model (synthetic models record a derived name)."""
-    m = re.fullmatch(r"synthetic-(.+)-seed(\d+)", name)
-    return f"synthetic:{m.group(1)}:{m.group(2)}" if m else name
 
 
 def check_model(header: Header, model: CodecModel) -> None:

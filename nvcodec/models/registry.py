@@ -15,13 +15,14 @@ streams record to name the model that coded them.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import torch
 
 from nvcodec.errors import ModelError
 from nvcodec.models.bundle import CodecModel, _finish, load_model, synthetic_model
-from nvcodec.models.catalog import DEFAULT_MODEL, REGISTRY, ModelInfo, list_models, packaged_path
+from nvcodec.models.catalog import DEFAULT_MODEL, REGISTRY, ModelInfo, find_model, list_models, packaged_path
 from nvcodec.models.checkpoint import load_into, load_untrusted
 from nvcodec.models.config import get_config
 from nvcodec.models.inter import InterModel
@@ -30,7 +31,7 @@ from nvcodec.models.lambdas import LAMBDA_MAX_NARROW, check_lambda_max
 
 FORMAT_TAG = "nvc-model-1"
 __all__ = ["DEFAULT_MODEL", "REGISTRY", "FORMAT_TAG", "ModelInfo", "list_models", "load_model_file", "resolve_model",
-           "save_model_file"]
+           "resolve_stream_model", "save_model_file"]
 
 
 def save_model_file(model: CodecModel, path: str | os.PathLike[str], half: bool = True) -> None:
@@ -60,6 +61,22 @@ def load_model_file(path: str | os.PathLike[str], name: str | None = None) -> Co
     except ValueError as exc:
         raise ModelError(f"{str(path)!r}: {exc}") from None
     return _finish(name or str(obj.get("name") or path.stem), config, intra, inter, lambda_max)
+
+
+def resolve_stream_model(name: str) -> CodecModel:
+    """The model a stream names, looked up among the shipped and the synthetic models only.
+
+    The name comes from an untrusted file, so it never becomes a path: a stream coded with weights
+    from a file decodes only when the user passes that file (``--model``), whose hash must match.
+    """
+    if find_model(name) is not None:
+        return resolve_model(name)
+    m = re.fullmatch(r"synthetic-([a-z0-9][a-z0-9-]{0,63})-seed(\d{1,9})", name)
+    if m is not None:
+        return synthetic_model(int(m.group(2)), m.group(1))
+    shown = name if name.isprintable() and len(name) <= 80 else repr(name[:80])
+    raise ModelError(f"the stream names model {shown!r}, which is not a model nvc ships: decode it with "
+                     f"--model FILE, the weights it was coded with")
 
 
 def resolve_model(spec: str | None = None) -> CodecModel:

@@ -106,3 +106,27 @@ def test_a_built_package_finds_its_presets_without_the_repository(tmp_path):
     module, folder, loaded = run.stdout.splitlines()
     assert Path(module).is_relative_to(lib) and Path(folder) == lib / "nvcodec" / "_presets"
     assert loaded == "32 True"
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("[encode]\nintra_period = 9223372036854775807\n", "encode.intra_period"),
+    ("[encode]\nreset_interval = 4294967296\n", "encode.reset_interval"),
+    ("[encode]\ntwo_ec = 3\n", "encode.two_ec"),
+    ("[encode]\nblock_skip = 1\n", "encode.block_skip"),
+    ("[encode]\nskip_threshold = \"low\"\n", "encode.skip_threshold"),
+    ("[encode]\nnumerics = 5\n", "encode.numerics"),
+    ("[encode]\nqp = [[1]]\n", "encode.qp"),
+])
+def test_values_that_the_header_could_not_hold_are_refused_by_key(tmp_path, text, key):
+    path = tmp_path / "big.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_preset(str(path))
+    assert info.value.key == f"{path}: {key}"
+
+
+def test_deeply_nested_toml_is_one_error(tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 20000 + "]" * 20000 + "\n")
+    with pytest.raises(ConfigError, match="nested"):
+        load_preset(str(path))
