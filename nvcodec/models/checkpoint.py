@@ -64,8 +64,30 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     return unwrap_state_dict(load_untrusted(path))
 
 
+def check_state_dict(state: object, what: str = "model") -> Mapping[str, torch.Tensor]:
+    """``state`` as a state dict a model may take: names to dense real tensors, nothing else.
+
+    A file can carry any picklable tensor type through ``weights_only``; a sparse, quantized,
+    complex or meta tensor, or a plain number, would only fail later inside a network (or worse,
+    not fail), so each value's kind is checked before any model sees it.
+    """
+    if not isinstance(state, Mapping) or not state:
+        raise ModelError(f"the {what} is not a non-empty table of named tensors")
+    for key, value in state.items():
+        if not isinstance(key, str) or not key.isprintable() or len(key) > 256:
+            raise ModelError(f"the {what} has an entry whose name is not a short string: {str(key)[:40]!r}")
+        if not isinstance(value, torch.Tensor):
+            raise ModelError(f"the {what}'s entry {key!r} is a {type(value).__name__}, not a tensor")
+        if value.layout != torch.strided or value.is_quantized or value.is_meta:
+            raise ModelError(f"the {what}'s entry {key!r} is not a dense tensor ({value.layout})")
+        if value.is_complex() or not (value.is_floating_point() or value.dtype in (torch.int64, torch.int32)):
+            raise ModelError(f"the {what}'s entry {key!r} has dtype {value.dtype}, not a real number type")
+    return state
+
+
 def load_into(model: nn.Module, state: Mapping[str, torch.Tensor], what: str = "model") -> nn.Module:
     """``load_state_dict(strict=True)`` with a readable account of any mismatch."""
+    state = check_state_dict(state, what)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

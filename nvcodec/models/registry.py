@@ -53,14 +53,17 @@ def load_model_file(path: str | os.PathLike[str], name: str | None = None) -> Co
     obj = load_untrusted(path, "nvc model file")
     if not isinstance(obj, dict) or obj.get("format") != FORMAT_TAG:
         raise ModelError(f"{str(path)!r} is not an nvc model file (format tag missing)")
-    config = get_config(str(obj.get("config")))
-    intra = load_into(IntraModel(config.intra), obj["intra"], f"{config.name} intra model")
-    inter = load_into(InterModel(config.inter), obj["inter"], f"{config.name} inter model")
+    config_name, name_in_file = obj.get("config"), obj.get("name", "")
+    if not isinstance(config_name, str) or not isinstance(name_in_file, str) or len(name_in_file) > 255:
+        raise ModelError(f"{str(path)!r} is not an nvc model file (its config or name is not a short string)")
+    config = get_config(config_name)
+    intra = load_into(IntraModel(config.intra), obj.get("intra"), f"{config.name} intra model")
+    inter = load_into(InterModel(config.inter), obj.get("inter"), f"{config.name} inter model")
     try:  # absent from files written before it was recorded: those were trained at the narrow curve
         lambda_max = check_lambda_max(obj.get("lambda_max", LAMBDA_MAX_NARROW))
     except ValueError as exc:
         raise ModelError(f"{str(path)!r}: {exc}") from None
-    return _finish(name or str(obj.get("name") or path.stem), config, intra, inter, lambda_max)
+    return _finish(name or name_in_file or path.stem, config, intra, inter, lambda_max)
 
 
 def resolve_stream_model(name: str) -> CodecModel:

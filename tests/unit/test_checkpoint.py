@@ -73,3 +73,36 @@ def test_pickled_code_is_refused(tmp_path):
     torch.save({"state_dict": {"a": Evil()}}, path)
     with pytest.raises(ModelError):
         read_checkpoint(path)
+
+
+@pytest.mark.parametrize("content", [
+    {"format": "nvc-model-1", "config": "tiny"},  # no weights at all
+    {"format": "nvc-model-1", "config": "tiny", "intra": {"w": 1.0}, "inter": {}},
+    {"format": "nvc-model-1", "config": "tiny", "intra": [1, 2], "inter": {}},
+    {"format": "nvc-model-1", "config": 7, "intra": {}, "inter": {}},
+    {"format": "nvc-model-1", "config": "no-such-config", "intra": {}, "inter": {}},
+    {"format": "nvc-model-1", "config": "tiny", "name": ["x"], "intra": {}, "inter": {}},
+])
+def test_model_files_with_the_right_tag_and_wrong_content_are_model_errors(tmp_path, content):
+    from nvcodec.models.registry import load_model_file
+
+    path = tmp_path / "m.pt"
+    torch.save(content, path)
+    with pytest.raises(ModelError):
+        load_model_file(path)
+
+
+@pytest.mark.parametrize("make", [lambda t: t.to_sparse(), lambda t: t.to(torch.complex64), lambda t: t.bool(),
+                                  lambda t: t.to("meta")])
+def test_tensors_of_the_wrong_kind_are_refused_before_any_model_sees_them(tmp_path, make):
+    from nvcodec.models.bundle import synthetic_model
+    from nvcodec.models.registry import FORMAT_TAG, load_model_file
+
+    model = synthetic_model(1, "tiny")
+    intra = dict(model.intra.state_dict())
+    first = next(iter(intra))
+    intra[first] = make(intra[first])
+    path = tmp_path / "m.pt"
+    torch.save({"format": FORMAT_TAG, "config": "tiny", "intra": intra, "inter": model.inter.state_dict()}, path)
+    with pytest.raises(ModelError, match=first):
+        load_model_file(path)
