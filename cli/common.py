@@ -167,6 +167,12 @@ def check_input_output(input_path: str, output: str, overwrite: bool, no_overwri
         raise click.UsageError("--progress - and output - would share stdout")
 
 
+def check_duration(duration: float | None) -> None:
+    """``-t 0`` would write an empty file and report success: ffmpeg refuses it, so does nvc."""
+    if duration is not None and duration <= 0:
+        raise click.BadParameter(f"{duration:g} s selects nothing; give a positive duration", param_hint="-t")
+
+
 def open_nvc_input(input_path: str) -> BinaryIO:
     """An .nvc input as a binary stream: the file, or stdin for ``-``."""
     from nvcodec.errors import InputError

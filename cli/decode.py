@@ -9,9 +9,12 @@ from nvcodec_cli import common
 @click.command()
 @click.argument("input_path", metavar="INPUT")
 @click.argument("output", metavar="OUTPUT")
-@click.option("-c:v", "--codec", "codec", help="Video encoder for container outputs (default lossless: libx264 "
-              "qp 0 in mp4/mov/ts, ffv1 in mkv).")
-@click.option("--crf", type=click.IntRange(0, 63), help="Quality for lossy output codecs (x264's crf).")
+@click.option("-c:v", "--codec", "codec", help="Video encoder for container outputs (default: H.264 High 4:2:0 "
+              "at crf 16, visually lossless and playable everywhere, in mp4/mov/ts; lossless FFV1 in mkv).")
+@click.option("--crf", "-crf", "crf", type=click.IntRange(0, 63), help="Quality of the output encoder (x264's "
+              "crf); refused for encoders without one.")
+@click.option("--lossless", is_flag=True, help="Exact frames in mp4/mov/ts too (H.264 qp 0, High 4:4:4 "
+              "Predictive, which browsers do not play); y4m, .yuv, PNG and mkv are always exact.")
 @click.option("--frames", "-frames", "frames", type=click.IntRange(min=1), help="Decode at most N frames.")
 @click.option("--ss", "-ss", "start", type=common.TIME, default=0.0,
               help="Start at this time; seeks through the intra index when the input is a file.")
@@ -26,13 +29,14 @@ from nvcodec_cli import common
 @common.overwrite_options
 @common.loglevel_option
 @click.pass_obj
-def decode(obj, input_path: str, output: str, codec, crf, frames, start, duration, model, device, threads,
-           strict: bool, progress_to, overwrite: bool, no_overwrite: bool) -> None:
+def decode(obj, input_path: str, output: str, codec, crf, lossless: bool, frames, start, duration, model, device,
+           threads, strict: bool, progress_to, overwrite: bool, no_overwrite: bool) -> None:
     """Decode INPUT (.nvc, or - for stdin) to OUTPUT, cropped to the source size with its audio,
     colour description and timestamps.
 
     \b
-      nvc decode clip.nvc clip.mp4            (lossless H.264)
+      nvc decode clip.nvc clip.mp4            (H.264 that plays everywhere)
+      nvc decode clip.nvc clip.mkv            (lossless FFV1)
       nvc decode clip.nvc frames/%04d.png
       nvc decode clip.nvc - | ffplay -
     """
@@ -42,6 +46,7 @@ def decode(obj, input_path: str, output: str, codec, crf, frames, start, duratio
 
     common.setup_logging(obj.loglevel)
     common.check_input_output(input_path, output, overwrite, no_overwrite, progress_to)
+    common.check_duration(duration)
 
     from nvcodec import transcode
     from nvcodec.container import NvcReader
@@ -63,7 +68,8 @@ def decode(obj, input_path: str, output: str, codec, crf, frames, start, duratio
         show = obj.loglevel in ("info", "debug")
         progress = Progress("decoding", total, float(header.frame_rate), show, progress_to)
         sink = open_sink(sys.stdout.buffer if output == "-" else output, transcode.description(header, reader),
-                         OutputOptions(codec=codec, crf=crf, threads=threads))
+                         OutputOptions(codec=codec, crf=crf, threads=threads, lossless=lossless,
+                                       quiet=obj.loglevel in ("quiet", "error")))
         ok = False
         try:
             selection = transcode.DecodeRange(start=start, frames=frames, duration=duration)

@@ -56,6 +56,7 @@ def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_inte
 
     common.setup_logging(obj.loglevel)
     common.check_input_output(input_path, output, overwrite, no_overwrite, progress_to)
+    common.check_duration(duration)
 
     from nvcodec.presets import Preset, load_preset
 

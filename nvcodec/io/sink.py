@@ -3,9 +3,14 @@
 The kind of output follows the target: ``-`` or a binary stream gets y4m;
 ``.y4m`` y4m; ``.yuv`` raw planes; ``.rgb`` raw rgb24 (RGB mode); a name with a
 printf pattern (``%04d``) or ending in ``/`` a PNG sequence; anything else a
-container PyAV knows by its extension, with a lossless default codec (libx264
-at qp 0 for mp4/mov/ts, ffv1 for mkv/avi/nut, lossless VP9 for webm), so that
-decoding adds no loss.  ``-c:v`` and ``--crf`` choose otherwise.
+container PyAV knows by its extension.  mp4, mov and ts get what plays
+everywhere: H.264 High, 8-bit 4:2:0, at crf 16 (visually lossless); mkv, avi
+and nut get lossless FFV1 and webm lossless VP9, and ``lossless`` makes mp4,
+mov and ts exact too (x264 at qp 0).  ``-c:v`` and ``--crf`` choose otherwise.
+
+Output files are reproducible: the same frames give the same bytes whatever
+the machine's cores or ``threads`` (FFmpeg's bitexact muxing, and x264/x265
+at a fixed number of frame threads, which otherwise shapes their output).
 
 Files are written under a temporary name in the target's folder and renamed
 by :meth:`VideoSink.close`; :meth:`VideoSink.abort` removes them, so a failed
@@ -44,6 +49,14 @@ _LOSSLESS_DEFAULTS: dict[str, tuple[str, dict[str, str]]] = {
 #: lossless x264 at preset veryfast: a lossless file is as exact at any preset, and beside the neural decoder
 #: on two cores medium's extra search (3.7 % smaller files) cut 720p decoding from 5.2 to 3.9 fps
 _X264_LOSSLESS = ("libx264", {"qp": "0", "preset": "veryfast"})
+#: what mp4/mov/ts get by default: High profile 8-bit 4:2:0, which browsers and players decode, at a crf
+#: where x264's own loss sits well under nvc's (visually lossless)
+PLAYABLE_CRF = 16
+_X264_PLAYABLE = ("libx264", {"crf": str(PLAYABLE_CRF), "preset": "medium", "profile": "high"})
+#: frame threads of x264 and x265, fixed: their output depends on it, and it must not depend on the machine
+ENCODER_FRAME_THREADS = 4
+#: video encoders that take a crf; --crf with any other is refused rather than ignored
+CRF_ENCODERS = ("libx264", "libx265", "libvpx-vp9", "libvpx", "libaom-av1", "libsvtav1")
 #: muxers that store an audio packet starting before the first frame without shifting every stream
 _NEGATIVE_TS_OK = ("matroska", "webm", "mpegts")
 
@@ -65,7 +78,9 @@ class StreamDescription:
 class OutputOptions:
     codec: str | None = None  # -c:v
     crf: int | None = None
-    threads: int | None = None  # FFmpeg encoder threads (--threads); None lets FFmpeg choose
+    threads: int | None = None  # FFmpeg encoder threads (--threads) where they do not change the bytes
+    lossless: bool = False  # mp4/mov/ts: exact frames (x264 qp 0) instead of the playable default
+    quiet: bool = False  # silence the output encoder's own log (x265 prints a banner otherwise)
 
 
 def output_kind(target: str | BinaryIO) -> str:
@@ -145,15 +160,21 @@ class _FileSink(VideoSink):
     kind = "raw"
 
     def close(self) -> None:
-        self._out.flush()
-        if self._temp is not None:
-            self._out.close()
-            os.replace(self._temp, self._final)
-            self._temp = None
+        try:
+            self._out.flush()
+            if self._temp is not None:
+                self._out.close()
+                os.replace(self._temp, self._final)
+                self._temp = None
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self) -> None:
         if self._temp is not None:
-            self._out.close()
+            # closing flushes what is buffered, which fails again on a full disk: the file goes regardless
+            with contextlib.suppress(Exception):
+                self._out.close()
             self._temp.unlink(missing_ok=True)
             self._temp = None
 
@@ -268,10 +289,12 @@ class AvSink(VideoSink):
         self._temp = _temp_name(self._final)
         self._templates: list[av.container.InputContainer] = []
         try:
-            self._out = av.open(str(self._temp), "w")
+            # bitexact: no random segment UID (Matroska) or version strings, so the same frames give the same file
+            self._out = av.open(str(self._temp), "w", options={"fflags": "+bitexact"})
         except (ValueError, av.error.FFmpegError) as exc:
             self._temp.unlink(missing_ok=True)
-            raise ConfigError("output", target, f"a file name whose extension names a format ({exc})") from None
+            raise ConfigError("output", target, "a file name whose extension names a format "
+                                                f"({_cause(exc)})") from None
         try:
             self._setup(desc, opts)
         except BaseException:
@@ -286,33 +309,55 @@ class AvSink(VideoSink):
             # away from its source timestamps.  Matroska and MPEG-TS store it as it is (mp4 and mov through an
             # edit list, by themselves).
             self._out.options["avoid_negative_ts"] = "disabled"
-        codec, options = _LOSSLESS_DEFAULTS.get(fmt_name, _X264_LOSSLESS)
+        codec, options = _LOSSLESS_DEFAULTS.get(fmt_name, _X264_LOSSLESS if opts.lossless else _X264_PLAYABLE)
+        options = dict(options)
         if opts.codec:
-            codec, options = opts.codec, (dict(_X264_LOSSLESS[1]) if opts.codec == "libx264" else {})
-        if opts.crf is not None:  # a lossy file is for keeping: FFmpeg's default preset, not the fast lossless one
+            x264 = _X264_LOSSLESS if opts.lossless else _X264_PLAYABLE
+            codec, options = opts.codec, (dict(x264[1]) if opts.codec == "libx264" else {})
+        if opts.crf is not None:
+            if codec not in CRF_ENCODERS:
+                raise ConfigError("crf", opts.crf, f"an output whose video encoder takes a crf ({codec} has none; "
+                                                   f"choose one with -c:v, e.g. libx264)")
+            if opts.lossless:
+                raise ConfigError("crf", opts.crf, "no crf with --lossless")
+            # a lossy file is for keeping: FFmpeg's default preset, not the fast lossless one
             options = {k: v for k, v in options.items() if k not in ("qp", "lossless", "preset")}
             options["crf"] = str(opts.crf)
+        if desc.width % 2 or desc.height % 2:
+            options.pop("profile", None)  # odd sizes go out as 4:4:4, which High profile does not hold
+        if codec == "libx264":
+            options["x264-params"] = f"threads={ENCODER_FRAME_THREADS}"
+        elif codec == "libx265":
+            options["x265-params"] = (f"frame-threads={ENCODER_FRAME_THREADS}:"
+                                      f"log-level={'none' if opts.quiet else 'error'}")
         try:
             self._stream = self._out.add_stream(codec, rate=desc.frame_rate, options=options)
         except (ValueError, av.error.FFmpegError) as exc:
-            raise ConfigError("codec", codec, f"a video encoder this FFmpeg has and {fmt_name} takes ({exc})") from None
+            raise ConfigError("codec", codec, f"a video encoder this FFmpeg has and {fmt_name} takes "
+                                              f"({_cause(exc)})") from None
         formats = [f.name for f in (self._stream.codec_context.codec.video_formats or [])]
         odd = desc.width % 2 or desc.height % 2
-        wanted = ["yuv444p", "gbrp", "rgb24"] if desc.chroma == "444" else ["yuv420p", "yuv444p", "gbrp", "rgb24"]
-        if odd and codec.startswith("libx26") and desc.chroma == "420":
+        exact = opts.lossless or codec != "libx264" or "qp" in options
+        wanted = ["yuv444p", "gbrp", "rgb24"] if desc.chroma == "444" and exact else ["yuv420p", "yuv444p", "gbrp",
+                                                                                       "rgb24"]
+        if odd and codec.startswith("libx26"):
             wanted.remove("yuv420p")  # H.264/5 4:2:0 needs even sizes; repeat chroma into 4:4:4 instead
-            log.info("odd frame size: written as 4:4:4 (chroma repeated) since the codec needs even 4:2:0 sizes")
+            log.warning("odd frame size: written as 4:4:4 (chroma repeated), which fewer players decode, since "
+                        f"{codec} needs even sizes for 4:2:0")
         self._pix_fmt = next((f for f in wanted if not formats or f in formats), formats[0] if formats else "yuv420p")
         if self._pix_fmt not in wanted:
             log.warning(f"{codec} takes none of {', '.join(wanted)}: converting to {self._pix_fmt} (lossy)")
         cc = self._stream.codec_context
         set_codec_threads(cc, opts.threads)
+        cc.flags |= av.codec.context.Flags.bitexact
         cc.width, cc.height, cc.pix_fmt = desc.width, desc.height, self._pix_fmt
         self._stream.time_base = desc.time_base
         cc.time_base = desc.time_base
         rgb_out = self._pix_fmt in ("gbrp", "rgb24")
-        cc.color_range = 2 if rgb_out else desc.color.range
-        cc.colorspace = 0 if rgb_out else desc.color.matrix
+        # a 4:4:4 stream coded from RGB going out as 4:2:0 (the playable default) is converted through RGB
+        self._via_rgb = desc.chroma == "444" and self._pix_fmt == "yuv420p"
+        cc.color_range = 2 if rgb_out else 1 if self._via_rgb else desc.color.range
+        cc.colorspace = 0 if rgb_out else 1 if self._via_rgb else desc.color.matrix
         cc.color_primaries = desc.color.primaries
         cc.color_trc = desc.color.transfer
         self._audio_streams: list[av.stream.Stream | None] = []
@@ -338,6 +383,9 @@ class AvSink(VideoSink):
             frame = av.VideoFrame.from_ndarray(_to_rgb(planes, self.desc.color), format="rgb24")
             if self._pix_fmt != "rgb24":
                 frame = frame.reformat(format=self._pix_fmt)
+        elif self._via_rgb:
+            frame = av.VideoFrame.from_ndarray(_to_rgb(planes, self.desc.color), format="rgb24").reformat(
+                format="yuv420p", dst_colorspace=1, dst_color_range=1)
         elif self._pix_fmt in ("yuv420p", "yuv444p"):
             frame = _av_frame(planes, self._pix_fmt)
         else:
@@ -345,8 +393,11 @@ class AvSink(VideoSink):
                 format=self._pix_fmt)
         frame.pts = pts
         frame.time_base = self.desc.time_base
-        for packet in self._stream.encode(frame):
-            self._out.mux(packet)
+        try:
+            for packet in self._stream.encode(frame):
+                self._out.mux(packet)
+        except av.error.FFmpegError as exc:
+            raise OSError(f"{self._final}: writing failed ({_cause(exc)})") from None
         self.frames += 1
 
     def write_audio(self, packet: AudioPacket) -> None:
@@ -382,6 +433,12 @@ class AvSink(VideoSink):
         for template in self._templates:
             template.close()
         self._templates = []
+
+
+def _cause(exc: BaseException) -> str:
+    """What FFmpeg said, without the temporary file name it said it about (the user never chose that name)."""
+    text = str(exc)
+    return text.split(": '", 1)[0] if "partial" in text else text
 
 
 def _check_muxable(fmt_name: str, template: av.stream.Stream) -> None:

@@ -44,14 +44,14 @@ def test_decode_mp4_keeps_frames_timestamps_colour_and_audio(media, nvc, tmp_pat
 
 
 def test_lossless_outputs_agree_with_y4m(media, nvc, tmp_path):
-    """mp4 (x264 qp 0), mkv (ffv1), raw .yuv and y4m all carry the same decoded samples."""
+    """mp4 --lossless (x264 qp 0), mkv (ffv1), raw .yuv and y4m all carry the same decoded samples."""
     assert nvc("decode", media["nvc"], tmp_path / "a.y4m")[0] == 0
     header, frames = read_y4m(tmp_path / "a.y4m")
     assert header.startswith("YUV4MPEG2 W64 H48 F25:1") and len(frames) == 5
     assert nvc("decode", media["nvc"], tmp_path / "a.yuv")[0] == 0
     assert (tmp_path / "a.yuv").read_bytes() == b"".join(frames)
     for name in ("a.mp4", "a.mkv"):
-        assert nvc("decode", media["nvc"], tmp_path / name)[0] == 0
+        assert nvc("decode", media["nvc"], tmp_path / name, *(["--lossless"] if name == "a.mp4" else []))[0] == 0
         for frame, raw in zip(read_video(tmp_path / name), frames, strict=True):
             planes = b"".join(np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].tobytes()
                               for p in frame.planes)
@@ -95,8 +95,10 @@ def test_rgb_mode_round_trip(media, nvc, tmp_path):
     for png, ycbcr in zip(frames, raw, strict=True):  # PNGs are the exact inverse of the coded YCbCr
         y, u, v = np.frombuffer(ycbcr, np.uint8).reshape(3, 24, 40)
         assert np.array_equal(png.to_ndarray(), ycbcr444_to_rgb(Planes(y, u, v, chroma="444")))
-    assert nvc("decode", coded, tmp_path / "rgb.mp4")[0] == 0
+    assert nvc("decode", coded, tmp_path / "rgb.mp4", "--lossless")[0] == 0
     assert read_video(tmp_path / "rgb.mp4")[0].format.name in ("yuv444p", "yuvj444p")
+    assert nvc("decode", coded, tmp_path / "play.mp4")[0] == 0  # the default plays everywhere: 4:2:0
+    assert read_video(tmp_path / "play.mp4")[0].format.name in ("yuv420p", "yuvj420p")
 
 
 def _decode_y4m(nvc, coded, tmp_path):
@@ -334,3 +336,44 @@ def test_block_skip_option_reaches_the_stream(media, nvc, tmp_path):
         code, out, _ = nvc("info", coded, "--json")
         assert json.loads(out)["settings"]["block_skip"] == expected.pop()
         assert nvc("decode", coded, tmp_path / f"{option}.y4m")[0] == 0
+
+
+def test_decode_to_mp4_plays_everywhere_by_default(media, nvc, tmp_path):
+    import av
+
+    assert nvc("decode", media["nvc"], tmp_path / "play.mp4")[0] == 0
+    with av.open(str(tmp_path / "play.mp4")) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.codec_context.profile == "High"
+        assert stream.codec_context.format.name == "yuv420p"
+
+
+@pytest.mark.parametrize("name", ["r.mp4", "r.mkv", "r.webm", "r.mov"])
+def test_outputs_are_reproducible_whatever_the_threads(media, nvc, tmp_path, name):
+    first, second = tmp_path / "one" / name, tmp_path / "two" / name
+    first.parent.mkdir()
+    second.parent.mkdir()
+    assert nvc("decode", media["nvc"], first, "--threads", "1")[0] == 0
+    assert nvc("decode", media["nvc"], second, "--threads", "4")[0] == 0
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_crf_where_the_output_encoder_has_none_is_refused(media, nvc, tmp_path):
+    from tests.cli.test_bad_input import one_line_error
+
+    code, _, err = nvc("decode", media["nvc"], tmp_path / "out.mkv", "--crf", "20")
+    one_line_error(code, err, "crf", "ffv1")
+    code, _, err = nvc("decode", media["nvc"], tmp_path / "out.mp4", "-crf", "20", "--lossless")
+    one_line_error(code, err, "crf")
+    assert not list(tmp_path.iterdir())
+    assert nvc("decode", media["nvc"], tmp_path / "out.mp4", "-crf", "30")[0] == 0
+
+
+@pytest.mark.parametrize("command", ["encode", "decode"])
+def test_a_zero_duration_is_an_error(media, nvc, tmp_path, command):
+    from tests.cli.test_bad_input import one_line_error
+
+    source = media["clip"] if command == "encode" else media["nvc"]
+    code, _, err = nvc(command, source, tmp_path / ("out.nvc" if command == "encode" else "out.y4m"), "-t", "0")
+    one_line_error(code, err, "-t")
+    assert not list(tmp_path.iterdir())
