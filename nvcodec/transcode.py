@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO
 
+import numpy as np
+
 from nvcodec.bitstream import SpsUnit, Unit, read_units
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
 from nvcodec.container import AudioPacket, Header, NvcReader, NvcWriter
@@ -132,6 +134,7 @@ def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = 
     window = AudioWindow([track.time_base for track in reader.audio], start, end)
     written = 0
     video_done = False
+    gray = is_gray(header.source_pix_fmt)
     for packet in reader.packets():
         if isinstance(packet, AudioPacket):
             _write_audio(sink, window.offer(packet))
@@ -150,6 +153,12 @@ def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = 
                 planes, qp = out, unit.qp
         if planes is None:
             raise StreamError(f"frame {packet.index} holds no frame unit", packet.offset)
+        if (planes.width, planes.height, planes.chroma) != (header.width, header.height, header.chroma):
+            # the header promised the sink one picture size; a stream of another would be cut or stretched
+            raise StreamError(f"frame {packet.index} is {planes.width}x{planes.height} ({planes.chroma}), the "
+                              f"header says {header.width}x{header.height} ({header.chroma})", packet.offset)
+        if gray:
+            planes = neutral_chroma(planes)
         t = packet.pts * tb
         if start and packet.pts < shift:  # compared in ticks: a float --ss of 0.08 is not above 1024/12800
             continue
@@ -165,6 +174,17 @@ def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = 
             video_done = True
             _write_audio(sink, window.finish((packet.pts + max(packet.duration, 1)) * tb))
     _write_audio(sink, window.finish())
+
+
+def is_gray(pix_fmt: str) -> bool:
+    """Whether a source pixel format has no colour (FFmpeg's gray*, ya* and monob/monow)."""
+    return pix_fmt.startswith(("gray", "ya", "monob", "monow"))
+
+
+def neutral_chroma(planes: Planes) -> Planes:
+    """A gray source's frame as gray: the codec's small chroma errors would otherwise tint it."""
+    flat = np.full_like(planes.u, 128)
+    return dataclasses.replace(planes, u=flat, v=flat.copy())
 
 
 def _write_audio(sink: VideoSink, packets: list[AudioPacket]) -> None:

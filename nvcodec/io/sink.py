@@ -285,6 +285,7 @@ class AvSink(VideoSink):
 
     def __init__(self, desc: StreamDescription, target: str, opts: OutputOptions) -> None:
         super().__init__(desc)
+        _check_rationals(desc, target)
         self._final = Path(target)
         self._temp = _temp_name(self._final)
         self._templates: list[av.container.InputContainer] = []
@@ -396,7 +397,11 @@ class AvSink(VideoSink):
         try:
             for packet in self._stream.encode(frame):
                 self._out.mux(packet)
-        except av.error.FFmpegError as exc:
+        except (av.error.FFmpegError, OSError) as exc:
+            if self.frames == 0:  # the encoder opens on the first frame, and may refuse the picture then
+                raise ConfigError("output", str(self._final), f"an encoder that takes a {self.desc.width}x"
+                                  f"{self.desc.height} picture ({self._stream.codec_context.name} refuses it: "
+                                  f"{_cause(exc)}); y4m, .yuv and PNG take any size") from None
             raise OSError(f"{self._final}: writing failed ({_cause(exc)})") from None
         self.frames += 1
 
@@ -433,6 +438,20 @@ class AvSink(VideoSink):
         for template in self._templates:
             template.close()
         self._templates = []
+
+
+#: container muxers store frame rates and time bases as fractions of 32-bit signed integers
+_MAX_RATIONAL_TERM = (1 << 31) - 1
+
+
+def _check_rationals(desc: StreamDescription, target: str) -> None:
+    """Refuse, before anything is opened, a frame rate or time base the container cannot store."""
+    for what, value in (("frame rate", desc.frame_rate), ("time base", desc.time_base),
+                        *((f"audio track {i} time base", t.time_base) for i, t in enumerate(desc.audio))):
+        value = Fraction(value)
+        if not (0 < value.numerator <= _MAX_RATIONAL_TERM and 0 < value.denominator <= _MAX_RATIONAL_TERM):
+            raise ConfigError("output", target, f"a format that stores the stream's {what} {value} (containers "
+                                                "take 32-bit fractions; y4m, .yuv and PNG have no such limit)")
 
 
 def _cause(exc: BaseException) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from nvcodec.errors import ModelError
 
+from nvcodec.errors import ModelError
 from tests.cli.test_bad_input import one_line_error
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from fractions import Fraction
 
 import pytest
 
@@ -57,4 +58,58 @@ def test_hostile_model_names_are_refused_by_name(media, tmp_path, nvc, monkeypat
     monkeypatch.undo()
     one_line_error(code, err)
     assert not any(name in path or path in ("/etc/passwd", "/dev/zero") for path in opened)
+    assert_no_output(tmp_path)
+
+
+def _rewrap(coded, out, **header_changes):
+    """``coded`` with its header fields changed (chunks and CRCs rewritten, packets as they were)."""
+    from nvcodec.container import NvcReader, NvcWriter, VideoPacket
+
+    with open(coded, "rb") as f:
+        reader = NvcReader(f)
+        header = dataclasses.replace(reader.header, **header_changes)
+        with open(out, "wb") as o:
+            writer = NvcWriter(o, header, reader.audio)
+            for packet in reader.packets():
+                if isinstance(packet, VideoPacket):
+                    writer.write_video(packet.pts, packet.duration, packet.intra, packet.units)
+                else:
+                    writer.write_audio(packet)
+            writer.close()
+
+
+@pytest.mark.parametrize(("changes", "output"), [
+    ({"width": 96}, "out.y4m"), ({"height": 16384, "width": 16384}, "out.y4m"), ({"width": 96}, "out.mkv"),
+    ({"height": 47}, "out.yuv"),
+])
+def test_a_header_that_disagrees_with_its_stream_is_refused(media, tmp_path, nvc, changes, output):
+    lying = tmp_path / "lying.nvc"
+    _rewrap(media["nvc"], lying, **changes)
+    code, _, err = nvc("decode", lying, tmp_path / output)
+    errors = "\n".join(line for line in err.splitlines() if "warning:" not in line)  # y4m drops the audio
+    one_line_error(code, errors, "header says")
+    assert_no_output(tmp_path)
+
+
+@pytest.mark.parametrize(("changes", "what"), [
+    ({"time_base": Fraction(1, (1 << 32) - 1)}, "time base"),
+    ({"frame_rate": Fraction((1 << 32) - 1, 1)}, "frame rate"),
+])
+@pytest.mark.parametrize("output", ["out.mkv", "out.mp4"])
+def test_rates_a_container_cannot_store_are_one_line(media, tmp_path, nvc, changes, what, output):
+    odd = tmp_path / "odd.nvc"
+    _rewrap(media["nvc"], odd, **changes)
+    code, _, err = nvc("decode", odd, tmp_path / output)
+    one_line_error(code, err, what, output)
+    assert_no_output(tmp_path)
+    assert nvc("decode", odd, tmp_path / "out.y4m")[0] == 0  # y4m has no such limit
+
+
+def test_a_picture_the_output_encoder_refuses_is_one_line(tmp_path, nvc):
+    from tests.cli.media import make_y4m
+
+    thin = make_y4m(tmp_path / "thin.y4m", frames=2, width=1, height=8)
+    assert nvc("encode", thin, tmp_path / "thin.nvc", "--model", "synthetic:tiny:1")[0] == 0
+    code, _, err = nvc("decode", tmp_path / "thin.nvc", tmp_path / "out.mkv")
+    one_line_error(code, err, "1x8", "out.mkv")
     assert_no_output(tmp_path)
