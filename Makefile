@@ -51,6 +51,18 @@ bench-rd: install
 bench-dev: install
 	$(BIN)/python bench/bench_dev.py --data $(DATA) --candidate $(CANDIDATE) $(if $(MODEL),--anchor $(MODEL),)
 
+# What a user waits for: nvc encode and decode of 30 frames of a 720p training-split clip, whole
+# commands, beside libx264 on the same frames (bench/bench_transcode.py). MODEL: an nvc model spec.
+.PHONY: bench-transcode
+TRANSCODE_CLIP ?= video/compressed/sam2_02_cups_1280x720.mp4
+bench-transcode: install
+	$(BIN)/python bench/bench_transcode.py --clip $(DATA)/$(TRANSCODE_CLIP) $(if $(MODEL),--model $(MODEL),)
+
+# Seconds per training step with each speed option (channels_last, bf16) against plain float32.
+.PHONY: bench-train
+bench-train: install
+	$(BIN)/python bench/bench_train.py
+
 # The recipe behind the shipped weights. Resumes train_runs/default/checkpoint.pt when present,
 # else continues from the committed weights (nvcodec/weights/nvc-compact.pt and its .train.json).
 # A checkpoint started from other weights than the committed ones is refused (move it aside).

@@ -28,8 +28,8 @@ def measure(args: argparse.Namespace) -> dict:
 
     from nvcodec.codec.frames import Planes, chroma_size
     from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
-    from nvcodec.codec.settings import CodingSettings
     from nvcodec.models.bundle import synthetic_model
+    from nvcodec.settings import CodingSettings
 
     w, h = (int(v) for v in args.size.split("x"))
     rng = np.random.default_rng(0)

@@ -12,7 +12,6 @@ both models' P/I bit ratio at equal PSNR, in all and per rate point.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from pathlib import Path
@@ -22,9 +21,10 @@ DEV_SET = Path(__file__).resolve().parent / "dev_set.json"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_rd import load_eval_set, overlaps, sources  # noqa: E402
+from bench_rd import load_eval_set, overlaps, show_progress, show_read, sources  # noqa: E402
 
-# compare_rd imports torch, which must come after the numerics profile that nvc eval sets: imported late
+# nvcodec.eval (and compare_rd, which imports it) imports torch, which must come after the numerics
+# profile nvc eval runs under: imported late
 
 
 def main() -> int:
@@ -47,19 +47,24 @@ def main() -> int:
     # lowest points costing about the same and its BD-rate undefined
     groups = [("video", paths[: len(spec["videos"])], spec.get("video_qps", spec["qps"])),
               ("image", paths[len(spec["videos"]):], spec["qps"])]
-    from nvcodec_cli.main import main as nvc_main
+
+    from nvcodec import numerics
+
+    numerics.prepare_environment(numerics.DEFAULT_PROFILE)  # as nvc eval runs, before torch is imported
+    from nvcodec.errors import NvcError
+    from nvcodec.eval import build_codecs, report_json, run_evaluation
 
     merged: dict = {}
     for kind, group, qps in groups:
-        part = args.out / f"dev-{kind}.json"
-        argv = ["eval", *map(str, group), "--codecs", "nvc", "--model", args.anchor, "--model", args.candidate,
-                "--frames", str(spec["frames"]), "--intra-period", str(spec["intra_period"]),
-                "--qps", ",".join(map(str, qps)), "--json", str(part)]
-        with contextlib.redirect_stdout(sys.stderr):  # nvc eval's table; stdout carries the verdict
-            code = nvc_main(argv)
-        if code:
-            return code
-        doc = json.loads(part.read_text())
+        try:
+            codecs = build_codecs(("nvc",), (args.anchor, args.candidate), qps)
+            report = run_evaluation(group, codecs, max_frames=spec["frames"], intra_period=spec["intra_period"],
+                                    progress=show_progress, on_read=show_read)
+        except NvcError as exc:
+            raise SystemExit(f"bench_dev: {exc}") from None
+        text = report_json(report)
+        (args.out / f"dev-{kind}.json").write_text(text + "\n")
+        doc = json.loads(text)
         merged.setdefault("codecs", doc["codecs"])
         merged.setdefault("sources", []).extend(doc["sources"])
     out.write_text(json.dumps(merged, indent=1))

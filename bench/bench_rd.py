@@ -1,10 +1,12 @@
-"""Rate-distortion benchmark: ``nvc eval`` on the fixed evaluation set (``make bench-rd``).
+"""Rate-distortion benchmark: ``nvc eval``'s run on the fixed evaluation set (``make bench-rd``).
 
 The set is read from ``bench/eval_set.json`` (the one list; docs/DATA_SPLIT.md
-explains it) and checked to be disjoint from the training sources named in
-``cli/train.py`` before anything runs, so a result can never have been tuned
-on.  Videos are coded as sequences (nvc, x264, x265); every Kodak image as a
-still (plus JPEG).  Writes ``rd.json`` and ``rd.png`` to ``--out``.
+explains it) and checked to be disjoint from the training sources
+(``nvcodec.training.split``) before anything runs, so a result can never have
+been tuned on.  Videos are coded as sequences (nvc, x264, x265); every Kodak
+image as a still (plus JPEG).  Writes ``rd.json`` and ``rd.png`` to ``--out``
+(the document ``nvc eval --json`` writes), a BD-rate summary to stdout and
+progress to stderr.
 
     python bench/bench_rd.py --data ../shared/data --model nvc-compact --out bench/results
     python bench/bench_rd.py --smoke   # 2 frames, 2 images, 3 rate points: checks the plumbing
@@ -41,10 +43,9 @@ def overlaps(eval_paths: list[str], train_paths: list[str]) -> list[tuple[str, s
 
 
 def training_paths() -> list[str]:
-    sys.path.insert(0, str(ROOT))
-    from nvcodec_cli.train import DEFAULT_DATA
+    from nvcodec.training.split import TRAINING_SOURCES
 
-    return list(DEFAULT_DATA)
+    return list(TRAINING_SOURCES)
 
 
 def sources(spec: dict, data: Path, smoke: bool) -> list[Path]:
@@ -79,18 +80,52 @@ def main() -> int:
     if args.smoke:
         frames, qps, crfs, jpeg_q = 2, qps[1::2][:3], crfs[1::2][:3], jpeg_q[1::2][:3]
     args.out.mkdir(parents=True, exist_ok=True)
-    argv = ["eval", *map(str, sources(spec, args.data, args.smoke)),
-            "--frames", str(frames), "--intra-period", str(spec["intra_period"]), "--device", args.device,
-            "--qps", ",".join(map(str, qps)), "--crfs", ",".join(map(str, crfs)),
-            "--jpeg-q", ",".join(map(str, jpeg_q)),
-            "--json", str(args.out / "rd.json"), "--plot", str(args.out / "rd.png")]
-    for model in args.model:
-        argv += ["--model", model]
-    sys.path.insert(0, str(ROOT))
-    from nvcodec_cli.main import main as nvc_main
+    paths = sources(spec, args.data, args.smoke)
 
-    return nvc_main(argv)
+    from nvcodec import numerics
 
+    numerics.prepare_environment(numerics.DEFAULT_PROFILE)  # as nvc eval runs, before torch is imported
+    from nvcodec.errors import NvcError
+    from nvcodec.eval import CODEC_NAMES, build_codecs, report_json, run_evaluation
+    from nvcodec.eval.plot import plot_rd
+
+    try:
+        codecs = build_codecs(CODEC_NAMES, args.model, qps, crfs, jpeg_q, device=args.device)
+        report = run_evaluation(paths, codecs, max_frames=frames, intra_period=spec["intra_period"],
+                                progress=show_progress, on_read=show_read)
+    except NvcError as exc:
+        raise SystemExit(f"bench_rd: {exc}") from None
+    text = report_json(report)
+    (args.out / "rd.json").write_text(text + "\n")
+    print_summary(json.loads(text))
+    try:
+        plot_rd(report, args.out / "rd.png")
+    except ImportError as exc:
+        raise SystemExit(f"bench_rd: {exc}") from None
+    return 0
+
+
+def show_read(source) -> None:
+    print(f"read {source.name}: {len(source.frames)} frame(s) of {source.width}x{source.height}",
+          file=sys.stderr, flush=True)
+
+
+def show_progress(event) -> None:
+    print(f"[{event.done + 1}/{event.total}] {event.source}: {event.codec} {event.parameter}={event.value}",
+          file=sys.stderr, flush=True)
+
+
+def print_summary(document: dict) -> None:
+    """Mean BD-rates per kind of source, one line per codec and anchor (``nvc eval --json`` prints a table)."""
+    for kind, group in document["summary"].items():
+        print(f"BD-rate on PSNR-YUV, {kind}s ({group['sources']}), mean over sources:")
+        for codec, row in group["bd_rate"].items():
+            for anchor, entry in row.items():
+                mean = "undefined" if entry["mean_percent"] is None else f"{entry['mean_percent']:+.1f} %"
+                print(f"  {codec} vs {anchor}: {mean} ({entry['defined']} of {entry['sources']} defined)")
+        for codec, cost in group.get("p_to_i_bits", {}).items():
+            ratio = "undefined" if cost["mean_ratio"] is None else f"{cost['mean_ratio']:.3f}"
+            print(f"  {codec}: P/I bits at equal PSNR {ratio} ({cost['points']} points)")
 
 if __name__ == "__main__":
     sys.exit(main())

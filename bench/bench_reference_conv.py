@@ -32,9 +32,9 @@ def main() -> None:
 
     from nvcodec.codec.frames import Planes, chroma_size
     from nvcodec.codec.sequence import SequenceEncoder
-    from nvcodec.codec.settings import CodingSettings
     from nvcodec.models import reference_conv
     from nvcodec.models.bundle import synthetic_model
+    from nvcodec.settings import CodingSettings
 
     model = synthetic_model(1, args.config)
     rng = np.random.default_rng(0)

@@ -99,47 +99,29 @@ def evaluate_command(obj, sources: tuple[Path, ...], models: tuple[str, ...], co
     """
     from rich.console import Console
 
-    from nvcodec.eval import JpegCodec, NvcCodec, X26xCodec, evaluate, load_source
+    from nvcodec.eval.run import build_codecs, report_json, run_evaluation
 
     stderr = Console(stderr=True)
     quiet = obj is not None and obj.loglevel in ("quiet", "error")
-    chosen = []
-    for name in codecs:
-        if name == "nvc":
-            specs = models or (None,)
-            for spec in specs:
-                label = "nvc" if len(specs) == 1 else f"nvc:{Path(spec).name if spec else 'default'}"
-                chosen.append(NvcCodec(spec, qps, device=device, numerics=numerics, name=label))
-                chosen[-1].model  # noqa: B018 -- resolve now: a bad --model fails before any coding
-        elif name in ("x264", "x265"):
-            chosen.append(X26xCodec(name, crfs))
-        else:
-            chosen.append(JpegCodec(jpeg_q))
+    chosen = build_codecs(codecs, models, qps, crfs, jpeg_q, device=device, numerics=numerics)
 
     with _progress(stderr, quiet) as progress:
         task = progress.add_task("reading sources", total=len(sources))
-        loaded = []
-        for path in sources:
-            loaded.append(load_source(path, frames))
-            progress.advance(task)
-        if not any(s.kind == "image" or not c.stills_only for s in loaded for c in chosen):
-            raise click.UsageError("nothing to evaluate: JPEG codes still images only, and no source is one")
 
         def report_progress(event) -> None:
             progress.update(task, total=event.total, completed=event.done,
                             description=f"{event.source}: {event.codec} {event.parameter}={event.value}")
 
-        report = evaluate(loaded, chosen, intra_period=intra_period, progress=report_progress)
-        report.settings["max_frames"] = frames
+        report = run_evaluation(sources, chosen, max_frames=frames, intra_period=intra_period,
+                                progress=report_progress, on_read=lambda _: progress.advance(task))
         progress.update(task, completed=progress.tasks[0].total, description="done")
 
-    document = report.to_dict()
-    text = json.dumps(document, indent=1, allow_nan=False)
+    text = report_json(report)
     if json_path is None:
         click.echo(text)
     else:
         json_path.write_text(text + "\n")
-        _print_summary(Console(), document)
+        _print_summary(Console(), json.loads(text))
     if plot_path is not None:
         from nvcodec.eval.plot import plot_rd
 

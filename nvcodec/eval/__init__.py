@@ -5,10 +5,12 @@
     report = evaluate(sources, codecs, intra_period=-1)
     json.dumps(report.to_dict())
 
-``nvc eval`` is the command-line front end; ``plot_rd`` (needs matplotlib) draws the curves.
+``run_evaluation`` does the same from paths and ``build_codecs``' codecs, as ``nvc eval`` and the
+benchmark scripts run it; ``plot_rd`` (needs matplotlib) draws the curves.
 """
 
 from nvcodec.eval.codecs import Codec, CodedSequence, JpegCodec, NvcCodec, X26xCodec
+from nvcodec.eval.run import CODEC_NAMES, build_codecs, report_json, run_evaluation
 from nvcodec.eval.runner import (
     ANCHORS,
     PointResult,
@@ -24,6 +26,7 @@ from nvcodec.eval.sources import Source, load_source
 
 __all__ = [
     "ANCHORS",
+    "CODEC_NAMES",
     "Codec",
     "CodedSequence",
     "JpegCodec",
@@ -34,9 +37,12 @@ __all__ = [
     "Source",
     "SourceResult",
     "X26xCodec",
+    "build_codecs",
     "evaluate",
     "hardware_info",
     "p_to_i_bit_ratio",
     "psnr_monotonic",
     "load_source",
+    "report_json",
+    "run_evaluation",
 ]

@@ -27,8 +27,8 @@ from fractions import Fraction
 import numpy as np
 
 from nvcodec.codec.frames import Planes
-from nvcodec.codec.settings import default_p_offset
 from nvcodec.errors import ConfigError
+from nvcodec.settings import default_p_offset
 
 #: keyint standing for "no periodic I frame" (intra period -1) in x264/x265
 LONG_GOP = 1 << 20
@@ -106,7 +106,7 @@ class NvcCodec(Codec):
                 "rate": "qp of the I frame (higher is better)"}
 
     def _block_skip(self) -> bool:
-        from nvcodec.codec.settings import CodingSettings
+        from nvcodec.settings import CodingSettings
 
         return CodingSettings().block_skip_for(self.model.inter.cfg)
 
@@ -114,7 +114,7 @@ class NvcCodec(Codec):
         return default_p_offset(self._block_skip()) if self.p_offset is None else self.p_offset
 
     def code(self, frames: Sequence[Planes], value: int, intra_period: int, fps: float) -> CodedSequence:
-        from nvcodec.codec.settings import CodingSettings
+        from nvcodec.settings import CodingSettings
 
         options = {} if self.numerics is None else {"numerics": self.numerics}
         qp_p = None if self.p_offset is None else max(0, value - self.p_offset)
@@ -197,9 +197,7 @@ class LibavCodec(Codec):
             out.extend(decoder.decode(packet))
         out.extend(decoder.decode(None))
         decode_seconds = time.perf_counter() - start
-        from nvcodec.eval.sources import frame_to_planes
-
-        decoded = [frame_to_planes(f, width, height) for f in out]
+        decoded = [_decoded_planes(f, width, height) for f in out]
         return CodedSequence(bits, types, decoded, encode_seconds, decode_seconds)
 
 
@@ -273,6 +271,24 @@ def _to_av_frame(frame: Planes, width: int, height: int, pix_fmt: str):
         rows = np.pad(data, ((0, plane.height - data.shape[0]), (0, plane.line_size - data.shape[1])), mode="edge")
         plane.update(np.ascontiguousarray(rows))
     return out
+
+
+def _decoded_planes(frame, width: int, height: int) -> Planes:
+    """A baseline decoder's output frame cropped back to the coded ``width`` x ``height``.
+
+    The samples are taken as they are (yuvj420p included): they are compared sample for sample with
+    what was coded, and the encoder saw them edge-padded to even sizes (``_to_av_frame``).  This is
+    the baselines' own decoded output, not a source: sources come through ``nvcodec.io``.
+    """
+    if frame.format.name not in ("yuv420p", "yuvj420p"):
+        raise RuntimeError(f"a baseline decoder returned {frame.format.name} for 4:2:0 input")
+    cw, ch = (width + 1) // 2, (height + 1) // 2
+    sizes = ((width, height), (cw, ch), (cw, ch))
+    planes = []
+    for plane, (w, h) in zip(frame.planes[:3], sizes, strict=True):
+        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+        planes.append(np.ascontiguousarray(rows[:h, :w]))
+    return Planes(*planes)
 
 
 def _ffmpeg_version(av_module) -> str:

@@ -1,24 +1,26 @@
-"""Evaluation sources read through PyAV as 8-bit YUV 4:2:0 :class:`Planes`.
+"""Evaluation sources as 8-bit YUV 4:2:0 :class:`Planes`, read through ``nvcodec.io``.
 
-Deliberately small and private to evaluation (``nvcodec/io`` is the transcoder's
-reader): a source is a video file (y4m, mkv, mp4, raw .264, ...), a folder of
-image frames in name order (one video), or a single image file (a still, which
-only intra coding and JPEG see).  Anything not already yuv420p is converted by
-FFmpeg's swscale with its defaults (BT.601, limited range for RGB input; gray
-gets neutral chroma), so every codec in a run codes exactly the same samples.
+A source is a video file (y4m, mkv, mp4, raw .264, ...), a folder of image
+frames in name order (one video), or a single image file (a still, which only
+intra coding and JPEG see).  Anything not already yuv420p is converted by
+FFmpeg's swscale with its defaults as PyAV applies them (RGB input: the BT.601
+matrix at the image's own full range, so pure red is Y 76; gray gets neutral
+chroma), so every codec in a run codes exactly the same samples.  That is not
+the transcoder's conversion (BT.709, limited range), which is why the frames
+come from :class:`nvcodec.io.source.PictureReader` and not ``VideoSource``.
 Full-range 4:2:0 (yuvj420p, as JPEG decodes) is taken as it is, samples unchanged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from nvcodec.codec.frames import Planes
 from nvcodec.errors import InputError
+from nvcodec.io.source import PictureReader
 
 #: file name suffixes read as still images (and as frames inside a folder)
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"})
@@ -72,43 +74,9 @@ def load_source(path: str | Path, max_frames: int | None = None) -> Source:
 
 
 def _read_frames(path: Path, limit: int | None) -> tuple[tuple[Planes, ...], float | None]:
-    import av
-
-    frames: list[Planes] = []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise InputError(f"{str(path)!r} has no video stream")
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate
-            for frame in container.decode(stream):
-                frames.append(frame_to_planes(frame))
-                if limit is not None and len(frames) >= limit:
-                    break
-    except av.FFmpegError as exc:
-        raise InputError(f"cannot read {str(path)!r}: {exc}") from None
+    with PictureReader(path) as reader:
+        frames = tuple(picture.yuv420() for picture in islice(reader, limit))
+        rate = reader.rate
     if not frames:
         raise InputError(f"{str(path)!r} has no decodable video frames")
-    return tuple(frames), float(rate) if rate else None
-
-
-def frame_to_planes(frame, width: int | None = None, height: int | None = None) -> Planes:
-    """A PyAV video frame as 4:2:0 :class:`Planes`, cropped to ``width`` x ``height`` if given.
-
-    yuv420p and yuvj420p samples are taken unchanged (a decoder's output must be
-    compared sample for sample with what was coded); other formats are converted
-    to yuv420p.  Planes are read row by row through the line size (which pads rows), chroma
-    sizes rounded up, so odd frame sizes come through intact.
-    """
-    if frame.format.name not in ("yuv420p", "yuvj420p"):
-        frame = frame.reformat(format="yuv420p")
-    w = frame.width if width is None else width
-    h = frame.height if height is None else height
-    cw, ch = (w + 1) // 2, (h + 1) // 2
-    y, u, v = (_plane(frame.planes[i], pw, ph) for i, (pw, ph) in enumerate(((w, h), (cw, ch), (cw, ch))))
-    return Planes(y, u, v)
-
-
-def _plane(plane, width: int, height: int) -> np.ndarray:
-    rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
-    return np.ascontiguousarray(rows[:height, :width])
+    return frames, float(rate) if rate else None

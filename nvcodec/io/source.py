@@ -383,8 +383,9 @@ class DecodedPicture:
 
         Formats in ``keep`` at their own size give their samples unchanged (full-range yuvj420p
         included: a decoded JPEG is compared sample for sample with what was coded); everything
-        else goes through swscale with its defaults and ``interpolation`` (PyAV's name; None: its
-        default), which for RGB input means the BT.601 matrix at limited range, and for gray
+        else goes through swscale with its defaults as PyAV applies them and ``interpolation``
+        (PyAV's name; None: its default).  For RGB input that is the BT.601 matrix at the range the
+        image carries, full (pure red is Y 76), not what :class:`VideoSource` makes of it; gray gets
         neutral chroma.
         """
         frame = self._frame
@@ -398,12 +399,13 @@ class DecodedPicture:
 class PictureReader:
     """The frames of a video or image file for evaluation and training, converted the way they always were.
 
-    :class:`VideoSource` is the transcoder's reader: it converts RGB with BT.709 and records that in
-    the stream.  Evaluation results and the training data were made with swscale's own default
-    (BT.601) instead, and changing that would move every BD-rate on RGB stills and shift what the
-    models learn from, so their conversion stays theirs (:meth:`DecodedPicture.yuv420`), read here
-    through the same opening, threading and error handling as every other input.  ``rate`` is the
-    frame rate the stream states (None when it states none).
+    :class:`VideoSource` is the transcoder's reader: it converts RGB with BT.709 at limited range
+    and records that in the stream.  Evaluation results and the training data were made with
+    swscale's own default instead (BT.601, full range for RGB images), and changing that would move
+    every BD-rate on RGB stills and shift what the models learn from, so their conversion stays
+    theirs (:meth:`DecodedPicture.yuv420`), read here through the same opening, threading and error
+    handling as every other input.  ``rate`` is the frame rate the stream states (None when it
+    states none).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

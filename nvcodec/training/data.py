@@ -1,10 +1,13 @@
 """Training data: frames from videos and images, as the networks see them.
 
-Everything is decoded once with PyAV into 8-bit YUV 4:2:0 clips held in memory
-(the data set is small), then served as random crops of consecutive frames
-converted exactly like coding input: chroma repeated 2x2, /255, YCbCr planes.
-Large frames are also kept at half size, since the model must learn motion and
-texture statistics at several scales.
+Everything is decoded once through ``nvcodec.io`` into 8-bit YUV 4:2:0 clips held
+in memory (the data set is small), then served as random crops of consecutive
+frames converted exactly like coding input: chroma repeated 2x2, /255, YCbCr
+planes.  Frames are scaled to even sizes with swscale's area filter, and those
+wider than ``max_width`` to half size, since the model must learn motion and
+texture statistics at several scales.  RGB sources become YUV by swscale's
+defaults as PyAV applies them (the BT.601 matrix at the image's full range),
+as the shipped weights were trained on; the transcoder's BT.709 would shift it.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from nvcodec.errors import InputError
+from nvcodec.io.source import DecodedPicture, PictureReader
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".264", ".h264", ".265", ".y4m", ".ts"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -36,48 +41,44 @@ class Clip:
         return int(self.y.shape[0])
 
 
-def _frame_planes(frame, max_width: int):
-    """A PyAV frame as even-sized yuv420p planes, downscaled by 2 when wider than ``max_width``."""
-    w, h = frame.width - frame.width % 2, frame.height - frame.height % 2
-    if frame.width > max_width:
-        w, h = (frame.width // 4) * 2, (frame.height // 4) * 2
-    out = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
-    planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in out.planes]
-    y = planes[0][:h, :w]
-    u = planes[1][: h // 2, : w // 2]
-    v = planes[2][: h // 2, : w // 2]
-    return y.copy(), np.stack((u, v))
+def training_size(width: int, height: int, max_width: int) -> tuple[int, int]:
+    """The size a frame is trained at: even (so that 4:2:0 chroma covers it exactly), halved when
+    wider than ``max_width``."""
+    if width > max_width:
+        return (width // 4) * 2, (height // 4) * 2
+    return width - width % 2, height - height % 2
+
+
+def _planes(picture: DecodedPicture, max_width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A decoded picture as luma [H, W] and stacked chroma [2, H/2, W/2] at its training size."""
+    width, height = training_size(picture.width, picture.height, max_width)
+    planes = picture.yuv420(width, height, interpolation="AREA", keep=())
+    return planes.y, np.stack((planes.u, planes.v))
 
 
 def load_video(path: Path, max_frames: int, max_width: int, stride: int = 1) -> Clip:
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            ys, uvs = [], []
-            for i, frame in enumerate(container.decode(video=0)):
-                if i % stride:
-                    continue
-                y, uv = _frame_planes(frame, max_width)
-                if ys and y.shape != ys[0].shape:
-                    break
-                ys.append(y)
-                uvs.append(uv)
-                if len(ys) >= max_frames:
-                    break
-    except av.error.FFmpegError as exc:
-        raise InputError(f"cannot decode {path}: {exc}") from None
+    """Up to ``max_frames`` frames (every ``stride``-th), ending early where the frame size changes."""
+    ys, uvs = [], []
+    with PictureReader(path) as reader:
+        for picture in islice(reader, 0, None, stride):
+            y, uv = _planes(picture, max_width)
+            if ys and y.shape != ys[0].shape:
+                break
+            ys.append(y)
+            uvs.append(uv)
+            if len(ys) >= max_frames:
+                break
     if not ys:
         raise InputError(f"{path} has no video frames")
     return Clip(path.name, np.stack(ys), np.stack(uvs))
 
 
 def load_image(path: Path, max_width: int) -> Clip:
-    import av
-
-    with av.open(str(path)) as container:
-        frame = next(container.decode(video=0))
-    y, uv = _frame_planes(frame, max_width)
+    with PictureReader(path) as reader:
+        picture = next(iter(reader), None)
+        if picture is None:
+            raise InputError(f"{path} has no picture")
+        y, uv = _planes(picture, max_width)
     return Clip(path.name, y[None], uv[None])
 
 

@@ -239,3 +239,38 @@ def test_the_development_set_is_training_data_and_never_evaluation_data():
     assert dev["videos"] and dev["images"]
     assert bench.overlaps(dev["videos"] + dev["images"], evaluation["videos"] + evaluation["images"]) == []
     assert all(bench.overlaps([source], bench.training_paths()) for source in dev["videos"] + dev["images"])
+
+
+def test_a_run_from_paths_reads_each_source_once_and_records_its_frame_limit(tmp_path):
+    from nvcodec.eval import build_codecs, report_json, run_evaluation
+
+    write_y4m(tmp_path / "clip.y4m", clip(count=3))
+    write_gray_png(tmp_path / "still.png", clip(count=1, seed=2)[0].y)
+    read = []
+    codecs = build_codecs(("x264", "jpeg"), crfs=(25, 40), jpeg_q=(3, 20))
+    report = run_evaluation([tmp_path / "clip.y4m", tmp_path / "still.png"], codecs, max_frames=2,
+                            on_read=read.append)
+    assert [s.name for s in read] == ["clip", "still"]
+    assert [s.frames for s in report.sources] == [2, 1] and report.settings["max_frames"] == 2
+    assert json.loads(report_json(report))["settings"]["rate_points"]["jpeg"]["values"] == [3, 20]
+
+
+def test_a_run_no_codec_can_code_is_refused_before_coding(tmp_path):
+    from nvcodec.eval import build_codecs, run_evaluation
+
+    write_y4m(tmp_path / "clip.y4m", clip(count=2))
+    with pytest.raises(InputError, match="nothing to evaluate"):
+        run_evaluation([tmp_path / "clip.y4m"], build_codecs(("jpeg",), jpeg_q=(3,)))
+
+
+def test_codecs_by_name_label_several_models_and_resolve_them_at_once():
+    from nvcodec.errors import ConfigError, ModelError
+    from nvcodec.eval import build_codecs
+
+    two = build_codecs(("nvc",), ("synthetic:tiny:1", "synthetic:tiny:2"), qps=(20,), device="cpu")
+    assert [c.name for c in two] == ["nvc:synthetic:tiny:1", "nvc:synthetic:tiny:2"]
+    assert build_codecs(("nvc",), ("synthetic:tiny:1",), qps=(20,))[0].name == "nvc"
+    with pytest.raises(ModelError):
+        build_codecs(("nvc",), ("no-such-model",), qps=(20,))
+    with pytest.raises(ConfigError):
+        build_codecs(("vp9",))

@@ -8,7 +8,7 @@ tables lose; the last two how far the proxy is from the rate the loss is meant t
 ``--still`` codes the first frame over and over: a scene that does not change, which a P frame
 should code almost for free.
 
-    python bench/probe_rate.py [--clip <training-split video>] [--qp 32] [--frames 8] [--still]
+    python bench/probes/probe_rate.py [--clip <training-split video>] [--qp 32] [--frames 8] [--still]
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ def main() -> int:
 
     from nvcodec.codec.frames import Planes, planes_to_tensor
     from nvcodec.codec.sequence import SequenceEncoder
-    from nvcodec.codec.settings import CodingSettings
     from nvcodec.metrics.psnr import frame_quality
     from nvcodec.models.registry import resolve_model
+    from nvcodec.settings import CodingSettings
     from nvcodec.training import forward
     from nvcodec.training.data import load_video
 

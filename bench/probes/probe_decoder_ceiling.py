@@ -13,7 +13,7 @@ as an I frame, then asks of the P-frame model, with that reconstruction as its r
 
 If the first is far above the others, the reconstruction network is not what caps the P frames.
 
-    python bench/probe_decoder_ceiling.py [--clip <training-split video>] [--qp 63] [--model nvc-compact]
+    python bench/probes/probe_decoder_ceiling.py [--clip <training-split video>] [--qp 63] [--model nvc-compact]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Block skip on and off (and its distortion weight) on the development clips: BD-rate and P/I.
 
-    .venv/bin/python bench/probe_block_skip.py [--weights 2,3,4] [--frames 21] [--p-offset 12] [--only bikes]
+    .venv/bin/python bench/probes/probe_block_skip.py [--weights 2,3,4] [--frames 21] [--p-offset 12] [--only bikes]
 
 Each clip of bench/dev_set.json is coded at qp 0-63 by the shipped model without block skip and
 with it at each distortion weight (``nvcodec.codec.block_skip.DISTORTION_WEIGHT``), both with the
@@ -17,7 +17,7 @@ import math
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from nvcodec.numerics import prepare_environment  # noqa: E402
@@ -28,10 +28,10 @@ import numpy as np  # noqa: E402
 
 from nvcodec.codec import block_skip  # noqa: E402
 from nvcodec.codec.sequence import SequenceEncoder  # noqa: E402
-from nvcodec.codec.settings import P_QP_OFFSET, CodingSettings  # noqa: E402
 from nvcodec.eval.sources import load_source  # noqa: E402
 from nvcodec.metrics import bd_rate, frame_quality  # noqa: E402
 from nvcodec.models.registry import resolve_model  # noqa: E402
+from nvcodec.settings import P_QP_OFFSET, CodingSettings  # noqa: E402
 
 QPS = (0, 12, 24, 36, 48, 63)
 

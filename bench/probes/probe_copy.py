@@ -17,7 +17,7 @@ If the copy PSNR sits only a little above the I frame's own quality, the feature
 frame near the I frame's quality whatever the motion; if the motion oracle saves many bits, motion is
 what the context misses.  Training-split clips only (docs/DATA_SPLIT.md).
 
-    python bench/probe_copy.py [--clip <training-split video>] [--qps 0,24,48,63] [--model nvc-compact]
+    python bench/probes/probe_copy.py [--clip <training-split video>] [--qps 0,24,48,63] [--model nvc-compact]
 """
 
 from __future__ import annotations

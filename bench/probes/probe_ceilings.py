@@ -28,7 +28,7 @@ latents (so no rate limit applies) and reports PSNR-YUV of:
 It reads training-split clips only (docs/DATA_SPLIT.md), so using it to steer
 training does not tune on the evaluation set.
 
-    python bench/probe_ceilings.py --model nvc-compact [--data-root ../shared/data]
+    python bench/probes/probe_ceilings.py --model nvc-compact [--data-root ../shared/data]
 """
 
 from __future__ import annotations

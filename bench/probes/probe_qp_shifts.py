@@ -6,7 +6,7 @@ the encoder's choice; this codes training-split clips (never the evaluation set)
 and reports its BD-rate against the first one (every bit, mean PSNR-YUV over all frames) and its
 P/I bit ratio at equal PSNR.
 
-    python bench/probe_qp_shifts.py [--shifts 0,8,4 --shifts 0,0,0 ...] [--frames 21] [--model nvc-compact]
+    python bench/probes/probe_qp_shifts.py [--shifts 0,8,4 --shifts 0,0,0 ...] [--frames 21] [--model nvc-compact]
 """
 
 from __future__ import annotations

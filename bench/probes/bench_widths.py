@@ -8,7 +8,7 @@ recon, latent, ffn_expansion, or a stack's block count such as decoder_conv1_blo
 turns round by round, CPU time (steady on shared machines) of the fastest P frame per round, median
 over rounds.
 
-    python bench/bench_widths.py [--base compact-recon128] [--field feature] [--widths 80,96,128]
+    python bench/probes/bench_widths.py [--base compact-recon128] [--field feature] [--widths 80,96,128]
                                  [--size 1280x720]
 """
 
@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from nvcodec.codec.frames import Planes, chroma_size
     from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
-    from nvcodec.codec.settings import CodingSettings
     from nvcodec.models.bundle import synthetic_model
     from nvcodec.models.config import ModelConfig, get_config, register_config
+    from nvcodec.settings import CodingSettings
 
     base = get_config(args.base)
     names = [base.name]

@@ -7,7 +7,7 @@ training split, never on the evaluation set) with P frames at ``qp - offset`` fo
 reports each offset's BD-rate against the first one (whole sequences: every bit, mean PSNR-YUV over all
 frames) and its P/I bit ratio at equal PSNR (``nvcodec.eval.p_to_i_bit_ratio``).
 
-    python bench/probe_ip_offset.py [--offsets 0,4,8,p24] [--frames 21] [--model nvc-compact]
+    python bench/probes/probe_ip_offset.py [--offsets 0,4,8,p24] [--frames 21] [--model nvc-compact]
                                     [--clip PATH ...]
 """
 

@@ -11,7 +11,7 @@ higher quality of P1's qp (the hierarchical +8).  ``p1_at_base_qp`` codes P1 at 
 beside an I frame of the same picture at that qp (``i1_at_base_qp``): what the reference buys at equal
 qp.  ``adaptor_gap`` is the relative squared distance between the two adaptors' outputs for P1.
 
-    python bench/probe_first_p.py [--model nvc-compact] [--qps 16,40] [--data-root ../shared/data]
+    python bench/probes/probe_first_p.py [--model nvc-compact] [--qps 16,40] [--data-root ../shared/data]
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ really pays (lambda(qp) * MSE + the rounded symbols' bits per pixel) on a fixed 
 training-split stills at eight qps.  Training-split only (docs/DATA_SPLIT.md): nothing is tuned on
 the evaluation set.
 
-    python bench/pilot_hard_rate.py [--steps 300] [--modes noise,hard]
+    python bench/probes/pilot_hard_rate.py [--steps 300] [--modes noise,hard]
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # cli.train's list of training sources
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
@@ -33,16 +34,16 @@ def main() -> int:
     numerics.prepare_environment(numerics.NATIVE.name)  # as nvc train runs
     import numpy as np
     import torch
-    from nvcodec_cli.train import DEFAULT_DATA
 
     from nvcodec.models.registry import load_model_file
     from nvcodec.training import forward
     from nvcodec.training.data import IMAGE_SUFFIXES, StageSamplers, discover, load_image, to_network
     from nvcodec.training.loop import Trainer
     from nvcodec.training.recipe import Recipe, StageConfig, lambda_for_qp
+    from nvcodec.training.split import TRAINING_SOURCES
 
     torch.set_num_threads(1)
-    sources = discover([args.data_root / p for p in DEFAULT_DATA])
+    sources = discover([args.data_root / p for p in TRAINING_SOURCES])
     rng = np.random.default_rng(7)
     crops = []
     for path in [s for s in sources if s.suffix.lower() in IMAGE_SUFFIXES][:8]:
@@ -64,7 +65,7 @@ def main() -> int:
                              "bpp": float(bpp.mean()), "psnr": float((10 * torch.log10(1 / mse)).mean())})
         return rows
 
-    weights = Path(__file__).resolve().parent.parent / "nvcodec/weights/nvc-compact.pt"
+    weights = ROOT / "nvcodec/weights/nvc-compact.pt"
     report: dict[str, object] = {"steps": args.steps, "before": real_cost(load_model_file(weights))}
     for mode in args.modes.split(","):
         model = load_model_file(weights)

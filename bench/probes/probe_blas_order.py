@@ -16,7 +16,7 @@ for layer shapes with every output row count modulo 4 (1x1, 2x2 stride 2 and 3x3
 computed the DCVC-RT conformance vectors (torch 2.13's MKL without MKL_CBWR on an AMD EPYC reproduces
 every traced layer), no shape differs; elsewhere the output shows how that BLAS orders its sums.
 
-    python bench/probe_blas_order.py [--k 8,13,64] [--positions 1-24] [--phases 8]
+    python bench/probes/probe_blas_order.py [--k 8,13,64] [--positions 1-24] [--phases 8]
 """
 
 from __future__ import annotations

@@ -1,0 +1,57 @@
+"""The benchmark scripts build on the library, never on the command line's package.
+
+A benchmark that drives ``nvc``'s click commands in-process inherits whatever the front end does
+(its numerics set-up, its output, its exit codes) and breaks whenever the front end is reorganised;
+the library is the interface meant for programs.  ``bench/`` and ``bench/probes/`` are scripts, not a
+package, so the rule is checked on their source.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+CLI_PACKAGES = {"cli", "nvcodec_cli"}
+
+
+def _imported_packages(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr == "import_module" and node.args and isinstance(node.args[0], ast.Constant)):
+            found.add(str(node.args[0].value).split(".")[0])
+    return found
+
+
+def test_no_benchmark_or_probe_imports_the_command_line_package():
+    scripts = sorted(BENCH.rglob("*.py"))
+    assert len(scripts) > 5 and any(p.parent.name == "probes" for p in scripts)
+    offenders = {p.relative_to(BENCH).as_posix(): sorted(_imported_packages(p) & CLI_PACKAGES) for p in scripts}
+    assert {name: pkgs for name, pkgs in offenders.items() if pkgs} == {}
+
+
+def test_the_import_scan_sees_the_ways_a_script_imports_the_cli(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("import cli.main\nfrom nvcodec_cli.train import X\nimportlib.import_module('nvcodec_cli')\n")
+    assert _imported_packages(script) >= CLI_PACKAGES
+
+
+def test_the_training_split_is_one_torch_free_list_that_nvc_train_reads():
+    probe = "import sys, nvcodec.training.split as s; print(len(s.TRAINING_SOURCES), 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    count, torch_loaded = out.stdout.split()
+    assert int(count) > 0 and torch_loaded == "False"
+
+    from nvcodec_cli import train
+
+    from nvcodec.training.split import TRAINING_SOURCES
+
+    assert train.DEFAULT_DATA is TRAINING_SOURCES
