@@ -377,3 +377,26 @@ def test_a_zero_duration_is_an_error(media, nvc, tmp_path, command):
     code, _, err = nvc(command, source, tmp_path / ("out.nvc" if command == "encode" else "out.y4m"), "-t", "0")
     one_line_error(code, err, "-t")
     assert not list(tmp_path.iterdir())
+
+
+def test_gray_sources_come_back_gray(nvc, tmp_path):
+    import av
+
+    gray = tmp_path / "gray.mkv"
+    with av.open(str(gray), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "gray"
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(((np.indices((32, 48)).sum(0) * 5 + i * 7) % 256).astype(np.uint8),
+                                               format="gray")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    coded, out = tmp_path / "gray.nvc", tmp_path / "gray.y4m"
+    assert nvc("encode", gray, coded, *MODEL)[0] == 0
+    assert nvc("decode", coded, out)[0] == 0
+    _, frames = read_y4m(out)
+    for raw in frames:
+        chroma = np.frombuffer(raw[48 * 32:], np.uint8)
+        assert (chroma == 128).all()  # no tint from the codec's chroma errors
