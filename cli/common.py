@@ -122,8 +122,55 @@ def loglevel_option(f: Callable) -> Callable:
         if value is not None and ctx.obj is not None:
             ctx.obj.loglevel = value
 
-    return click.option("--loglevel", type=click.Choice(list(LEVELS)), expose_value=False, callback=set_level,
-                        help="quiet, error, warning, info (default) or debug (tracebacks too).")(f)
+    return click.option("--loglevel", "-loglevel", "-v", type=click.Choice(list(LEVELS)), expose_value=False,
+                        callback=set_level, help="quiet, error, warning, info (default) or debug (tracebacks too).")(f)
+
+
+def input_output(f: Callable) -> Callable:
+    """``INPUT OUTPUT``, or ffmpeg's ``-i INPUT OUTPUT``: the command gets ``input_path`` and ``output``."""
+    f = click.argument("paths", nargs=-1, metavar="[-i] INPUT OUTPUT")(f)
+    return click.option("-i", "input_option", metavar="INPUT", help="The input, as ffmpeg takes it (or give it "
+                        "first without -i).")(f)
+
+
+def resolve_input_output(input_option: str | None, paths: tuple[str, ...]) -> tuple[str, str]:
+    """(input, output) from the positional paths and ``-i``; anything else is a usage error."""
+    given = ((input_option,) if input_option is not None else ()) + tuple(paths)
+    if len(given) != 2:
+        wanted = "an OUTPUT after -i INPUT" if input_option is not None else "INPUT and OUTPUT"
+        raise click.UsageError(f"expected {wanted}, got {len(paths)} path(s): {' '.join(paths) or 'none'}")
+    return given[0], given[1]
+
+
+#: ffmpeg options nvc has no equivalent of, and what it offers instead
+_FFMPEG_ELSEWHERE = {
+    "-vf": "nvc does not filter: filter with ffmpeg and pipe y4m in (ffmpeg -i IN -vf ... -f yuv4mpegpipe - | "
+           "nvc encode - OUT.nvc), or filter the decoded output",
+    "-filter:v": "nvc does not filter: filter with ffmpeg and pipe y4m in (ffmpeg -i IN -vf ... -f yuv4mpegpipe - "
+                 "| nvc encode - OUT.nvc)",
+    "-map": "nvc codes one video stream (--stream N picks it) and copies every audio stream (-an drops them)",
+    "-b:v": "nvc has no rate control yet: choose the quality with -q 0..63 (higher is better), or a preset",
+    "-c:a": "nvc copies audio packets as they are (-c:a copy) or drops them (-an)",
+    "-acodec": "nvc copies audio packets as they are (-c:a copy) or drops them (-an)",
+}
+
+
+def ffmpeg_compatibility(f: Callable) -> Callable:
+    """ffmpeg's spellings that mean nothing to nvc or name what it lacks: accepted, or one line saying what
+    nvc offers instead (rather than click's guess at a short option, such as "No such option '-c'")."""
+    def elsewhere(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is None:
+            return
+        flag = param.opts[0]
+        if flag in ("-c:a", "-acodec") and value == "copy":
+            return  # what nvc does anyway
+        raise click.UsageError(f"{flag} {value}: {_FFMPEG_ELSEWHERE[flag]}")
+
+    for flag in _FFMPEG_ELSEWHERE:
+        f = click.option(flag, flag.lstrip("-").replace(":", "_") + "_unsupported", hidden=True, expose_value=False,
+                         callback=elsewhere)(f)
+    return click.option("-hide_banner", "hide_banner", is_flag=True, hidden=True, expose_value=False,
+                        help="Accepted for ffmpeg habits: nvc prints no banner.")(f)
 
 
 def overwrite_options(f: Callable) -> Callable:

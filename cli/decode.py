@@ -7,15 +7,17 @@ from nvcodec_cli import common
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT")
-@click.argument("output", metavar="OUTPUT")
+@common.input_output
 @click.option("-c:v", "--codec", "codec", help="Video encoder for container outputs (default: H.264 High 4:2:0 "
               "at crf 16, visually lossless and playable everywhere, in mp4/mov/ts; lossless FFV1 in mkv).")
 @click.option("--crf", "-crf", "crf", type=click.IntRange(0, 63), help="Quality of the output encoder (x264's "
               "crf); refused for encoders without one.")
+@click.option("-f", "--format", "out_format", help="Output format, whatever OUTPUT's extension says (ffmpeg's "
+              "-f: y4m, rawvideo, image2, or a muxer such as matroska or mp4).")
 @click.option("--lossless", is_flag=True, help="Exact frames in mp4/mov/ts too (H.264 qp 0, High 4:4:4 "
               "Predictive, which browsers do not play); y4m, .yuv, PNG and mkv are always exact.")
-@click.option("--frames", "-frames", "frames", type=click.IntRange(min=1), help="Decode at most N frames.")
+@click.option("--frames", "-frames", "-frames:v", "-vframes", "frames", type=click.IntRange(min=1),
+              help="Decode at most N frames.")
 @click.option("--ss", "-ss", "start", type=common.TIME, default=0.0,
               help="Start at this time; seeks through the intra index when the input is a file.")
 @click.option("-t", "--duration", type=common.TIME, help="Decode at most this long.")
@@ -28,8 +30,9 @@ from nvcodec_cli import common
 @common.progress_options
 @common.overwrite_options
 @common.loglevel_option
+@common.ffmpeg_compatibility
 @click.pass_obj
-def decode(obj, input_path: str, output: str, codec, crf, lossless: bool, frames, start, duration, model, device,
+def decode(obj, input_option, paths, out_format, codec, crf, lossless: bool, frames, start, duration, model, device,
            threads, strict: bool, progress_to, overwrite: bool, no_overwrite: bool) -> None:
     """Decode INPUT (.nvc, or - for stdin) to OUTPUT, cropped to the source size with its audio,
     colour description and timestamps.
@@ -45,6 +48,7 @@ def decode(obj, input_path: str, output: str, codec, crf, lossless: bool, frames
     from nvcodec_cli.progress import Progress
 
     common.setup_logging(obj.loglevel)
+    input_path, output = common.resolve_input_output(input_option, paths)
     common.check_input_output(input_path, output, overwrite, no_overwrite, progress_to)
     common.check_duration(duration)
 
@@ -68,7 +72,7 @@ def decode(obj, input_path: str, output: str, codec, crf, lossless: bool, frames
         show = obj.loglevel in ("info", "debug")
         progress = Progress("decoding", total, float(header.frame_rate), show, progress_to)
         sink = open_sink(sys.stdout.buffer if output == "-" else output, transcode.description(header, reader),
-                         OutputOptions(codec=codec, crf=crf, threads=threads, lossless=lossless,
+                         OutputOptions(codec=codec, crf=crf, threads=threads, lossless=lossless, format=out_format,
                                        quiet=obj.loglevel in ("quiet", "error")))
         ok = False
         try:

@@ -7,8 +7,7 @@ from nvcodec_cli import common
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT")
-@click.argument("output", metavar="OUTPUT")
+@common.input_output
 @click.option("-q", "--qp", type=click.IntRange(0, 63), help="Quality 0..63; HIGHER is better quality (as in "
               "DCVC-RT, unlike x264's crf). Default 32, or the preset's.")
 @click.option("--qp-p", type=click.IntRange(0, 63), help="Base qp of P frames (default: under -q by the P "
@@ -19,7 +18,8 @@ from nvcodec_cli import common
 @click.option("--block-skip/--no-block-skip", "block_skip", default=None, help="Let P frames repeat 16x16 "
               "blocks of the previous frame where coding them costs more than it gains (default: on with "
               "nvc's own models, off with DCVC-RT's, whose stream syntax has no place for it).")
-@click.option("--frames", "-frames", "frames", type=click.IntRange(min=1), help="Encode at most N frames.")
+@click.option("--frames", "-frames", "-frames:v", "-vframes", "frames", type=click.IntRange(min=1),
+              help="Encode at most N frames.")
 @click.option("--ss", "-ss", "start", type=common.TIME, default=0.0, help="Start at this time (seconds or "
               "[HH:]MM:SS).")
 @click.option("-t", "--duration", type=common.TIME, help="Encode at most this long.")
@@ -30,6 +30,8 @@ from nvcodec_cli import common
 @click.option("--stream", type=click.IntRange(min=0), default=0, show_default=True,
               help="Which video stream of the input (0 = first).")
 @click.option("-an", "--no-audio", "no_audio", is_flag=True, help="Leave the audio out.")
+@click.option("-f", "--format", "out_format", type=click.Choice(["nvc"]), help="Write an .nvc file whatever "
+              "OUTPUT's extension says (ffmpeg's -f).")
 @click.option("--preset", help="Named preset (fast, balanced, archive) or a .toml file; options override it.")
 @click.option("--model", help="Model name, file, INTRA,INTER checkpoints or synthetic:<config>:<seed>.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
@@ -40,8 +42,9 @@ from nvcodec_cli import common
 @common.progress_options
 @common.overwrite_options
 @common.loglevel_option
+@common.ffmpeg_compatibility
 @click.pass_obj
-def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_interval, block_skip, frames, start,
+def encode(obj, input_option, paths, out_format, qp, qp_p, intra_period, reset_interval, block_skip, frames, start,
            duration, pix_fmt: str, raw_size, raw_rate, stream: int, no_audio: bool, preset, model, device, numerics,
            threads, psnr: bool, progress_to, overwrite: bool, no_overwrite: bool) -> None:
     """Encode INPUT (a file, a raw .yuv, a PNG pattern or folder, or - for y4m on stdin) into OUTPUT
@@ -55,6 +58,8 @@ def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_inte
     from nvcodec_cli.progress import Progress
 
     common.setup_logging(obj.loglevel)
+    input_path, output = common.resolve_input_output(input_option, paths)
+    _check_output_format(output, out_format)
     common.check_input_output(input_path, output, overwrite, no_overwrite, progress_to)
     common.check_duration(duration)
 
@@ -66,6 +71,8 @@ def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_inte
     settings = chosen.settings(qp_i=qp, qp_p=qp_p, intra_period=intra_period, reset_interval=reset_interval,
                                numerics=numerics, block_skip=block_skip)
     opts = _input_options(pix_fmt, raw_size, raw_rate, stream, start, duration, frames, not no_audio, threads)
+    if raw_rate is not None and not _is_raw_input(input_path, raw_size):
+        common.warn(f"-r sets the frame rate of raw .yuv and PNG input; {input_path} keeps its own")
 
     import sys
 
@@ -100,6 +107,29 @@ def encode(obj, input_path: str, output: str, qp, qp_p, intra_period, reset_inte
         q = mean_quality(qualities)
         line += f", PSNR-Y {q.y:.2f} dB, PSNR-YUV {q.yuv:.2f} dB"
     common.info(f"{line} -> {output}")
+
+
+def _check_output_format(output: str, out_format: str | None) -> None:
+    """An .nvc bitstream under another format's name would fool every player and script that trusts it."""
+    import os
+
+    suffix = os.path.splitext(output)[1].lower()
+    if output == "-" or out_format == "nvc" or suffix in ("", ".nvc"):
+        return
+    raise click.UsageError(f"{output}: nvc encode writes .nvc files, not {suffix}; encode to OUT.nvc and "
+                           f"nvc decode it to {suffix}, or give -f nvc to keep this name")
+
+
+def _is_raw_input(input_path: str, raw_size) -> bool:
+    """Whether the input has no frame rate of its own (raw .yuv, PNG sequences and folders)."""
+    import os
+
+    from nvcodec.io.source import RAW_EXTENSIONS
+
+    if input_path == "-":
+        return False
+    return (raw_size is not None or input_path.lower().endswith(RAW_EXTENSIONS) or "%" in input_path
+            or os.path.isdir(input_path))
 
 
 def _input_options(pix_fmt: str, raw_size, raw_rate, stream: int, start: float, duration, frames, audio: bool,

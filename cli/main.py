@@ -39,13 +39,16 @@ class Context:
 @click.version_option(__version__, prog_name="nvc")
 @click.option(
     "--loglevel",
+    "-loglevel",
+    "-v",
     type=click.Choice(["quiet", "error", "warning", "info", "debug"]),
     default="info",
     show_default=True,
     help="How much to print; 'debug' also shows tracebacks.",
 )
+@click.option("-hide_banner", "hide_banner", is_flag=True, hidden=True, help="Accepted for ffmpeg habits.")
 @click.pass_context
-def cli(ctx: click.Context, loglevel: str) -> None:
+def cli(ctx: click.Context, loglevel: str, hide_banner: bool) -> None:
     """nvc: neural video compression (DCVC-RT) from the command line."""
     from nvcodec import numerics
 

@@ -81,10 +81,20 @@ class OutputOptions:
     threads: int | None = None  # FFmpeg encoder threads (--threads) where they do not change the bytes
     lossless: bool = False  # mp4/mov/ts: exact frames (x264 qp 0) instead of the playable default
     quiet: bool = False  # silence the output encoder's own log (x265 prints a banner otherwise)
+    format: str | None = None  # -f: the output format whatever the target's name says
 
 
-def output_kind(target: str | BinaryIO) -> str:
+#: ``-f`` names of the outputs nvc writes itself
+_FORMAT_KINDS = {"y4m": "y4m", "yuv4mpegpipe": "y4m", "rawvideo": "yuv", "image2": "png"}
+
+
+def output_kind(target: str | BinaryIO, format: str | None = None) -> str:
     """``y4m``, ``yuv``, ``rgb``, ``png`` or ``av`` (a PyAV container)."""
+    if format is not None:
+        kind = _FORMAT_KINDS.get(format, "av")
+        if kind in ("png", "yuv", "av") and (not isinstance(target, str) or target == "-"):
+            raise ConfigError("format", format, "y4m on stdout (-f y4m); other formats need a file name")
+        return kind
     if not isinstance(target, str) or target == "-":
         return "y4m"
     lower = target.lower()
@@ -291,7 +301,7 @@ class AvSink(VideoSink):
         self._templates: list[av.container.InputContainer] = []
         try:
             # bitexact: no random segment UID (Matroska) or version strings, so the same frames give the same file
-            self._out = av.open(str(self._temp), "w", options={"fflags": "+bitexact"})
+            self._out = av.open(str(self._temp), "w", format=opts.format, options={"fflags": "+bitexact"})
         except (ValueError, av.error.FFmpegError) as exc:
             self._temp.unlink(missing_ok=True)
             raise ConfigError("output", target, "a file name whose extension names a format "
@@ -484,7 +494,7 @@ def _check_muxable(fmt_name: str, template: av.stream.Stream) -> None:
 def open_sink(target: str | BinaryIO, desc: StreamDescription, opts: OutputOptions | None = None) -> VideoSink:
     """The sink for ``target`` (see the module docstring for how the kind is chosen)."""
     opts = opts or OutputOptions()
-    kind = output_kind(target)
+    kind = output_kind(target, opts.format)
     if kind == "y4m":
         return Y4mSink(desc, target)
     if kind in ("yuv", "rgb"):

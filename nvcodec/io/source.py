@@ -114,6 +114,9 @@ def _open_container(path: str | BinaryIO, opts: InputOptions) -> av.container.In
     try:
         return av.open(path, "r", **kwargs)
     except av.error.FFmpegError as exc:
+        if not isinstance(path, str):
+            raise InputError(f"{name}: not a YUV4MPEG2 stream ({_why(exc)}); stdin takes y4m only, e.g. "
+                             "ffmpeg -i IN -f yuv4mpegpipe - | nvc encode - OUT.nvc") from None
         raise InputError(f"{name}: not a video PyAV can read ({_why(exc)})") from None
     except (OSError, ValueError) as exc:
         raise InputError(f"{name}: {exc}") from None
