@@ -96,3 +96,26 @@ def test_stdin_errors_say_what_stdin_takes(monkeypatch, nvc, tmp_path):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"not a y4m stream at all\n" * 10)))
     code, _, err = nvc("encode", "-", tmp_path / "out.nvc", "--model", "synthetic:tiny:1")
     one_line_error(code, err, "y4m", "yuv4mpegpipe")
+
+
+def test_quiet_silences_the_output_encoder_too(media, tmp_path, capfd):
+    from nvcodec_cli.main import main
+
+    capfd.readouterr()
+    assert main(["decode", str(media["nvc"]), str(tmp_path / "q.mkv"), "-c:v", "libx265", "--loglevel", "quiet"]) == 0
+    out, err = capfd.readouterr()
+    assert err == ""  # x265 writes its banner straight to the file descriptor unless told not to
+
+
+def test_a_pickle_in_a_model_file_is_one_line(media, nvc, tmp_path):
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"format": "nvc-model-1", "x": Evil()}))
+    code, _, err = nvc("encode", media["clip"], tmp_path / "out.nvc", "--model", evil)
+    one_line_error(code, err, "evil.pt")
+    assert "owned" not in err
