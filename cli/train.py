@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from nvcodec_cli import common
 
-from nvcodec.training.split import TRAINING_SOURCES
+from nvcodec.training.split import TRAINING_SOURCES, is_held_out
 
 #: the training split's sources under --data-root (one list, shared with the benchmarks and the split check)
 DEFAULT_DATA = TRAINING_SOURCES
@@ -169,7 +169,10 @@ def train(obj, data_root, data, config, out, init, init_stage, minutes, checkpoi
     recipe = Recipe(config=config)
     if dev.type == "cuda":
         recipe.scale_for_cuda()
-    sources = discover(data or [data_root / p for p in DEFAULT_DATA])
+    if data:
+        sources = discover(data)
+    else:  # the training split: its folders, less the evaluation files held out of them
+        sources = [p for p in discover([data_root / p for p in DEFAULT_DATA]) if not is_held_out(p, data_root)]
     sampler = StageSamplers(sources, lambda frames: console.print(
         f"loading {len(sources)} training sources (up to {frames} frames each)…"))
     model = new_model(config)

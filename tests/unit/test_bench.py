@@ -55,3 +55,16 @@ def test_the_training_split_is_one_torch_free_list_that_nvc_train_reads():
     from nvcodec.training.split import TRAINING_SOURCES
 
     assert train.DEFAULT_DATA is TRAINING_SOURCES
+
+
+def test_training_skips_the_files_held_out_for_evaluation(tmp_path):
+    from nvcodec.training.split import HELD_OUT, TRAINING_SOURCES, is_held_out
+
+    for held in HELD_OUT:
+        assert any(held.startswith(folder + "/") for folder in TRAINING_SOURCES)  # inside a training folder
+        (tmp_path / held).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / held).write_bytes(b"")
+        assert is_held_out(tmp_path / held, tmp_path)
+    kept = tmp_path / "video/compressed/other.mp4"
+    kept.write_bytes(b"")
+    assert not is_held_out(kept, tmp_path) and not is_held_out(tmp_path / HELD_OUT[0], tmp_path / "video")
