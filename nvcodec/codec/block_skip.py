@@ -147,3 +147,8 @@ def expand(skips: np.ndarray | torch.Tensor, factor: int, device: torch.device) 
     """A [1, 1, h * factor, w * factor] bool mask of a per-position map."""
     mask = torch.as_tensor(skips, device=device)
     return mask.repeat_interleave(factor, 0).repeat_interleave(factor, 1)[None, None]
+
+
+def coded_positions(skips: np.ndarray | torch.Tensor, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """[1, 1, h, w]: 1 at the latent positions that are coded, 0 at those of skipped blocks."""
+    return (~expand(skips, 1, device)).to(dtype)

@@ -1,9 +1,12 @@
-"""Coding one frame: the networks on one side, the rANS coder on the other.
+"""Coding one frame: the frame contracts on one side, the rANS coder on the other.
 
-Encoder and decoder share every prediction step; they differ only in where a
-step's symbols come from (quantising y, or the payload).  Each function
-mirrors the reference's float expressions so that the decoder's tensors are
-bit-identical to the encoder's under the same numerics profile.
+What is computed, and which symbols come out of it, is the contracts' business
+(:mod:`nvcodec.codec.intra_codec`, :mod:`nvcodec.codec.inter_codec`); training runs
+the same contracts.  This module writes their symbols into a frame's payload and reads
+them back, and makes the encoder's block-skip choice.  Encoder and decoder share every
+prediction step; they differ only in where a step's symbols come from (quantising y,
+or the payload), so the decoder's tensors are bit-identical to the encoder's under the
+same numerics profile.
 
 Payload layout of a frame (each item one "handed-over array")::
 
@@ -20,14 +23,21 @@ import numpy as np
 import torch
 
 from nvcodec.codec import block_skip
-from nvcodec.codec.frames import latent_size, pad_replicate
-from nvcodec.entropy.context import MaskCache, fold, quantize_step, unfold
+from nvcodec.codec.context_steps import StepReader
+from nvcodec.codec.frames import latent_size
+from nvcodec.codec.inter_codec import Analysis, InterCodec, Reference, regenerate_reference, with_skips
+from nvcodec.codec.intra_codec import IntraCodec
+from nvcodec.codec.outputs import Symbols
+from nvcodec.entropy.context import MaskCache, fold
 from nvcodec.entropy.gaussian import ScaleIndexer
 from nvcodec.entropy.rans import CdfTable, RansDecoder, RansEncoder
 from nvcodec.errors import ModelError, StreamError
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
 from nvcodec.models.lambdas import LAMBDA_MAX_NARROW, lambda_for_qp
+
+__all__ = ["CoderContext", "Reference", "SkipEstimate", "decode_inter", "decode_intra", "encode_inter",
+           "encode_intra", "regenerate_reference"]
 
 
 @dataclass
@@ -41,28 +51,12 @@ class CoderContext:
     flags: CdfTable | None = None  # the block-skip map's table (P frames of streams that use it)
 
 
-@dataclass
-class Reference:
-    """The decoded picture buffer: the previous frame's pixels and/or its decoder feature."""
-
-    frame: torch.Tensor | None
-    feature: torch.Tensor | None
-    qp: int  # qp of the frame that produced it (a reset regenerates pixels with it)
-    # the decoded pixels of the last I frame or reset, which an anchor-skip model blends in
-    anchor: torch.Tensor | None = None
-
-
-# -- shared pieces ------------------------------------------------------------
+# -- symbols in and out of the rANS stream ------------------------------------------------------
 
 
 def _z_rows(qp: int, channels: int, size: tuple[int, int]) -> np.ndarray:
     per_channel = size[0] * size[1]
     return np.repeat(np.arange(channels, dtype=np.int32) + qp * channels, per_channel)
-
-
-def _round_z(z: torch.Tensor) -> torch.Tensor:
-    # nan_to_num: see quantize_step (identity on every finite value)
-    return torch.nan_to_num(torch.clamp(torch.round(z), -128.0, 127.0), nan=0.0)
 
 
 def _encode_z(coder: RansEncoder, ctx: CoderContext, z_hat: torch.Tensor, qp: int) -> None:
@@ -114,12 +108,27 @@ def _decode_step(coder: RansDecoder, ctx: CoderContext, scales_grid: torch.Tenso
     return grid.to(scales_grid.device).reshape(shape)
 
 
-def _hyper_input(y: torch.Tensor) -> torch.Tensor:
-    h, w = y.shape[-2:]
-    return pad_replicate(y, -(-h // 4) * 4, -(-w // 4) * 4)
+def _write(coder: RansEncoder, ctx: CoderContext, qp: int, symbols: Symbols, groups: int,
+           skips: np.ndarray | None = None) -> None:
+    """Start the frame's rANS stream afresh and write the skip map (when given), z and every step."""
+    coder.reset()
+    keep = None
+    if skips is not None:
+        block_skip.encode_map(coder, ctx.flags, skips, block_skip.first_half_prob(skips))
+        keep = block_skip.coded_positions(skips, symbols.z_hat.dtype, symbols.z_hat.device)
+    _encode_z(coder, ctx, symbols.z_hat, qp)
+    for step in symbols.steps:
+        _encode_step(coder, ctx, step.symbols, step.scales, groups, keep)
 
 
-# -- intra --------------------------------------------------------------------
+def _reader(coder: RansDecoder, ctx: CoderContext) -> StepReader:
+    def read(scales_grid: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+        return _decode_step(coder, ctx, scales_grid, keep)
+
+    return read
+
+
+# -- intra ----------------------------------------------------------------------------------------
 
 
 @torch.no_grad()
@@ -129,25 +138,9 @@ def encode_intra(model: IntraModel, ctx: CoderContext, x: torch.Tensor, qp: int,
 
     ``coder`` (its ``two_ec`` as the SPS says) is kept by the caller across frames, so that
     its buffers are reused; anything left queued in it (by a frame that failed) is dropped."""
-    y = model.analysis(x, qp)
-    z_hat = _round_z(model.hyper_enc(_hyper_input(y)))
-    size = (y.shape[2], y.shape[3])
-    params = model.prior_params(z_hat, size)
-    q_enc, q_dec, scales, means = model.split_params(params)
-    common = model.y_spatial_prior_reduction(params)
-    masks = ctx.masks.get(4, y.shape[1], size[0], size[1], y.dtype, y.device)
-    y = y * q_enc
-
-    coder.reset()
-    _encode_z(coder, ctx, z_hat, qp)
-    y_hat_so_far = None
-    for step in range(4):
-        if step:
-            scales, means = model.step_prior(step, y_hat_so_far, common)
-        q = quantize_step(y, scales, means, masks[step], ctx.indexer.skip_threshold)
-        y_hat_so_far = q.y_hat if y_hat_so_far is None else y_hat_so_far + q.y_hat
-        _encode_step(coder, ctx, q.symbols, q.scales, 4)
-    x_hat = model.synthesis(y_hat_so_far * q_dec, qp)
+    codec = IntraCodec(model)
+    symbols, x_hat = codec.compress(x, qp, ctx.indexer.skip_threshold, ctx.masks)
+    _write(coder, ctx, qp, symbols, codec.schedule.steps)
     return coder.flush(), x_hat
 
 
@@ -156,35 +149,12 @@ def decode_intra(model: IntraModel, ctx: CoderContext, payload: bytes, qp: int, 
                  two_ec: bool, device: torch.device) -> torch.Tensor:
     coder = RansDecoder(payload, two_ec)
     z_hat = _decode_z(coder, ctx, qp, model.cfg.hyper, latent_size(height, width, 64), device)
-    size = latent_size(height, width, 16)
-    params = model.prior_params(z_hat, size)
-    _, q_dec, scales, means = model.split_params(params)
-    common = model.y_spatial_prior_reduction(params)
-    masks = ctx.masks.get(4, model.cfg.latent, size[0], size[1], params.dtype, params.device)
-    y_hat_so_far = None
-    for step in range(4):
-        if step:
-            scales, means = model.step_prior(step, y_hat_so_far, common)
-        grid = _decode_step(coder, ctx, fold(scales * masks[step], 4))
-        y_hat = unfold(grid, means, masks[step], 4)
-        y_hat_so_far = y_hat if y_hat_so_far is None else y_hat_so_far + y_hat
+    x_hat = IntraCodec(model).decompress(z_hat, _reader(coder, ctx), qp, latent_size(height, width, 16), ctx.masks)
     coder.finish()
-    return model.synthesis(y_hat_so_far * q_dec, qp)
+    return x_hat
 
 
-# -- inter --------------------------------------------------------------------
-
-
-def _reference_feature(model: InterModel, ref: Reference) -> torch.Tensor:
-    return model.reference_feature(ref.frame, ref.feature)
-
-
-def _gate_pixels(model: InterModel, ref: Reference) -> torch.Tensor | None:
-    """The picture a gated reconstruction blends in (None for models without a pixel gate)."""
-    pixels = model.gate_pixels(ref.frame, ref.anchor)
-    if pixels is None and model.cfg.pixel_gate:
-        raise ModelError("a P-frame model that blends in a reference picture has none to blend")
-    return pixels
+# -- inter ----------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -201,40 +171,19 @@ class SkipEstimate:
     lambda_max: float = LAMBDA_MAX_NARROW
 
 
-def _code_latent(model: InterModel, ctx: CoderContext, coder: RansEncoder, qp: int, z_hat: torch.Tensor,
-                 y: torch.Tensor, params: torch.Tensor, skips: np.ndarray | None, measure: bool = False
-                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Write the map (when given), z and both steps; y_hat (before q_dec) and, when ``measure``,
-    the estimated bits of each latent position."""
-    _, scales, means = params.chunk(3, 1)  # the step prior reads params as they are (q_dec unclamped)
-    _, c, h, w = y.shape
-    masks = ctx.masks.get(2, c, h, w, y.dtype, y.device)
-    keep = None
-    coder.reset()
-    if skips is not None:
-        block_skip.encode_map(coder, ctx.flags, skips, block_skip.first_half_prob(skips))
-        keep = (~block_skip.expand(skips, 1, y.device)).to(y.dtype)
-    _encode_z(coder, ctx, z_hat, qp)
-    threshold = ctx.indexer.skip_threshold or 0.0
-    q0 = quantize_step(y, scales, means, masks[0], ctx.indexer.skip_threshold, keep)
-    _encode_step(coder, ctx, q0.symbols, q0.scales, 2, keep)
-    bits = block_skip.latent_bits(q0.symbols, q0.scales, q0.scales > threshold) if measure else None
-    scales, means = model.step_prior(q0.y_hat, params)
-    q1 = quantize_step(y, scales, means, masks[1], ctx.indexer.skip_threshold, keep)
-    _encode_step(coder, ctx, q1.symbols, q1.scales, 2, keep)
-    if measure:
-        bits = bits + block_skip.latent_bits(q1.symbols, q1.scales, q1.scales > threshold)
-    return q0.y_hat + q1.y_hat, bits
+def _step_bits(symbols: Symbols, threshold: float) -> torch.Tensor:
+    """Estimated bits of each latent position over all steps of a coded frame."""
+    bits = None
+    for q in symbols.steps:
+        step = block_skip.latent_bits(q.symbols, q.scales, q.scales > threshold)
+        bits = step if bits is None else bits + step
+    return bits
 
 
-def _with_skips(feature: torch.Tensor, frame: torch.Tensor, ref: Reference, shown: torch.Tensor,
-                skips: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The skipped blocks' feature from the reference (when it has one) and pixels from ``shown``."""
-    if skips is None or not skips.any():
-        return feature, frame
-    if ref.feature is not None:
-        feature = torch.where(block_skip.expand(skips, 2, feature.device), ref.feature, feature)
-    return feature, torch.where(block_skip.expand(skips, block_skip.BLOCK, frame.device), shown, frame)
+def _estimated_bits(a: Analysis, threshold: float) -> torch.Tensor:
+    """Estimated bits of each latent position before coding: every element under step 0's prior."""
+    scales, means = a.first
+    return block_skip.latent_bits(torch.round(a.y - means), scales, scales > threshold)
 
 
 @torch.no_grad()
@@ -244,47 +193,39 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     """Payload of a P frame and the new reference (with pixels when ``reconstruct``); ``coder`` as
     for :func:`encode_intra`.  ``skip`` turns on block skip (the stream's SPS must say so), with
     ``shown`` the previous decoded frame; the reference then always has pixels."""
-    f1, ctx_t = model.temporal_context(_reference_feature(model, ref), qp)
-    context = model.context(f1)
-    y = model.analysis(x, context, qp)
-    z_hat = _round_z(model.hyper_encoder(_hyper_input(y)))
-    params = model.prior_params(z_hat, ctx_t)
-    q_dec, scales, means = params.chunk(3, 1)
-    q_dec = torch.clamp_min(q_dec, 0.5)
-    y = y * torch.reciprocal(q_dec)
-
+    codec = InterCodec(model)
+    threshold = ctx.indexer.skip_threshold
+    steps = codec.schedule.steps
     if skip is None:
-        y_hat, _ = _code_latent(model, ctx, coder, qp, z_hat, y, params, None)
-        feature = model.synthesis_feature(y_hat * q_dec, context, qp, ref.feature)
-        # nothing later needs these pixels on the encoder's side: a reset rebuilds its own from the feature
-        frame = model.reconstruct(feature, qp, _gate_pixels(model, ref)) if reconstruct else None
-        return coder.flush(), Reference(frame=frame, feature=feature, qp=qp, anchor=ref.anchor)
+        # without block skip nothing later needs the pixels on the encoder's side: a reset
+        # rebuilds its own from the feature
+        symbols, new_ref = codec.compress(x, qp, ref, threshold, masks=ctx.masks, reconstruct=reconstruct)
+        _write(coder, ctx, qp, symbols, steps)
+        return coder.flush(), new_ref
 
     if shown is None:
         raise ModelError("block skip copies from the previous decoded frame, and none was given")
+    a = codec.analyse(x, qp, ref)
     lam = lambda_for_qp(qp, skip.lambda_max)
     copy_error = block_skip.block_error(x, shown)
     code_error = skip.code_error
+    frame = None
     if code_error is None:
-        y_hat, bits = _code_latent(model, ctx, coder, qp, z_hat, y, params, None, measure=True)
-        feature = model.synthesis_feature(y_hat * q_dec, context, qp, ref.feature)
-        frame = model.reconstruct(feature, qp, _gate_pixels(model, ref))
+        symbols, feature, frame = codec.code(a, qp, ref, threshold, masks=ctx.masks)
+        _write(coder, ctx, qp, symbols, steps)
         code_error = block_skip.block_error(x, frame)
-        skips = block_skip.choose_skips(bits, copy_error, code_error, lam)
+        skips = block_skip.choose_skips(_step_bits(symbols, threshold or 0.0), copy_error, code_error, lam)
     else:
-        coded = scales > (ctx.indexer.skip_threshold or 0.0)
-        bits = block_skip.latent_bits(torch.round(y - means), scales, coded)
-        skips = block_skip.choose_skips(bits, copy_error, code_error, lam)
-        frame = None
+        skips = block_skip.choose_skips(_estimated_bits(a, threshold or 0.0), copy_error, code_error, lam)
     if frame is None or skips.any():
-        y_hat, _ = _code_latent(model, ctx, coder, qp, z_hat, y, params, skips if skips.any() else None)
-        feature = model.synthesis_feature(y_hat * q_dec, context, qp, ref.feature)
-        frame = model.reconstruct(feature, qp, _gate_pixels(model, ref))
+        coded_skips = skips if skips.any() else None
+        symbols, feature, frame = codec.code(a, qp, ref, threshold, coded_skips, ctx.masks)
+        _write(coder, ctx, qp, symbols, steps, coded_skips)
     coded_error = block_skip.block_error(x, frame)
     skip.code_error = torch.where(torch.as_tensor(skips, device=coded_error.device), code_error, coded_error)
-    feature, frame = _with_skips(feature, frame, ref, shown, skips)
+    feature, frame = with_skips(feature, frame, ref.feature, shown, skips)
     payload = bytes((block_skip.first_half_prob(skips),)) + coder.flush()
-    return payload, Reference(frame=frame, feature=feature, qp=qp, anchor=ref.anchor)
+    return payload, Reference(frame=frame, feature=feature, qp=qp)
 
 
 @torch.no_grad()
@@ -293,7 +234,6 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
                  ) -> Reference:
     """``shown``: the previous decoded frame, given exactly when the stream uses block skip."""
     skips = None
-    size = latent_size(height, width, 16)
     if shown is not None:
         if not payload:
             raise StreamError("P frame with block skip has an empty payload")
@@ -301,53 +241,9 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
         if prob >= block_skip.PROB_STEPS:
             raise StreamError(f"P frame has skip probability {prob}/{block_skip.PROB_STEPS}")
     coder = RansDecoder(payload, two_ec)
-    keep = None
     if shown is not None and prob:
-        skips = block_skip.decode_map(coder, ctx.flags, prob, *size)
-        keep = (~block_skip.expand(skips, 1, device)).to(torch.float32)
+        skips = block_skip.decode_map(coder, ctx.flags, prob, *latent_size(height, width, 16))
     z_hat = _decode_z(coder, ctx, qp, model.cfg.hyper, latent_size(height, width, 64), device)
-    f1, ctx_t = model.temporal_context(_reference_feature(model, ref), qp)
-    params = model.prior_params(z_hat, ctx_t)
-    q_dec, scales, means = params.chunk(3, 1)
-    q_dec = torch.clamp_min(q_dec, 0.5)
-    _, c, h, w = means.shape
-    masks = ctx.masks.get(2, c, h, w, means.dtype, means.device)
-    if keep is not None:
-        keep = keep.to(means.dtype)
-
-    grid = _decode_step(coder, ctx, fold(scales * masks[0], 2), keep)
-    y_hat_0 = unfold(grid, means, masks[0], 2)
-    scales, means = model.step_prior(y_hat_0, params)
-    grid = _decode_step(coder, ctx, fold(scales * masks[1], 2), keep)
-    y_hat_1 = unfold(grid, means, masks[1], 2)
+    new_ref = InterCodec(model).decompress(z_hat, _reader(coder, ctx), qp, ref, skips, shown, ctx.masks)
     coder.finish()
-    y_hat = (y_hat_0 + y_hat_1) * q_dec
-
-    feature = model.synthesis_feature(y_hat, model.context(f1), qp, ref.feature)
-    frame = model.reconstruct(feature, qp, _gate_pixels(model, ref))
-    if shown is not None:
-        feature, frame = _with_skips(feature, frame, ref, shown, skips)
-    return Reference(frame=frame, feature=feature, qp=qp, anchor=ref.anchor)
-
-
-@torch.no_grad()
-def regenerate_reference(model: InterModel, ref: Reference) -> Reference:
-    """A reset: predict the next frame from pixels, not from the propagated feature.
-
-    The pixels are the reconstruction of the stored feature with the qp that produced it, without
-    what a pixel gate blends in.  Without a gate the decoder already holds exactly those pixels;
-    with one, the displayed frame depends on every frame before it (a reference skip blends in the
-    previous decoded frame), and an encoder would have to reconstruct every P frame to follow it,
-    where this costs both sides one reconstruction per reset.  After an I frame there is no
-    feature, and the I frame's pixels are the reference.
-    """
-    frame = ref.frame
-    if ref.feature is not None and (frame is None or model.cfg.pixel_gate):
-        frame = model.reconstruct_ungated(ref.feature, ref.qp)
-    return pixel_reference(model, frame, ref.qp)
-
-
-def pixel_reference(model: InterModel, frame: torch.Tensor, qp: int) -> Reference:
-    """The reference an I frame or a reset leaves: pixels only, and the anchor for a model that blends
-    one in (kept nowhere else, so other models do not hold the picture for the rest of the sequence)."""
-    return Reference(frame=frame, feature=None, qp=qp, anchor=frame if model.cfg.anchor_skip else None)
+    return new_ref

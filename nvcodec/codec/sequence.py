@@ -118,7 +118,7 @@ class SequenceEncoder:
             if plan.frame_type == FrameType.I:
                 payload, x_hat = fc.encode_intra(self.model.intra, self.intra_ctx, x, plan.qp,
                                                  self._coders[two_ec])
-                self._ref = fc.pixel_reference(self.model.inter, x_hat, plan.qp)
+                self._ref = fc.Reference(frame=x_hat, feature=None, qp=plan.qp)
                 self._skip = fc.SkipEstimate(lambda_max=self.model.lambda_max) if self.block_skip else None
             else:
                 assert self._ref is not None
@@ -185,7 +185,7 @@ class SequenceDecoder:
                     raise StreamError(f"I frame {self.frames_decoded} has qp {unit.qp} (0..{INTRA_QP_COUNT - 1})")
                 x_hat = fc.decode_intra(self.model.intra, self.intra_ctx, unit.payload, unit.qp, *size,
                                         sps.ec_part, self.device)
-                self._ref = fc.pixel_reference(self.model.inter, x_hat, unit.qp)
+                self._ref = fc.Reference(frame=x_hat, feature=None, qp=unit.qp)
             else:
                 if unit.qp >= INTER_QP_COUNT:
                     raise StreamError(f"P frame {self.frames_decoded} has qp {unit.qp} (0..{INTER_QP_COUNT - 1})")

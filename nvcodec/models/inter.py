@@ -4,7 +4,8 @@ Conditional coding without motion: the previous frame's decoder feature (or,
 after an I frame or a reset, its pixels) is turned into a context ``ctx`` that
 both the encoder and the decoder concatenate with their inputs, and into a
 temporal prior ``ctx_t`` for the entropy model.  Module names match the
-published checkpoint ``cvpr2025_video.pth.tar``.
+published checkpoint ``cvpr2025_video.pth.tar``.  Which symbols are coded and in
+what order is the job of the P-frame contract, :mod:`nvcodec.codec.inter_codec`.
 
 Data flow::
 
@@ -14,8 +15,10 @@ Data flow::
     ctx_t -temporal_prior_encoder-------------------------------------------------+-> y_prior_fusion
     y -2-step checkerboard context-> y_hat -decoder(ctx, *q_decoder)-> feature (next reference)
     feature -recon_generation_net (*q_recon)-> x_hat
-    (reference_skip: x_hat += gate(feature) * (previous decoded frame - x_hat), before the clamp;
-     anchor_skip: the same with the anchor, the decoded last I frame or reset, for the previous frame)
+    (reference_skip: x_hat += gate(feature) * (previous decoded frame - x_hat), before the clamp)
+
+Every stage that reads a per-qp table takes ``qp`` as an ``int`` (the coder's
+frame) or a tensor with one qp per sample (training's batch).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from nvcodec.models.layers import (
     ResidualBlockWithStride2,
     SubpelConv2x,
     depth_conv_stack,
+    qp_rows,
 )
 from nvcodec.models.reference_conv import Conv2d
 
@@ -69,28 +73,9 @@ class Decoder(nn.Module):
         self.up = SubpelConv2x(cfg.latent, d, 3, padding=1)
         self.conv1 = nn.Sequential(*depth_conv_stack(d * 2, d, cfg.decoder_conv1_blocks, cfg.ffn_expansion))
         self.conv2 = Conv2d(d, d, 1)
-        # feature_skip: blends each position and channel of the output between the decoded feature
-        # (gate 0) and the previous frame's (gate 1), as ReconGeneration's gate does with pixels
-        self.gate = Conv2d(d, d, 1) if cfg.feature_skip else None
 
-    def forward(self, y_hat: torch.Tensor, ctx: torch.Tensor, q: torch.Tensor,
-                reference: torch.Tensor | None = None) -> torch.Tensor:
-        """``reference``: the previous frame's decoded feature, used by a gated decoder; None after an
-        I frame or a reset, when the reference is pixels and there is no feature to hand on."""
-        hidden = self.conv1(torch.cat((self.up(y_hat), ctx), dim=1))
-        feature = self.conv2(hidden) * q
-        if self.gate is not None and reference is not None:
-            feature = feature + self.gate(hidden) * (reference - feature)
-        return feature
-
-
-def block_change(difference: torch.Tensor) -> torch.Tensor:
-    """Per 8x8 block and plane of a pixel_unshuffled difference, log10 of its mean square (floor
-    1e-5) centred on 1e-3: about -2 for a flat block that matches, +1 for a moved edge.  A log,
-    because the blocks' coding error alone spans two decades from flat to textured."""
-    b, c, h, w = difference.shape
-    mse = difference.float().reshape(b, 3, c // 3, h, w).pow(2).mean(2)
-    return (torch.log10(mse + 1e-5) + 3.0).to(difference.dtype)
+    def forward(self, y_hat: torch.Tensor, ctx: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.conv1(torch.cat((self.up(y_hat), ctx), dim=1))) * q
 
 
 class ReconGeneration(nn.Module):
@@ -104,28 +89,22 @@ class ReconGeneration(nn.Module):
         # then points at the reference wherever it is nearer the source than the head's output
         # (still areas), while the sum's gradient only opens the gate together with a change to
         # the head that makes room for it, and in a pilot it stayed shut
-        self.gate = Conv2d(cfg.recon, PIXEL_CHANNELS, 1) if cfg.pixel_gate else None
-        # gate_sees_change: the gate also reads block_change(reference - head output)
-        self.gate_change = Conv2d(3, PIXEL_CHANNELS, 1, bias=False) if cfg.gate_sees_change else None
+        self.gate = Conv2d(cfg.recon, PIXEL_CHANNELS, 1) if cfg.reference_skip else None
 
     def unclamped(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None,
                   ungated: bool = False) -> torch.Tensor:
         """The pixels before the final clamp: training needs them, because a hard clamp passes no
         gradient to an output that has left [0, 1] and such an output would never come back.
 
-        ``reference`` (the picture the gate blends in, same padded size: see ``InterModel.gate_pixels``)
-        is required with a gate, unless ``ungated`` asks for the head's own output.
+        ``reference`` (the previous decoded frame, same padded size) is required with a gate, unless
+        ``ungated`` asks for the head's own output.
         """
         hidden = self.conv(feature) * q
         blocks = self.head(hidden)
         if self.gate is not None and not ungated:
             if reference is None:
                 raise ModelError("this P-frame model blends in a reference picture, and none was given")
-            change = F.pixel_unshuffle(reference, 8) - blocks
-            gate = self.gate(hidden)
-            if self.gate_change is not None:
-                gate = gate + self.gate_change(block_change(change))
-            blocks = blocks + gate * change
+            blocks = blocks + self.gate(hidden) * (F.pixel_unshuffle(reference, 8) - blocks)
         return F.pixel_shuffle(blocks, 8)
 
     def forward(self, feature: torch.Tensor, q: torch.Tensor, reference: torch.Tensor | None = None,
@@ -148,7 +127,6 @@ class InterModel(nn.Module):
     """DMC: conditional P-frame codec with a two-step checkerboard context model."""
 
     qp_count = INTER_QP_COUNT
-    context_steps = 2
 
     def __init__(self, cfg: InterConfig | None = None):
         super().__init__()
@@ -188,16 +166,20 @@ class InterModel(nn.Module):
             return self.feature_adaptor_p(feature)
         return self.feature_adaptor_i(F.pixel_unshuffle(frame, 8))
 
-    def temporal_context(self, ref: torch.Tensor, qp: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def temporal_context(self, ref: torch.Tensor, qp: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(F1, ctx_t): the first half of the feature extractor and the entropy-model context."""
         f1 = self.feature_extractor.conv1(ref)
-        return f1, f1 * self.q_feature[qp : qp + 1]
+        return f1, f1 * qp_rows(self.q_feature, qp)
 
     def context(self, f1: torch.Tensor) -> torch.Tensor:
         return self.feature_extractor.conv2(f1)
 
-    def analysis(self, x: torch.Tensor, ctx: torch.Tensor, qp: int) -> torch.Tensor:
-        return self.encoder(x, ctx, self.q_encoder[qp : qp + 1])
+    def analysis(self, x: torch.Tensor, ctx: torch.Tensor, qp: int | torch.Tensor) -> torch.Tensor:
+        return self.encoder(x, ctx, qp_rows(self.q_encoder, qp))
+
+    def hyper_analysis(self, y: torch.Tensor) -> torch.Tensor:
+        """z (before rounding) of a y padded to a multiple of 4."""
+        return self.hyper_encoder(y)
 
     def prior_params(self, z_hat: torch.Tensor, ctx_t: torch.Tensor) -> torch.Tensor:
         """[quant_step | scales | means] for step 0, each ``latent`` channels."""
@@ -210,21 +192,19 @@ class InterModel(nn.Module):
         """Scales and means of the second checkerboard step."""
         return self.y_spatial_prior(torch.cat((y_hat_0, params), dim=1)).chunk(2, 1)
 
-    def synthesis_feature(self, y_hat: torch.Tensor, ctx: torch.Tensor, qp: int,
-                          reference_feature: torch.Tensor | None = None) -> torch.Tensor:
-        """The new decoded feature; ``reference_feature`` (the stored one) matters to feature-skip models."""
-        return self.decoder(y_hat, ctx, self.q_decoder[qp : qp + 1], reference_feature)
+    def synthesis_feature(self, y_hat: torch.Tensor, ctx: torch.Tensor, qp: int | torch.Tensor) -> torch.Tensor:
+        """The new decoded feature (the next frame's reference)."""
+        return self.decoder(y_hat, ctx, qp_rows(self.q_decoder, qp))
 
-    def gate_pixels(self, previous: torch.Tensor | None, anchor: torch.Tensor | None) -> torch.Tensor | None:
-        """The picture the reconstruction's pixel gate blends in: the previous decoded frame
-        (``reference_skip``), the anchor (``anchor_skip``) or none."""
-        if self.cfg.reference_skip:
-            return previous
-        return anchor if self.cfg.anchor_skip else None
+    def reconstruct_unclamped(self, feature: torch.Tensor, qp: int | torch.Tensor,
+                              reference: torch.Tensor | None = None) -> torch.Tensor:
+        """The pixels before the clamp (training); ``reference``: the picture a gated model blends in."""
+        return self.recon_generation_net.unclamped(feature, qp_rows(self.q_recon, qp), reference)
 
-    def reconstruct(self, feature: torch.Tensor, qp: int, reference: torch.Tensor | None = None) -> torch.Tensor:
-        return self.recon_generation_net(feature, self.q_recon[qp : qp + 1], reference)
+    def reconstruct(self, feature: torch.Tensor, qp: int | torch.Tensor,
+                    reference: torch.Tensor | None = None) -> torch.Tensor:
+        return self.recon_generation_net(feature, qp_rows(self.q_recon, qp), reference)
 
-    def reconstruct_ungated(self, feature: torch.Tensor, qp: int) -> torch.Tensor:
+    def reconstruct_ungated(self, feature: torch.Tensor, qp: int | torch.Tensor) -> torch.Tensor:
         """The pixels of ``feature`` alone, whatever a pixel gate would blend in: what a reset predicts from."""
-        return self.recon_generation_net(feature, self.q_recon[qp : qp + 1], ungated=True)
+        return self.recon_generation_net(feature, qp_rows(self.q_recon, qp), ungated=True)

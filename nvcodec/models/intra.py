@@ -1,8 +1,11 @@
 """The intra (I-frame) model, DCVC-RT's DMCI.
 
 Only the networks live here; which symbols are coded and in what order is the
-job of :mod:`nvcodec.entropy.context` and :mod:`nvcodec.codec.frames`.  Module
-names match the published checkpoint ``cvpr2025_image.pth.tar``.
+job of the I-frame contract, :mod:`nvcodec.codec.intra_codec`.  Module names
+match the published checkpoint ``cvpr2025_image.pth.tar``.
+
+Every stage that reads a per-qp table takes ``qp`` as an ``int`` (the coder's
+frame) or a tensor with one qp per sample (training's batch).
 
 Data flow (encoder; the decoder starts at z_hat)::
 
@@ -24,6 +27,7 @@ from nvcodec.models.layers import (
     ResidualBlockUpsample,
     ResidualBlockWithStride2,
     depth_conv_stack,
+    qp_rows,
 )
 from nvcodec.models.reference_conv import Conv2d
 
@@ -62,7 +66,6 @@ class IntraModel(nn.Module):
     """DMCI: hyperprior image codec with a four-step spatial context model."""
 
     qp_count = INTRA_QP_COUNT
-    context_steps = 4
 
     def __init__(self, cfg: IntraConfig | None = None):
         super().__init__()
@@ -99,8 +102,12 @@ class IntraModel(nn.Module):
         self.q_scale_dec = nn.Parameter(torch.ones((self.qp_count, cfg.feature, 1, 1)))
 
     # -- stages -------------------------------------------------------------
-    def analysis(self, x: torch.Tensor, qp: int) -> torch.Tensor:
-        return self.enc(x, self.q_scale_enc[qp : qp + 1])
+    def analysis(self, x: torch.Tensor, qp: int | torch.Tensor) -> torch.Tensor:
+        return self.enc(x, qp_rows(self.q_scale_enc, qp))
+
+    def hyper_analysis(self, y: torch.Tensor) -> torch.Tensor:
+        """z (before rounding) of a y padded to a multiple of 4."""
+        return self.hyper_enc(y)
 
     def prior_params(self, z_hat: torch.Tensor, y_size: tuple[int, int]) -> torch.Tensor:
         """hyper_dec + fusion, cropped to y's size: [q maps (2) | scales (N) | means (N)]."""
@@ -120,5 +127,9 @@ class IntraModel(nn.Module):
                    self.y_spatial_prior_adaptor_3)[step - 1]
         return self.y_spatial_prior(adaptor(torch.cat((y_hat_so_far, common), dim=1))).chunk(2, 1)
 
-    def synthesis(self, y_hat: torch.Tensor, qp: int) -> torch.Tensor:
-        return self.dec(y_hat, self.q_scale_dec[qp : qp + 1]).clamp_(0, 1)
+    def synthesis_unclamped(self, y_hat: torch.Tensor, qp: int | torch.Tensor) -> torch.Tensor:
+        """The pixels before the final clamp: training needs them (a clamped output passes no gradient)."""
+        return self.dec(y_hat, qp_rows(self.q_scale_dec, qp))
+
+    def synthesis(self, y_hat: torch.Tensor, qp: int | torch.Tensor) -> torch.Tensor:
+        return self.synthesis_unclamped(y_hat, qp).clamp_(0, 1)

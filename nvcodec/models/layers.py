@@ -129,3 +129,12 @@ class ResidualBlockUpsample(nn.Module):
 def depth_conv_stack(first_in: int, width: int, count: int, expansion: int = 4) -> list[nn.Module]:
     """``count`` DepthConvBlocks, the first adapting ``first_in`` channels to ``width``."""
     return [DepthConvBlock(first_in if i == 0 else width, width, expansion=expansion) for i in range(count)]
+
+
+def qp_rows(table: torch.Tensor, qp: int | torch.Tensor) -> torch.Tensor:
+    """The rows of a per-qp table (``[qp_count, C, 1, 1]``) that scale a batch.
+
+    An ``int`` is the coder's one frame (a batch of one row, as a slice); a tensor of qps is
+    training's batch, one row per sample.  Both give the same values for the same qp.
+    """
+    return table[qp : qp + 1] if isinstance(qp, int) else table[qp]

@@ -15,9 +15,9 @@ decoded 8x8 block of a P frame to a fixed affine subspace of ``recon``
 dimensions, its feature path (``InterConfig.feature``), through which
 the P frame sees its reference and from which it is decoded, and the
 encoder's view of the frame being coded (``InterConfig.encoder_view``), and a
-reference skip (``InterConfig.reference_skip``), an anchor skip
-(``InterConfig.anchor_skip``) and a feature skip (``InterConfig.feature_skip``),
-whose gates start closed.
+reference skip (``InterConfig.reference_skip``), whose gate starts closed (the
+lineage: :mod:`nvcodec.training.lineage`).  The P-frame latent
+(``InterConfig.latent``) and the depth of the stacks can grow as well.
 The encoder's new view rows are not random: they are the directions of an
 8x8 block that natural images fill most (a 1/f^2 spectrum) among those the
 old rows cannot see, so the first gradient steps already have the missing
@@ -45,7 +45,7 @@ GROWABLE_WIDTHS = ("recon", "feature", "encoder_view", "latent")
 GROWABLE_DEPTHS = ("extractor_conv1_blocks", "extractor_conv2_blocks", "encoder_conv2_blocks",
                    "decoder_conv1_blocks", "recon_blocks")
 #: InterConfig skips that can be added: each gate starts closed
-GROWABLE_SKIPS = ("reference_skip", "feature_skip", "anchor_skip", "gate_sees_change")
+GROWABLE_SKIPS = ("reference_skip",)
 
 
 def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
@@ -124,10 +124,6 @@ def _grow_inter(src: InterModel, dst: InterModel) -> None:
     _grow_stack(src.recon_generation_net.conv, dst.recon_generation_net.conv, d_map, recon_map)
     _grow_conv(src.recon_generation_net.head, dst.recon_generation_net.head, recon_map, pixels, silent_inputs=True)
     _grow_gate(src.recon_generation_net.gate, dst.recon_generation_net.gate, recon_map, pixels)
-    _grow_gate(src.decoder.gate, dst.decoder.gate, d_map, d_map)
-    old_change, new_change = src.recon_generation_net.gate_change, dst.recon_generation_net.gate_change
-    if new_change is not None:
-        new_change.weight.copy_(old_change.weight if old_change is not None else torch.zeros_like(new_change.weight))
     for name in ("q_encoder", "q_decoder", "q_feature", "q_recon"):
         old_q, new_q = getattr(src, name), getattr(dst, name)
         new_q.fill_(1.0)
@@ -161,9 +157,9 @@ def _grow_entropy_model(src: InterModel, dst: InterModel, y_map: torch.Tensor) -
 
 
 def _grow_gate(old: nn.Conv2d | None, new: nn.Conv2d | None, in_map: torch.Tensor, out_map: torch.Tensor) -> None:
-    """A skip gate (reference or feature): a new one starts closed, so the model computes what it did
-    and the gate's gradient (hidden state times reference times output error) opens it; a grown one
-    keeps its old rows and leaves the new channels closed."""
+    """The pixel gate: a new one starts closed, so the model computes what it did and the gate's
+    gradient (hidden state times reference times output error) opens it; a grown one keeps its old
+    rows and leaves the new channels closed."""
     if new is None:
         return
     if old is None:

@@ -171,7 +171,7 @@ class Trainer:
         def scale(name: str) -> float:
             if name.startswith("q_"):
                 return self.stage.qp_lr_scale
-            if name.startswith(("recon_generation_net.gate.", "recon_generation_net.gate_change.", "decoder.gate.")):
+            if name.startswith("recon_generation_net.gate."):
                 return self.stage.gate_lr_scale
             return 1.0
 
@@ -381,14 +381,14 @@ class Trainer:
             self.model.intra.eval()
             i_qp = torch.tensor([i_frame_qp(int(b), self.stage.i_qp_offset) for b in base.cpu()], device=base.device)
             ref_frame = intra_forward(self.model.intra, self._input(clips[:, 0]), i_qp).x_hat.clamp(0, 1)
-        ref_feature, anchor = None, ref_frame
+        ref_feature = None
         pixels = clips.shape[-2] * clips.shape[-1]
         qps = torch.stack([torch.tensor(p_frame_qps(int(b), clips.shape[1])) for b in base.cpu()], dim=1)
         losses, bpps, mses = [], [], []
         for t in range(1, clips.shape[1]):
             qp = qps[t - 1].to(self.device)
             out = inter_forward(self.model.inter, self._input(clips[:, t]), qp, ref_frame, ref_feature,
-                                self.stage.hard_rate, anchor)
+                                self.stage.hard_rate)
             mse = yuv_mse(out.x_hat, clips[:, t])
             bpp = out.bits / pixels
             lam = torch.tensor([lambda_for_qp(int(q), self.stage.lambda_max) for q in qp], device=clips.device)

@@ -10,11 +10,11 @@ from nvcodec.bitstream import FrameType, FrameUnit, SpsUnit, read_units
 from nvcodec.codec import block_skip
 from nvcodec.codec.frames import Planes, chroma_size
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
-from nvcodec.codec.settings import CodingSettings
 from nvcodec.entropy.rans import RansDecoder, RansEncoder
 from nvcodec.errors import ConfigError, StreamError
 from nvcodec.models.bundle import synthetic_model
 from nvcodec.models.config import TINY, ModelConfig
+from nvcodec.settings import CodingSettings
 from tests.unit.test_codec_roundtrip import assert_planes_equal
 from tests.unit.tiny import tiny_model
 
@@ -176,7 +176,7 @@ def test_the_setting_is_checked():
 
 
 def test_with_block_skip_the_default_p_qp_sits_further_under_the_i_frame():
-    from nvcodec.codec.settings import P_QP_OFFSET, P_QP_OFFSET_BLOCK_SKIP
+    from nvcodec.settings import P_QP_OFFSET, P_QP_OFFSET_BLOCK_SKIP
 
     frames = half_still_clip(3, 32, 32)
     for model, offset in ((skip_model(), P_QP_OFFSET_BLOCK_SKIP), (tiny_model(), P_QP_OFFSET)):

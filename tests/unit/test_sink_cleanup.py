@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+
 from nvcodec.io.sink import StreamDescription, open_sink
 from nvcodec.media import ColorInfo, Planes
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from nvcodec.codec.settings import P_QP_OFFSET
 from nvcodec.errors import InputError
+from nvcodec.settings import P_QP_OFFSET
 from nvcodec.training import loop
 from nvcodec.training.data import Clip, CropSampler, StageSamplers
 from nvcodec.training.loop import Trainer, new_model
@@ -246,38 +246,6 @@ def test_the_gate_and_the_tables_learn_at_their_own_rates_after_the_rest(tmp_pat
     assert [id(p) for p in groups[2]["params"]] == [id(gate.weight), id(gate.bias)]
     assert all(p.shape[0] == trainer.model.inter.qp_count for p in groups[1]["params"])
     trainer.train_step()
-
-
-def test_an_anchor_skip_model_trains_on_its_sequences_i_frame(tmp_path, monkeypatch):
-    """Every P frame of a training sequence blends in the I frame (the anchor), not its predecessor:
-    with the gate wide open each P frame's distortion is the I frame's against that P frame's source."""
-    import dataclasses
-
-    from nvcodec.models.config import TINY, ModelConfig, register_config
-    from nvcodec.training.forward import yuv_mse
-
-    anchored = ModelConfig("tiny-anchor-train", TINY.intra, dataclasses.replace(TINY.inter, anchor_skip=True))
-    register_config(anchored)
-    recipe = Recipe(config=anchored.name, seed=3, stages=[StageConfig("inter", steps=1, batch=2, crop=32, length=3)])
-    clips = synthetic_clips()
-    trainer = Trainer(recipe, new_model(anchored.name, seed=1), lambda s: CropSampler(clips, s.crop, s.length),
-                      tmp_path)
-    with torch.no_grad():
-        gate = trainer.model.inter.recon_generation_net.gate
-        gate.weight.zero_()
-        gate.bias.fill_(1.0)
-    i_frames, original = [], loop.intra_forward
-
-    def recording(model, x, qp, hard_rate=False):
-        out = original(model, x, qp, hard_rate)
-        i_frames.append(out.x_hat.clamp(0, 1))
-        return out
-
-    monkeypatch.setattr(loop, "intra_forward", recording)
-    batch = trainer.samplers(trainer.stage).sample(np.random.default_rng(5), 2)
-    _, _, mse = trainer._inter_loss(batch, torch.tensor([20, 40]))
-    expected = torch.stack([yuv_mse(i_frames[0], batch[:, t]) for t in (1, 2)]).mean(0)
-    torch.testing.assert_close(mse, expected)
 
 
 def test_stage_samplers_read_as_many_frames_as_the_stage_asks(tmp_path):

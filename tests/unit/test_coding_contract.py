@@ -1,0 +1,123 @@
+"""What training optimises is what the coder codes.
+
+A short sequence is coded by the real encoder; then the frame contracts' training pass (rounded:
+straight-through rounding, no noise) and their coding pass follow the same frames, with the skip
+maps the encoder chose, its resets, and each side's own references.  Both must produce the same
+symbols and the same pictures, and the coding pass the encoder's reconstructions exactly.
+
+Tolerance.  The symbols, their scales and the decoded latent must be identical: both sides run the
+same networks on the same inputs in the same layout under the same numerics profile, and
+training's straight-through rounding has exactly the value of ``round``, so any difference there
+is a drift of one path from the other, not float rounding.  The decoded features and pictures may
+differ by ``ATOL``: training runs with autograd on, where the networks take their out-of-place
+kernels (``layers.wsilu``, ``add_residual``), and clamps its pictures with a straight-through
+``x + (clamp(x) - x)``, which can land an ulp away from ``clamp(x)``; gated P frames carry such an
+ulp from the previous picture.  1e-5 is about 40 ulps at 1.0 and 0.003 of an 8-bit step, so a
+real mismatch (a wrong reference, a block left uncopied, a gate reading another picture) cannot
+hide under it.  On the CPU profile the two agree exactly today (largest difference 0.0).
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from nvcodec.bitstream import FrameType, FrameUnit
+from nvcodec.codec import block_skip
+from nvcodec.codec.frames import Planes, chroma_size, planes_to_tensor, tensor_to_planes
+from nvcodec.codec.inter_codec import InterCodec, Reference, regenerate_reference
+from nvcodec.codec.intra_codec import IntraCodec
+from nvcodec.codec.outputs import Symbols
+from nvcodec.codec.sequence import SequenceEncoder
+from nvcodec.entropy.rans import RansDecoder
+from nvcodec.models.bundle import synthetic_model
+from nvcodec.models.config import TINY, ModelConfig
+from nvcodec.numerics import pinned
+from nvcodec.settings import CodingSettings
+from tests.unit.test_codec_roundtrip import assert_planes_equal
+
+#: largest difference allowed between the two passes' features and pictures (see the module docstring)
+ATOL = 1e-5
+SIZE = 64
+
+
+def clip(frames: int) -> list[Planes]:
+    """The left half holds still (block skip copies it), the right half moves."""
+    rng = np.random.default_rng(11)
+    ch, cw = chroma_size(SIZE, SIZE)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    still = 128 + 50 * np.sin(xx / 4.0) * np.cos(yy / 6.0)
+    out = []
+    for t in range(frames):
+        moving = 128 + 60 * np.sin((xx + 5 * t) / 3.0) * np.cos((yy - 3 * t) / 5.0) + rng.normal(0, 8, still.shape)
+        y = np.clip(np.where(xx < SIZE // 2, still, moving), 0, 255).astype(np.uint8)
+        out.append(Planes(y, np.full((ch, cw), 120 + t, np.uint8), np.full((ch, cw), 136, np.uint8)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The tiny architecture with the shipped model's pixel gate and narrow FFNs."""
+    config = ModelConfig("tiny-contract", TINY.intra, dataclasses.replace(TINY.inter, ffn_expansion=2,
+                                                                         reference_skip=True))
+    return synthetic_model(5, config)
+
+
+def skip_map(unit: FrameUnit, two_ec: bool) -> np.ndarray | None:
+    """The blocks a P frame of a block-skip stream skips (None: none)."""
+    prob = unit.payload[0]
+    if not prob:
+        return None
+    return block_skip.decode_map(RansDecoder(unit.payload[1:], two_ec), block_skip.flag_table(), prob,
+                                 SIZE // 16, SIZE // 16)
+
+
+def assert_same_symbols(trained: Symbols, coded: Symbols, frame: int) -> None:
+    assert torch.equal(trained.z_hat, coded.z_hat), f"frame {frame}: z differs"
+    assert len(trained.steps) == len(coded.steps)
+    for step, (a, b) in enumerate(zip(trained.steps, coded.steps, strict=True)):
+        for name in ("symbols", "scales", "y_hat"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), f"frame {frame} step {step}: {name} differs"
+
+
+@pytest.mark.parametrize(("block_skip_on", "skip_threshold"), [(False, None), (True, 0.12), (False, 0.12)])
+def test_the_training_pass_rounds_and_reconstructs_what_the_coder_codes(model, block_skip_on, skip_threshold):
+    frames = clip(6)
+    settings = CodingSettings(qp_i=44, qp_p=36, reset_interval=3, block_skip=block_skip_on,
+                              skip_threshold=skip_threshold)
+    encoder = SequenceEncoder(model, settings, device="cpu")
+    encoded = [encoder.encode(f) for f in frames]
+    units = [next(u for u in e.units if isinstance(u, FrameUnit)) for e in encoded]
+    plans = [e.plan for e in encoded]
+    assert [p.frame_type for p in plans] == [FrameType.I] + [FrameType.P] * 5
+    # resets at frames 1 (after the I frame: its pixels stay the reference) and 4 (pixels from frame 3's feature)
+    assert [p.use_ada_i for p in plans[1:]] == [True, False, False, True, False]
+    intra, inter = IntraCodec(model.intra), InterCodec(model.inter)
+    skipped = 0
+    with pinned(encoder.numerics):
+        coded_ref = trained_ref = None
+        for i, (frame, unit, plan) in enumerate(zip(frames, units, plans, strict=True)):
+            x, qp = planes_to_tensor(frame), torch.tensor([plan.qp])
+            if plan.frame_type == FrameType.I:
+                symbols, x_hat = intra.compress(x, plan.qp, skip_threshold)
+                trained = intra.forward(x, qp, hard_rate=True, skip_threshold=skip_threshold, keep_symbols=True)
+                coded_ref = Reference(x_hat, None, plan.qp)
+                trained_ref = Reference(trained.x_hat.clamp(0, 1), None, plan.qp)  # as training's P samples start
+            else:
+                skips = skip_map(unit, two_ec=False) if block_skip_on else None
+                skipped += 0 if skips is None else int(skips.sum())
+                coded_shown, trained_shown = coded_ref.frame, trained_ref.frame
+                if plan.use_ada_i:
+                    coded_ref = regenerate_reference(model.inter, coded_ref)
+                    trained_ref = regenerate_reference(model.inter, trained_ref)
+                symbols, coded_ref = inter.compress(x, plan.qp, coded_ref, skip_threshold, skips, coded_shown)
+                trained = inter.forward(x, qp, trained_ref.frame, trained_ref.feature, hard_rate=True, skips=skips,
+                                        shown=trained_shown, skip_threshold=skip_threshold, keep_symbols=True)
+                trained_ref = Reference(trained.x_hat, trained.feature, plan.qp)
+                torch.testing.assert_close(trained.feature, coded_ref.feature, rtol=0, atol=ATOL)
+            assert_same_symbols(trained.symbols, symbols, i)
+            torch.testing.assert_close(trained_ref.frame, coded_ref.frame, rtol=0, atol=ATOL)
+            # the coding pass is what the encoder did: its pictures are the stream's, bit for bit
+            assert_planes_equal(tensor_to_planes(coded_ref.frame, SIZE, SIZE, "420"), encoded[i].reconstruction, i)
+    assert (skipped > 0) == block_skip_on  # the still half was skipped somewhere

@@ -1,0 +1,42 @@
+"""The product knows its own configs; training adds the ones its recipe grows through."""
+
+import subprocess
+import sys
+
+from nvcodec.models.config import COMPACT_SKIP, get_config, product_config_names
+from nvcodec.training.grow import grow_model
+from nvcodec.training.lineage import LINEAGE
+from nvcodec.training.loop import new_model
+from nvcodec.training.prune import is_ffn_narrowing
+from nvcodec.training.recipe import Recipe
+
+
+def test_the_product_lists_the_published_and_the_shipped_architecture_and_tests_keep_tiny():
+    assert product_config_names() == ["compact-skip", "dcvc-rt"]
+    assert get_config("tiny").name == "tiny"
+
+
+def test_every_config_the_recipe_names_is_known_to_training():
+    recipe = Recipe()
+    names = {recipe.config} | {recipe.config_at(i) for i in range(len(recipe.stages))}
+    assert {get_config(n).name for n in names} == names
+    assert names == {c.name for c in LINEAGE} | {"compact-skip"}
+
+
+def test_the_lineage_grows_step_by_step_into_the_shipped_architecture():
+    """Each config is its predecessor grown (grow.py) or with narrower FFNs (prune.py), and the last
+    one with the pixel gate is compact-skip."""
+    model = new_model(LINEAGE[0].name)
+    for target in (*LINEAGE[1:], COMPACT_SKIP):
+        # narrowing needs calibration frames (test_prune covers it): the chain goes on from a fresh model
+        model = new_model(target.name) if is_ffn_narrowing(model.config, target) else grow_model(model, target)
+        assert model.config == target
+
+
+def test_the_product_never_registers_the_lineage():
+    code = ("from nvcodec import numerics; numerics.prepare_environment(); import sys; "
+            "import nvcodec.codec.sequence, nvcodec.models.registry; "
+            "from nvcodec.models.config import config_names; "
+            "print(' '.join(config_names()), 'nvcodec.training' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["compact-skip", "dcvc-rt", "tiny", "False"]
