@@ -29,7 +29,7 @@ COMPACT = ModelConfig(
 
 #: ``compact`` with a 128-wide P-frame reconstruction network.  At 64 the recon head's 1x1 convolution
 #: confines every decoded 8x8 block to one fixed 64-dimensional affine subspace, and training found a
-#: poor one (bench/probe_ceilings.py); at 128 that bound is out of the way.  It costs about 25 % more
+#: poor one (a retired probe); at 128 that bound is out of the way.  It costs about 25 % more
 #: P-frame decode time and nothing on encode.
 #: Grown from a trained ``compact`` model by :mod:`nvcodec.training.grow`.
 COMPACT_RECON128 = ModelConfig("compact-recon128", COMPACT.intra, dataclasses.replace(COMPACT.inter, recon=128))
@@ -44,7 +44,7 @@ COMPACT_FEATURE80 = ModelConfig("compact-feature80", COMPACT.intra, dataclasses.
                                                                                       feature=80))
 
 #: ``compact-feature80`` whose P-frame encoder sees each 8x8 block of the frame through 128 values.
-#: At 80 the trained projection kept only 24.5-29 dB of the frame (bench/probe_ceilings.py,
+#: At 80 the trained projection kept only 24.5-29 dB of the frame (a retired probe,
 #: ``encoder_view``; the best 80-value projection keeps about 60 dB): the rest must be guessed from
 #: the reference, so P frames levelled off near 31 dB on foreman at any qp while the I frame reached
 #: 34.7.  The extra 48 values cost only the encoder's first two 1x1 layers.
@@ -55,7 +55,7 @@ COMPACT_VIEW128 = ModelConfig("compact-view128", COMPACT.intra, dataclasses.repl
 #: ``compact-view128`` with a 96-wide P-frame feature path: 96 is the number of samples in an 8x8
 #: block of 4:2:0 video, so the feature is wide enough to carry a reference block whole.  At
 #: 80, with a perfect reference and no quantisation, P frames still stayed 2-6 dB under the I frame
-#: (bench/probe_ceilings.py, ``p_copy``).  It cost about 15 % more CPU per 720p P-frame encode and
+#: (a retired probe, ``p_copy``).  It cost about 15 % more CPU per 720p P-frame encode and
 #: little on decode (bench/bench_widths.py); recipe stages 15 + 16 with it gave clips -7.1 %.
 #: Grown from a trained ``compact-view128`` model by :mod:`nvcodec.training.grow`.
 COMPACT_FEATURE96 = ModelConfig("compact-feature96", COMPACT.intra, dataclasses.replace(COMPACT_VIEW128.inter,

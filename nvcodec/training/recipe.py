@@ -53,7 +53,7 @@ class StageConfig:
     # 2 s of 19 clips), so the P frames met little more motion than those few seconds hold
     max_frames: int = 48
     # the rate of the rounded symbols the coder sends (straight-through) instead of the noisy proxy
-    # (see training.forward._rate_sample)
+    # (see nvcodec.codec.surrogate.rate_sample)
     hard_rate: bool = False
     # how many qp above the P frames' base qp an inter sample's I frame is coded (capped at 63).  The
     # encoder puts its P frames settings.P_QP_OFFSET under the I frame, so stages trained since then
