@@ -111,6 +111,27 @@ class TimeType(click.ParamType):
         return seconds
 
 
+class BitsType(click.ParamType):
+    """A bitrate or buffer size as ffmpeg writes it: ``500k``, ``2.5M``, ``1e6``."""
+
+    name = "RATE"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        from nvcodec.ratecontrol.units import parse_bits
+
+        try:
+            return parse_bits(value, self.what)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+BITRATE = BitsType("bitrate")
+BUFSIZE = BitsType("buffer size")
 SIZE = SizeType()
 RATE = RateType()
 TIME = TimeType()
@@ -149,7 +170,6 @@ _FFMPEG_ELSEWHERE = {
     "-filter:v": "nvc does not filter: filter with ffmpeg and pipe y4m in (ffmpeg -i IN -vf ... -f yuv4mpegpipe - "
                  "| nvc encode - OUT.nvc)",
     "-map": "nvc codes one video stream (--stream N picks it) and copies every audio stream (-an drops them)",
-    "-b:v": "nvc has no rate control yet: choose the quality with -q 0..63 (higher is better), or a preset",
     "-c:a": "nvc copies audio packets as they are (-c:a copy) or drops them (-an)",
     "-acodec": "nvc copies audio packets as they are (-c:a copy) or drops them (-an)",
 }
@@ -188,7 +208,7 @@ def progress_options(f: Callable) -> Callable:
 
 def check_output(path: str, overwrite: bool, no_overwrite: bool) -> None:
     """Refuse to replace an existing output unless -y (and always with -n)."""
-    if path == "-":
+    if path in ("-", os.devnull):
         return
     if overwrite and no_overwrite:
         raise click.UsageError("-y and -n contradict each other")
@@ -250,6 +270,10 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
     if path == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
+        return
+    if path == os.devnull:  # a first pass's output, thrown away as ffmpeg users do
+        with open(os.devnull, "wb") as null:
+            yield null
         return
     import tempfile
 

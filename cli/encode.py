@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import click
-from nvcodec_cli import common
+from nvcodec_cli import common, scaleout
 
 
 @click.command()
 @common.input_output
 @click.option("-q", "--qp", type=click.IntRange(0, 63), help="Quality 0..63; HIGHER is better quality (as in "
               "DCVC-RT, unlike x264's crf). Default 32, or the preset's.")
+@click.option("-b:v", "--bitrate", "bitrate", type=common.BITRATE, help="Target bitrate (500k, 2.5M, 1e6): each "
+              "frame's qp from a rate model of this content, fitted as the frames are coded; instead of -q.")
+@click.option("-maxrate", "--maxrate", type=common.BITRATE, help="With -bufsize: a decoder buffer of BUFSIZE bits, "
+              "full at the start and refilled at MAXRATE bits/s between frames, from which each frame's bits are "
+              "taken at its time, never runs dry. Works with -b:v and with a fixed -q (capped quality).")
+@click.option("-bufsize", "--bufsize", type=common.BUFSIZE, help="The decoder buffer's size in bits (see -maxrate).")
+@click.option("-pass", "--pass", "pass_number", type=click.IntRange(1, 2), help="Two-pass encoding: pass 1 "
+              "records each frame's complexity in the pass log (its output may be /dev/null), pass 2 spends "
+              "-b:v where it buys the most.")
+@click.option("-passlogfile", "--passlogfile", default="nvc2pass", show_default=True, metavar="PREFIX",
+              help="Where the two passes keep their log (PREFIX-0.log).")
 @click.option("--qp-p", type=click.IntRange(0, 63), help="Base qp of P frames (default: under -q by the P "
               "offset, at least 0: 24 with block skip, 12 without).")
 @click.option("-g", "--intra-period", type=int, help="Frames between intra frames; -1 (default) for one only.")
@@ -39,14 +50,16 @@ from nvcodec_cli import common
 @click.option("--threads", type=click.IntRange(min=1), help="Threads of FFmpeg's decoder of the input (default: "
               "FFmpeg's choice), and of torch where the numerics profile leaves them free (cpu-native).")
 @click.option("--psnr", is_flag=True, help="Measure PSNR against the input and report it.")
+@scaleout.workers_options(feed=True)
 @common.progress_options
 @common.overwrite_options
 @common.loglevel_option
 @common.ffmpeg_compatibility
 @click.pass_obj
-def encode(obj, input_option, paths, out_format, qp, qp_p, intra_period, reset_interval, block_skip, frames, start,
-           duration, pix_fmt: str, raw_size, raw_rate, stream: int, no_audio: bool, preset, model, device, numerics,
-           threads, psnr: bool, progress_to, overwrite: bool, no_overwrite: bool) -> None:
+def encode(obj, input_option, paths, out_format, qp, bitrate, maxrate, bufsize, pass_number, passlogfile, qp_p,
+           intra_period, reset_interval, block_skip, frames, start, duration, pix_fmt: str, raw_size, raw_rate,
+           stream: int, no_audio: bool, preset, model, device, numerics, threads, psnr: bool, progress_to,
+           overwrite: bool, no_overwrite: bool) -> None:
     """Encode INPUT (a file, a raw .yuv, a PNG pattern or folder, or - for y4m on stdin) into OUTPUT
     (.nvc, or - for stdout).
 
@@ -64,7 +77,11 @@ def encode(obj, input_option, paths, out_format, qp, qp_p, intra_period, reset_i
     common.check_duration(duration)
 
     from nvcodec.presets import Preset, load_preset
+    from nvcodec.ratecontrol.request import RateRequest
 
+    request = RateRequest(bitrate, maxrate, bufsize, pass_number, passlogfile)
+    if bitrate is not None and qp is not None:
+        raise click.UsageError("-q and -b:v contradict each other: give a quality or a bitrate")
     chosen = load_preset(preset) if preset else Preset("defaults")
     if chosen.is_ladder:
         raise click.UsageError(f"preset {preset!r} is a ladder: use nvc ladder")
@@ -73,7 +90,14 @@ def encode(obj, input_option, paths, out_format, qp, qp_p, intra_period, reset_i
     opts = _input_options(pix_fmt, raw_size, raw_rate, stream, start, duration, frames, not no_audio, threads)
     if raw_rate is not None and not _is_raw_input(input_path, raw_size):
         common.warn(f"-r sets the frame rate of raw .yuv and PNG input; {input_path} keeps its own")
+    scale = scaleout.requested()
+    if scale is not None:
+        rate_flags = [flag for flag, value in (("-b:v", bitrate), ("-maxrate", maxrate), ("-bufsize", bufsize),
+                                               ("-pass", pass_number)) if value is not None]
+        scaleout.encode(obj, scale, input_path, output, opts, settings, model, device, psnr, progress_to, rate_flags)
+        return
 
+    import os
     import sys
 
     from nvcodec.io import open_source
@@ -86,26 +110,46 @@ def encode(obj, input_option, paths, out_format, qp, qp_p, intra_period, reset_i
         codec_model = common.load_model(model)
         common.apply_threads(threads)
         info = source.info
+        rate = None
+        if request.active:
+            from nvcodec.ratecontrol import build_controller
+
+            rate = build_controller(request, settings.resolve(codec_model.inter.cfg), info.width * info.height,
+                                    float(info.frame_rate), codec_model.sha256)
         show = obj.loglevel in ("info", "debug")
         progress = Progress("encoding", info.frame_count_hint, float(info.frame_rate), show, progress_to)
+        progress.target_kbps = bitrate / 1000 if bitrate else None
         qualities = []
         ok = False
         try:
             with common.atomic_output(output) as out:
-                for result in transcode.encode(source, out, codec_model, settings, device, measure=psnr):
+                for result in transcode.encode(source, out, codec_model, settings, device, measure=psnr, rate=rate):
                     progress.update(result.bytes)
                     if result.quality is not None:
                         qualities.append(result.quality)
-                size = out.tell() if output != "-" else progress.size
+                size = out.tell() if output not in ("-", os.devnull) else progress.size
             ok = True
         finally:
             progress.close(ok)
+        if rate is not None:
+            from nvcodec.ratecontrol import finish
+
+            finish(request, rate)
     s = progress.stats()
     line = (f"encoded {progress.frames} frames {info.width}x{info.height} in {progress.elapsed:.1f} s "
             f"({s['fps']:.2f} fps): {common.human_bytes(size)}, {s['kbps']:.1f} kbit/s")
     if qualities:
         q = mean_quality(qualities)
         line += f", PSNR-Y {q.y:.2f} dB, PSNR-YUV {q.yuv:.2f} dB"
+    if rate is not None:
+        summary = rate.summary(bitrate)
+        for warning in summary.warnings:
+            common.warn(warning)
+        if bitrate:
+            line += (f" (target {bitrate / 1000:.1f} kbit/s, {100 * (s['kbps'] * 1000 / bitrate - 1):+.1f} %; "
+                     f"qp {summary.qp_min}-{summary.qp_max})")
+        if summary.reencoded:
+            line += f", {summary.reencoded} frame(s) coded again to fit the buffer"
     common.info(f"{line} -> {output}")
 
 

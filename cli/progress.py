@@ -23,6 +23,7 @@ class Progress:
         self.t0 = time.perf_counter()
         self.frames = 0
         self.size = 0
+        self.target_kbps: float | None = None  # rate control's target, shown beside the achieved rate
         self._file: IO[str] | None = None
         self._own_file = False
         if progress_to == "-":
@@ -61,7 +62,8 @@ class Progress:
         self.size += frame_bytes
         s = self.stats()
         if self._live is not None:
-            text = (f"frame={self.frames} fps={s['fps']:.2f} bitrate={s['kbps']:.1f}kbit/s "
+            aim = f"/{self.target_kbps:.1f}" if self.target_kbps else ""
+            text = (f"frame={self.frames} fps={s['fps']:.2f} bitrate={s['kbps']:.1f}{aim}kbit/s "
                     f"size={self.size / 1024:.1f}KiB speed={s['speed']:.3f}x")
             self._live.update(self._task, completed=self.frames, stats=text)
         self._block("continue")

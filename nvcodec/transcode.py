@@ -17,21 +17,24 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from nvcodec.bitstream import SpsUnit, Unit, read_units
-from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
-from nvcodec.container import AudioPacket, Header, NvcReader, NvcWriter
+from nvcodec.codec.sequence import EncodedFrame, SequenceDecoder, SequenceEncoder
+from nvcodec.container import AudioPacket, Header, NvcReader, NvcWriter, VideoPacket
 from nvcodec.errors import ModelError, StreamError
 from nvcodec.io.audiorange import AudioWindow
 from nvcodec.io.sink import StreamDescription, VideoSink
-from nvcodec.io.source import VideoSource, exact_seconds
+from nvcodec.io.source import SourceInfo, VideoSource, exact_seconds
 from nvcodec.media import Planes
 from nvcodec.metrics import FrameQuality, frame_quality
 from nvcodec.models.bundle import CodecModel
 from nvcodec.settings import CodingSettings
+
+if TYPE_CHECKING:
+    from nvcodec.ratecontrol.controller import RateController as RateControl
 
 log = logging.getLogger("nvcodec.transcode")
 
@@ -49,7 +52,12 @@ class FrameResult:
 
 
 def stream_header(model: CodecModel, encoder: SequenceEncoder, source: VideoSource) -> Header:
-    info = source.info
+    return header_for(model, encoder, source.info)
+
+
+def header_for(model: CodecModel, encoder: SequenceEncoder, info: SourceInfo) -> Header:
+    """The .nvc header of a stream ``encoder`` codes from a source described by ``info`` (a chunk
+    coded elsewhere has the description, not the opened source: :mod:`nvcodec.scaleout`)."""
     settings = dataclasses.replace(encoder.settings, numerics=encoder.numerics)
     return Header(
         model_name=model.name, model_sha256=model.sha256, model_config=model.config.name, numerics=encoder.numerics,
@@ -60,10 +68,12 @@ def stream_header(model: CodecModel, encoder: SequenceEncoder, source: VideoSour
 
 
 def encode(source: VideoSource, out: BinaryIO, model: CodecModel, settings: CodingSettings, device: str = "auto",
-           measure: bool = False) -> Iterator[FrameResult]:
+           measure: bool = False, rate: RateControl | None = None) -> Iterator[FrameResult]:
     """Code every selected frame of ``source`` into a .nvc written to ``out``; yields per frame.
 
-    The index and trailer are written when the generator is exhausted; a
+    ``rate`` (a controller of :mod:`nvcodec.ratecontrol`, made for these settings resolved against
+    ``model``) chooses each frame's qp; a frame that overflows its buffer is coded again from the
+    same sequence state.  The index and trailer are written when the generator is exhausted; a
     caller that stops early has an incomplete (truncated) file.
     """
     encoder = SequenceEncoder(model, settings, device=device, reconstruct=measure)
@@ -73,18 +83,37 @@ def encode(source: VideoSource, out: BinaryIO, model: CodecModel, settings: Codi
         if isinstance(item, AudioPacket):
             writer.write_audio(item)
             continue
-        coded = encoder.encode(item.planes)
+        index = encoder.frames_encoded
+        qp = None
+        if rate is not None:
+            if index == 0:
+                rate.first_frame(item.planes)
+            qp = rate.choose(index)
+        state = encoder.snapshot() if rate is not None and rate.vbv is not None else None
+        coded = encoder.encode(item.planes, qp)
+        units = _packet(coded, parameter_sets)
+        while rate is not None and (lower := rate.retry(index, coded.plan.qp, 8 * len(units))) is not None:
+            encoder.restore(state)
+            coded = encoder.encode(item.planes, lower)
+            units = _packet(coded, parameter_sets)
+        if rate is not None:
+            rate.update(index, coded.plan.qp, 8 * len(units))
         intra = coded.plan.frame_type.name == "I"
-        fresh = {u.sps_id for u in coded.units if isinstance(u, SpsUnit)}
-        units = b"".join(u.to_bytes() for u in coded.units)
-        if intra:
-            # a random access point repeats every parameter set in force, so decoding can start here
-            units = b"".join(data for sps_id, data in sorted(parameter_sets.items()) if sps_id not in fresh) + units
         parameter_sets.update({u.sps_id: u.to_bytes() for u in coded.units if isinstance(u, SpsUnit)})
         writer.write_video(item.pts, item.duration, intra, units)
         quality = frame_quality(item.planes, coded.reconstruction) if measure and coded.reconstruction else None
         yield FrameResult(coded.plan.index, coded.plan.frame_type.name, coded.plan.qp, len(units), item.pts, quality)
     writer.close()
+
+
+def _packet(coded: EncodedFrame, parameter_sets: dict[int, bytes]) -> bytes:
+    """The packet of a coded frame: an intra frame, a random access point, repeats every parameter set in
+    force, so decoding can start there."""
+    units = b"".join(u.to_bytes() for u in coded.units)
+    if coded.plan.frame_type.name != "I":
+        return units
+    fresh = {u.sps_id for u in coded.units if isinstance(u, SpsUnit)}
+    return b"".join(data for sps_id, data in sorted(parameter_sets.items()) if sps_id not in fresh) + units
 
 
 # --- decoding --------------------------------------------------------------------------------------------------
@@ -115,16 +144,41 @@ class DecodeRange:
     duration: float | None = None
 
 
+class PacketDecoder:
+    """Video packets to pictures (and their qp), in file order from an intra frame on.
+
+    :func:`decode` takes another object with the same :meth:`decode` where the pictures come from
+    elsewhere (chunks decoded in parallel, :mod:`nvcodec.scaleout`), so the audio, the range and
+    the checks keep one path.
+    """
+
+    def __init__(self, model: CodecModel, header: Header, device: str) -> None:
+        self._decoder = SequenceDecoder(model, header.settings.skip_threshold, device=device,
+                                        numerics=header.numerics, chroma=header.chroma)
+
+    def decode(self, packet: VideoPacket) -> tuple[Planes | None, int]:
+        planes: Planes | None = None
+        qp = 0
+        for unit in _units(packet.units, packet.offset):
+            out = self._decoder.decode(unit)
+            if out is not None:
+                planes, qp = out, unit.qp
+        return planes, qp
+
+
 def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = "auto",
-           selection: DecodeRange | None = None) -> Iterator[FrameResult]:
-    """Decode ``reader``'s frames into ``sink``; yields per frame written (frames before ``--ss`` are skipped)."""
+           selection: DecodeRange | None = None, pictures: PacketDecoder | None = None) -> Iterator[FrameResult]:
+    """Decode ``reader``'s frames into ``sink``; yields per frame written (frames before ``--ss`` are skipped).
+
+    ``pictures`` turns packets into pictures (default: a :class:`PacketDecoder` in this process).
+    """
     header = reader.header
     check_model(header, model)
     selection = selection or DecodeRange()
     if device == "auto":
         device = "cuda" if header.numerics.startswith("cuda") else "cpu"
-    decoder = SequenceDecoder(model, header.settings.skip_threshold, device=device, numerics=header.numerics,
-                              chroma=header.chroma)
+    if pictures is None:
+        pictures = PacketDecoder(model, header, device)
     tb = header.time_base
     start = exact_seconds(selection.start)
     shift = round(start / tb)
@@ -145,12 +199,7 @@ def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = 
             if not reader.audio:
                 break
             continue
-        planes: Planes | None = None
-        qp = 0
-        for unit in _units(packet.units, packet.offset):
-            out = decoder.decode(unit)
-            if out is not None:
-                planes, qp = out, unit.qp
+        planes, qp = pictures.decode(packet)
         if planes is None:
             raise StreamError(f"frame {packet.index} holds no frame unit", packet.offset)
         if (planes.width, planes.height, planes.chroma) != (header.width, header.height, header.chroma):

@@ -13,6 +13,7 @@ skip threshold (DCVC-RT's stream has no field for it; the .nvc container does).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -95,7 +96,23 @@ class SequenceEncoder:
     def frames_encoded(self) -> int:
         return self._index
 
-    def encode(self, frame: Planes) -> EncodedFrame:
+    def next_plan(self) -> FramePlan:
+        """The type and default qp of the frame :meth:`encode` codes next."""
+        return plan_frame(self._index, self.settings)
+
+    def snapshot(self) -> tuple:
+        """The sequence state before a frame, for :meth:`restore` (a rate controller codes a frame again
+        at another qp when it overflowed the decoder's buffer)."""
+        skip = dataclasses.replace(self._skip) if self._skip is not None else None
+        return self._index, self._ref, skip, dict(self._sps), self._size, self._chroma
+
+    def restore(self, state: tuple) -> None:
+        self._index, self._ref, skip, sps, self._size, self._chroma = state
+        self._skip = dataclasses.replace(skip) if skip is not None else None
+        self._sps = dict(sps)
+
+    def encode(self, frame: Planes, qp: int | None = None) -> EncodedFrame:
+        """Code the next frame; ``qp`` replaces the settings' qp for it (rate control)."""
         frame.validate()
         size = (frame.height, frame.width)
         if self._size is None:
@@ -109,6 +126,11 @@ class SequenceEncoder:
         elif frame.chroma != self._chroma:
             raise InputError(f"frame {self._index} is {frame.chroma}, the sequence is {self._chroma}")
         plan = plan_frame(self._index, self.settings)
+        if qp is not None:
+            top = INTRA_QP_COUNT - 1 if plan.frame_type == FrameType.I else INTER_QP_COUNT - 1
+            if not 0 <= qp <= top:
+                raise ConfigError("qp", qp, f"0..{top} for a {plan.frame_type.name} frame")
+            plan = dataclasses.replace(plan, qp=qp)
         two_ec = self.settings.use_two_ec(*size)
         units: list[Unit] = []
         sps_id = self._sps_id(size, two_ec, plan.use_ada_i, units)
