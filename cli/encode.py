@@ -115,7 +115,7 @@ def encode(obj, input_option, paths, out_format, qp, bitrate, maxrate, bufsize, 
             from nvcodec.ratecontrol import build_controller
 
             rate = build_controller(request, settings.resolve(codec_model.inter.cfg), info.width * info.height,
-                                    float(info.frame_rate), codec_model.sha256)
+                                    float(info.frame_rate), codec_model.sha256, info.frame_count_hint)
         show = obj.loglevel in ("info", "debug")
         progress = Progress("encoding", info.frame_count_hint, float(info.frame_rate), show, progress_to)
         progress.target_kbps = bitrate / 1000 if bitrate else None

@@ -156,33 +156,38 @@ class OnePass(RateController):
     the target plus a part of the deficit or surplus so far."""
 
     def __init__(self, settings: CodingSettings, pixels: int, fps: float, bitrate: float,
-                 vbv: Vbv | None = None) -> None:
+                 vbv: Vbv | None = None, total_frames: int | None = None) -> None:
         super().__init__(settings, pixels, fps, vbv)
         self.bitrate = bitrate
         self.per_frame = bitrate / fps
+        self.total_frames = total_frames  # when known, the debt is paid back before the end
 
     def choose_level(self, index: int) -> int:
         group = self.group(index)
         owed = self.frames * self.per_frame - self.spent
+        horizon = HORIZON
+        if self.total_frames is not None and self.total_frames > self.frames:
+            horizon = min(HORIZON, self.total_frames - self.frames)
         target = max(0.25 * len(group) * self.per_frame,
-                     len(group) * self.per_frame + owed * len(group) / max(HORIZON, len(group)))
+                     len(group) * self.per_frame + owed * len(group) / max(horizon, len(group)))
         # levels under the P offset all code P frames at qp 0: for a group of P frames only, they are one
         current = self.level if any(self.kind(p) == "I" for p in group) else max(self.level, self.offset)
         if self.frames == 0:
             step = QP_MAX
         elif self.frames <= GROUP:  # the first group after the I frame taught the model the content
             step = 4 * MAX_STEP
-        else:  # a model far off (twice or half the target) may move twice as fast as one near it
-            far = abs(math.log(self.predict(group, current) / target)) > math.log(2.0)
+        else:  # a level far off (by 40 % or more) may move twice as fast as one near it
+            far = abs(math.log(self.predict(group, current) / target)) > math.log(1.4)
             step = 2 * MAX_STEP if far else MAX_STEP
         candidates = range(max(0, current - step), min(QP_MAX, current + step) + 1)
         level = min(candidates, key=lambda q: (round(abs(math.log(self.predict(group, q) / target)), 6),
                                                abs(q - current)))
         if self.frames >= GROUP:
-            if level == 0 and self.predict(group, 0) > 1.15 * target:
+            expected = self.predict(group, level)
+            if expected <= self.predict(group, 0) * 1.0001 and expected > 1.15 * target:
                 self.warn("low", f"{self.bitrate / 1000:.0f} kbit/s is below what qp 0 spends on this input: "
                                  "coded at qp 0")
-            if level == QP_MAX and self.predict(group, QP_MAX) < target / 1.15:
+            if expected >= self.predict(group, QP_MAX) * 0.9999 and expected < target / 1.15:
                 self.warn("high", f"{self.bitrate / 1000:.0f} kbit/s is above what qp {QP_MAX} spends on this "
                                   f"input: coded at qp {QP_MAX}")
         return level

@@ -44,13 +44,14 @@ class RateRequest:
 
 
 def build_controller(request: RateRequest, settings: CodingSettings, pixels: int, fps: float,
-                     model_sha256: str) -> RateController | PassOneRecorder:
-    """The controller for ``request``; ``settings`` resolved against the model that codes."""
+                     model_sha256: str, total_frames: int | None = None) -> RateController | PassOneRecorder:
+    """The controller for ``request``; ``settings`` resolved against the model that codes; ``total_frames``
+    when the input says how many frames it holds."""
     vbv = Vbv(request.maxrate, request.bufsize, fps) if request.maxrate is not None else None
     if request.pass_number == 2:
         return TwoPass(settings, pixels, fps, request.bitrate, read_pass_log(request.log_file), model_sha256, vbv)
     if request.bitrate is not None:
-        controller: RateController = OnePass(settings, pixels, fps, request.bitrate, vbv)
+        controller: RateController = OnePass(settings, pixels, fps, request.bitrate, vbv, total_frames)
     else:
         controller = FixedQp(settings, pixels, fps, vbv)
     if request.pass_number == 1:
