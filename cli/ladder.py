@@ -56,15 +56,28 @@ def ladder(obj, input_path: str, outdir: str, preset: str, frames, start, durati
     with open_source(input_path, base) as probe:
         src = probe.info
     os.makedirs(outdir, exist_ok=True)
-    rungs = []
+    rungs, skipped = [], []
     for rung, target in zip(chosen.rungs, targets, strict=False):
         width, height = rung.size_for(src.width, src.height)
+        if width > src.width or height > src.height:
+            # upscaling adds bits and no picture: a player picks the source-sized rung instead
+            common.warn(f"rung {rung.name} ({width}x{height}) is larger than the {src.width}x{src.height} source: "
+                        "skipped")
+            skipped.append({"name": rung.name, "width": width, "height": height, "reason": "larger than the source"})
+            continue
         opts = dataclasses.replace(base, scale=(width, height))
         settings = rung_settings(chosen, rung)
+        rate = None
+        if rung.bitrate is not None or rung.maxrate is not None:
+            from nvcodec.ratecontrol import RateRequest, build_controller
+
+            rate = build_controller(RateRequest(rung.bitrate, rung.maxrate, rung.bufsize),
+                                    settings.resolve(codec_model.inter.cfg), width * height, float(src.frame_rate),
+                                    codec_model.sha256)
         count = size = 0
         qualities = []
         with open_source(input_path, opts) as source, common.atomic_output(target) as out:
-            for result in transcode.encode(source, out, codec_model, settings, device, measure=True):
+            for result in transcode.encode(source, out, codec_model, settings, device, measure=True, rate=rate):
                 count += 1
                 size += result.bytes
                 if result.quality is not None:
@@ -73,19 +86,31 @@ def ladder(obj, input_path: str, outdir: str, preset: str, frames, start, durati
         q = mean_quality(qualities)
         seconds = count / float(src.frame_rate)
         kbps = file_bytes * 8 / 1000 / seconds  # the whole file, audio and container included
+        target_kbps = rung.bitrate / 1000 if rung.bitrate is not None else None
         rungs.append({"name": rung.name, "file": os.path.basename(target), "width": width, "height": height,
-                      "qp": rung.qp, "frames": count, "bytes": file_bytes, "video_bytes": size,
+                      "qp": rung.qp, "target_kbit_per_s": target_kbps,
+                      "maxrate_kbit_per_s": rung.maxrate / 1000 if rung.maxrate else None,
+                      "bufsize_kbit": rung.bufsize / 1000 if rung.bufsize else None,
+                      "achieved_kbit_per_s": round(size * 8 / 1000 / seconds, 3),
+                      "frames": count, "bytes": file_bytes, "video_bytes": size,
                       "kbit_per_s": round(kbps, 3), "video_kbit_per_s": round(size * 8 / 1000 / seconds, 3),
                       "psnr_y": round(q.y, 4), "psnr_u": round(q.u, 4),
                       "psnr_v": round(q.v, 4), "psnr_yuv": round(q.yuv, 4)})
-        common.info(f"rung {rung.name}: {width}x{height} qp {rung.qp}, {count} frames, {kbps:.1f} kbit/s, "
+        if rate is not None:
+            for warning in rate.summary().warnings:
+                common.warn(f"rung {rung.name}: {warning}")
+        aim = f"target {target_kbps:.1f} kbit/s" if target_kbps else f"qp {rung.qp}"
+        common.info(f"rung {rung.name}: {width}x{height} {aim}, {count} frames, {kbps:.1f} kbit/s, "
                     f"PSNR-YUV {q.yuv:.2f} dB -> {target}")
     manifest = {
         "input": input_path, "preset": chosen.name, "description": chosen.description,
         "model": {"name": codec_model.name, "sha256": codec_model.sha256},
         "source": {"width": src.width, "height": src.height, "frame_rate": str(src.frame_rate)},
-        "psnr_reference": "the input scaled to each rung's size",
+        "psnr_reference": "the input scaled to each rung's size, by FFmpeg's swscale with the Lanczos filter (the "
+                          "same frames the rung was coded from)",
+        "scaler": "swscale lanczos",
         "rungs": rungs,
+        "skipped": skipped,
     }
     with common.atomic_output(targets[-1]) as out:
         out.write((json.dumps(manifest, indent=2) + "\n").encode())

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 
 from nvcodec.errors import ConfigError
+from nvcodec.ratecontrol.units import parse_bits
 from nvcodec.settings import QP_MAX, CodingSettings
 
 #: where the shipped presets live inside the package: ``nvcodec/_presets`` is a link to the repository's
@@ -54,10 +55,15 @@ _ENCODE_KEYS = {
 
 @dataclass(frozen=True)
 class Rung:
+    """One rendition: a size and a quality (``qp``) or a bitrate, optionally under a buffer."""
+
     name: str
     width: int | None
     height: int | None
-    qp: int
+    qp: int | None
+    bitrate: int | None = None  # bits per second
+    maxrate: int | None = None
+    bufsize: int | None = None  # bits
 
     def size_for(self, width: int, height: int) -> tuple[int, int]:
         """This rung's frame size for a ``width`` x ``height`` source (aspect kept, rounded to even)."""
@@ -168,10 +174,10 @@ def parse_preset(doc: dict, name: str, where: str = "preset") -> Preset:
     for i, rung in enumerate(rungs):
         if not isinstance(rung, dict):
             raise fail(f"rung[{i}]", rung, "a table")
-        extra = set(rung) - {"name", "width", "height", "qp"}
+        extra = set(rung) - {"name", "width", "height", "qp", "bitrate", "maxrate", "bufsize"}
         if extra:
             key = sorted(extra)[0]
-            raise fail(f"rung[{i}].{key}", rung[key], "one of name, width, height, qp")
+            raise fail(f"rung[{i}].{key}", rung[key], "one of name, width, height, qp, bitrate, maxrate, bufsize")
         rname = rung.get("name", f"rung{i}")
         if not isinstance(rname, str) or not rname or not all(c.isalnum() or c in "-_." for c in rname):
             raise fail(f"rung[{i}].name", rname, "a file-name-safe string (letters, digits, - _ .)")
@@ -179,14 +185,34 @@ def parse_preset(doc: dict, name: str, where: str = "preset") -> Preset:
             v = rung.get(key)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 2 <= v <= 16384):
                 raise fail(f"rung[{i}].{key}", v, "an integer 2..16384")
+        rates = {key: _rung_bits(rung, key, f"rung[{i}].{key}", fail) for key in ("bitrate", "maxrate", "bufsize")}
         qp = rung.get("qp")
-        if not isinstance(qp, int) or isinstance(qp, bool) or not 0 <= qp <= QP_MAX:
+        if ("qp" in rung) == (rates["bitrate"] is not None):
+            raise fail(f"rung[{i}]", sorted(rung), "a qp or a bitrate (one of the two)")
+        if qp is not None and (not isinstance(qp, int) or isinstance(qp, bool) or not 0 <= qp <= QP_MAX):
             raise fail(f"rung[{i}].qp", qp, f"an integer 0..{QP_MAX} (higher is better quality)")
-        parsed.append(Rung(rname, rung.get("width"), rung.get("height"), qp))
+        if (rates["maxrate"] is None) != (rates["bufsize"] is None):
+            raise fail(f"rung[{i}]", sorted(rung), "maxrate and bufsize together (the buffer needs both)")
+        parsed.append(Rung(rname, rung.get("width"), rung.get("height"), qp, **rates))
     if len({r.name for r in parsed}) != len(parsed):
         raise fail("rung", [r.name for r in parsed], "rungs with distinct names")
     return Preset(name, description, values, tuple(parsed))
 
 
 def rung_settings(preset: Preset, rung: Rung) -> CodingSettings:
-    return dataclasses.replace(preset.settings(), qp_i=rung.qp, qp_p=None)
+    """The rung's settings: the preset's, at the rung's qp (a bitrate rung starts from the preset's qp)."""
+    settings = preset.settings()
+    return dataclasses.replace(settings, qp_i=rung.qp if rung.qp is not None else settings.qp_i, qp_p=None)
+
+
+def _rung_bits(rung: dict, key: str, where: str, fail) -> int | None:
+    """A rung's bitrate or buffer size: ffmpeg units in a string (``"2.5M"``) or a number of bits."""
+    value = rung.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise fail(where, value, "a bitrate such as \"500k\", \"2.5M\" or 1000000")
+    try:
+        return parse_bits(str(value), key)
+    except ValueError as exc:
+        raise fail(where, value, str(exc)) from None

@@ -21,7 +21,7 @@ def pattern(t: int, height: int, width: int) -> np.ndarray:
 
 
 def make_clip(path: Path, frames: int = 5, width: int = 64, height: int = 48, audio: bool = True,
-              audio_codec: str = "aac") -> Path:
+              audio_codec: str = "aac", t0: int = 0) -> Path:
     """An mp4 (or the container ``path`` names; H.264 4:2:0, BT.709 tags) with a stereo audio track (AAC unless
     ``audio_codec`` says otherwise) a little longer than the video."""
     with av.open(str(path), "w") as out:
@@ -36,7 +36,7 @@ def make_clip(path: Path, frames: int = 5, width: int = 64, height: int = 48, au
             a = out.add_stream(audio_codec, rate=44100)
             a.layout = "stereo"
         for t in range(frames):
-            frame = av.VideoFrame.from_ndarray(pattern(t, height, width), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(pattern(t0 + t, height, width), format="rgb24")
             frame = frame.reformat(format="yuv420p", dst_colorspace=1, dst_color_range=1)
             frame.pts = t
             frame.time_base = Fraction(1, FPS)

@@ -59,7 +59,6 @@ def test_ffmpeg_spellings_work(media, nvc, tmp_path):
 
 @pytest.mark.parametrize(("args", "words"), [
     (["-vf", "scale=320:-2"], ["-vf", "filter"]),
-    (["-b:v", "500k"], ["-b:v", "-q"]),
     (["-map", "0:v"], ["-map", "--stream"]),
     (["-c:a", "aac"], ["-c:a", "copy"]),
 ])
