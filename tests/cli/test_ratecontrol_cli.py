@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from nvcodec.ratecontrol import replay_buffer
 
+from nvcodec.ratecontrol import replay_buffer
 from tests.cli.conftest import MODEL
 from tests.cli.media import make_clip
 from tests.cli.test_bad_input import one_line_error

@@ -11,7 +11,9 @@ import math
 
 import numpy as np
 import pytest
+
 from nvcodec.errors import ConfigError
+from nvcodec.media import Planes
 from nvcodec.ratecontrol import (
     FixedQp,
     OnePass,
@@ -25,7 +27,6 @@ from nvcodec.ratecontrol import (
 )
 from nvcodec.ratecontrol.model import shape
 from nvcodec.settings import CodingSettings
-from nvcodec.media import Planes
 
 PIXELS = 320 * 240
 FPS = 30.0
