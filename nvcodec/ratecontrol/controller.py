@@ -172,10 +172,8 @@ class OnePass(RateController):
                      len(group) * self.per_frame + owed * len(group) / max(horizon, len(group)))
         # levels under the P offset all code P frames at qp 0: for a group of P frames only, they are one
         current = self.level if any(self.kind(p) == "I" for p in group) else max(self.level, self.offset)
-        if self.frames == 0:
+        if self.frames <= GROUP:  # the first group, and the first after the I frame taught the model the content
             step = QP_MAX
-        elif self.frames <= GROUP:  # the first group after the I frame taught the model the content
-            step = 4 * MAX_STEP
         else:  # a level far off (by 40 % or more) may move twice as fast as one near it
             far = abs(math.log(self.predict(group, current) / target)) > math.log(1.4)
             step = 2 * MAX_STEP if far else MAX_STEP
