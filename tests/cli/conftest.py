@@ -1,4 +1,4 @@
-"""Clips and a coded .nvc shared by the transcoder CLI tests, all generated in the session."""
+"""Clips and a coded .nvc shared by the transcoder CLI tests, generated once per test run."""
 
 import pytest
 from nvcodec_cli.main import main
