@@ -11,8 +11,9 @@ $(STAMP): pyproject.toml setup.py $(wildcard native/*.cpp native/rans/* native/g
 	$(BIN)/pip install -q --upgrade pip
 	# the CPU build that lies on these machines; never let pip pick a CUDA build
 	$(BIN)/pip install -q torch==2.13.0
-	# eval: the BD-rate and RD-plot tests need bjontegaard and matplotlib, so no test is skipped
-	$(BIN)/pip install -q -e '.[test,eval]'
+	# eval: the BD-rate and RD-plot tests need bjontegaard and matplotlib, so no test is skipped;
+	# ray: the --workers and nvc batch tests run on a local Ray (about 10 s to install, 250 MB)
+	$(BIN)/pip install -q -e '.[test,eval,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -57,6 +58,13 @@ bench-dev: install
 TRANSCODE_CLIP ?= video/compressed/sam2_02_cups_1280x720.mp4
 bench-transcode: install
 	$(BIN)/python bench/bench_transcode.py --clip $(DATA)/$(TRANSCODE_CLIP) $(if $(MODEL),--model $(MODEL),)
+
+# Chunked encode and decode on a local Ray (--workers) against one process, every output checked byte for
+# byte, and what a chunk costs to feed (docs/SCALEOUT.md). WORKERS: Ray workers (default 2).
+.PHONY: bench-scaleout
+bench-scaleout: install
+	$(BIN)/python bench/bench_scaleout.py --clip $(DATA)/$(TRANSCODE_CLIP) --workers $(or $(WORKERS),2) \
+		--out $(RD_OUT)/scaleout.json
 
 # Seconds per training step with each speed option (channels_last, bf16) against plain float32.
 .PHONY: bench-train

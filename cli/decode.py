@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from nvcodec_cli import common
+from nvcodec_cli import common, scaleout
 
 
 @click.command()
@@ -27,6 +27,7 @@ from nvcodec_cli import common
 @click.option("--threads", type=click.IntRange(min=1), help="Threads of FFmpeg's encoder of the output (default: "
               "FFmpeg's choice), and of torch where the stream's numerics profile leaves them free.")
 @click.option("--strict", is_flag=True, help="Treat a truncated input as an error instead of a warning.")
+@scaleout.workers_options(feed=False)
 @common.progress_options
 @common.overwrite_options
 @common.loglevel_option
@@ -51,6 +52,7 @@ def decode(obj, input_option, paths, out_format, codec, crf, lossless: bool, fra
     input_path, output = common.resolve_input_output(input_option, paths)
     common.check_input_output(input_path, output, overwrite, no_overwrite, progress_to)
     common.check_duration(duration)
+    scale = scaleout.requested()
 
     from nvcodec import transcode
     from nvcodec.container import NvcReader
@@ -75,9 +77,12 @@ def decode(obj, input_option, paths, out_format, codec, crf, lossless: bool, fra
                          OutputOptions(codec=codec, crf=crf, threads=threads, lossless=lossless, format=out_format,
                                        quiet=obj.loglevel in ("quiet", "error")))
         ok = False
+        pictures = None
         try:
+            # --workers: the chunks between intra frames decoded in parallel, handed out in order
+            pictures = scaleout.pictures(scale, input_path, header, model, device)
             selection = transcode.DecodeRange(start=start, frames=frames, duration=duration)
-            for result in transcode.decode(reader, codec_model, sink, device, selection):
+            for result in transcode.decode(reader, codec_model, sink, device, selection, pictures=pictures):
                 progress.update(result.bytes)
             if reader.truncated_at is not None:
                 message = (f"{input_path}: file is cut off at byte {reader.truncated_at}; "
@@ -90,6 +95,8 @@ def decode(obj, input_option, paths, out_format, codec, crf, lossless: bool, fra
             sink.close()
             ok = True
         finally:
+            if pictures is not None:
+                pictures.close()
             if not ok:
                 sink.abort()
             progress.close(ok)

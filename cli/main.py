@@ -72,6 +72,7 @@ def profile_for(command: str | None) -> str:
 
 
 def _register() -> None:
+    from nvcodec_cli.batch import batch
     from nvcodec_cli.conform import conform
     from nvcodec_cli.decode import decode
     from nvcodec_cli.encode import encode
@@ -79,7 +80,7 @@ def _register() -> None:
     from nvcodec_cli.ladder import ladder
     from nvcodec_cli.models import models
 
-    for command in (encode, decode, info, models, ladder, conform):
+    for command in (encode, decode, batch, info, models, ladder, conform):
         cli.add_command(command)
     from nvcodec_cli.train import train
 

@@ -77,3 +77,10 @@ def test_batch_in_one_process_reports_a_bad_input_and_exits_1(media, nvc, tmp_pa
     assert (tmp_path / "out" / "clip.nvc").read_bytes() == (tmp_path / "one.nvc").read_bytes()
     code, out, _ = nvc("batch", media["clip"], "-o", tmp_path / "out", *MODEL, "-y", "--json")
     assert code == 0 and json.loads(out)["results"][0]["ok"] is True
+
+
+def test_a_cluster_that_does_not_answer_is_one_line_not_a_hang(media, nvc, tmp_path):
+    pytest.importorskip("ray")
+    code, _, err = nvc("encode", media["clip"], tmp_path / "out.nvc", *MODEL, "-g", "8", "--ray-address", "127.0.0.1:1")
+    assert code == 1 and err.count("\n") == 1 and "cannot reach the Ray cluster at 127.0.0.1:1" in err, err
+    assert not (tmp_path / "out.nvc").exists()
