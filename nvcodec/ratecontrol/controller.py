@@ -82,10 +82,16 @@ class RateController:
         return index == 0 or self.kind(self.plan(index)) == "I" or index % GROUP == 1
 
     def group(self, index: int) -> list[FramePlan]:
-        """The frames from ``index`` to the next decision."""
+        """The frames a decision at ``index`` is made for: to the next decision, and for an I frame the
+        P frames after it too (the I frame's bits are an investment those P frames draw on; judged
+        alone it would get one frame's share and be starved)."""
         plans = [self.plan(index)]
-        while not self.is_decision(index + len(plans)) and len(plans) < 2 * GROUP:
-            plans.append(self.plan(index + len(plans)))
+        intra = self.kind(plans[0]) == "I"
+        while len(plans) < 2 * GROUP:
+            nxt = self.plan(index + len(plans))
+            if self.kind(nxt) == "I" or (self.is_decision(nxt.index) and not (intra and len(plans) <= GROUP)):
+                break
+            plans.append(nxt)
         return plans
 
     def predict(self, plans: list[FramePlan], level: int) -> float:
@@ -161,6 +167,7 @@ class OnePass(RateController):
         self.bitrate = bitrate
         self.per_frame = bitrate / fps
         self.total_frames = total_frames  # when known, the debt is paid back before the end
+        self.bound_hits = {"low": 0, "high": 0}  # decisions at an end of the range that still missed
 
     def choose_level(self, index: int) -> int:
         group = self.group(index)
@@ -172,20 +179,33 @@ class OnePass(RateController):
                      len(group) * self.per_frame + owed * len(group) / max(horizon, len(group)))
         # levels under the P offset all code P frames at qp 0: for a group of P frames only, they are one
         current = self.level if any(self.kind(p) == "I" for p in group) else max(self.level, self.offset)
-        if self.frames <= GROUP:  # the first group, and the first after the I frame taught the model the content
+        # how far off the current level is decides how far the level may move: a little after a small
+        # miss (no see-saw), anywhere after a large one (a scene change, or a model still learning the
+        # content in its first groups)
+        miss = abs(math.log(self.predict(group, current) / target))
+        if self.frames <= 2 * GROUP or miss > math.log(2.0):
             step = QP_MAX
-        else:  # a level far off (by 40 % or more) may move twice as fast as one near it
-            far = abs(math.log(self.predict(group, current) / target)) > math.log(1.4)
-            step = 2 * MAX_STEP if far else MAX_STEP
+        else:
+            step = 2 * MAX_STEP if miss > math.log(1.4) else MAX_STEP
         candidates = range(max(0, current - step), min(QP_MAX, current + step) + 1)
         level = min(candidates, key=lambda q: (round(abs(math.log(self.predict(group, q) / target)), 6),
                                                abs(q - current)))
-        if self.frames >= GROUP:
-            expected = self.predict(group, level)
-            if expected <= self.predict(group, 0) * 1.0001 and expected > 1.15 * target:
-                self.warn("low", f"{self.bitrate / 1000:.0f} kbit/s is below what qp 0 spends on this input: "
-                                 "coded at qp 0")
-            if expected >= self.predict(group, QP_MAX) * 0.9999 and expected < target / 1.15:
-                self.warn("high", f"{self.bitrate / 1000:.0f} kbit/s is above what qp {QP_MAX} spends on this "
-                                  f"input: coded at qp {QP_MAX}")
+        expected = self.predict(group, level)
+        if expected <= self.predict(group, 0) * 1.0001 and expected > 1.15 * target:
+            self.bound_hits["low"] += 1
+        if expected >= self.predict(group, QP_MAX) * 0.9999 and expected < target / 1.15:
+            self.bound_hits["high"] += 1
         return level
+
+    def summary(self, target_bps: float | None = None) -> RateSummary:
+        """As the base's, with one warning when the target was out of reach: the level sat at an end of
+        the range and the rate still missed (a level at an end for a while on the way is no news)."""
+        summary = super().summary(target_bps)
+        if summary.achieved_bps > 1.05 * self.bitrate and self.bound_hits["low"]:
+            summary.warnings.append(f"{self.bitrate / 1000:.0f} kbit/s is below what qp 0 spends on this input: "
+                                    f"coded at qp 0 where it had to ({summary.achieved_bps / 1000:.0f} kbit/s)")
+        if summary.achieved_bps < 0.95 * self.bitrate and self.bound_hits["high"]:
+            summary.warnings.append(f"{self.bitrate / 1000:.0f} kbit/s is above what qp {QP_MAX} spends on this "
+                                    f"input: coded at qp {QP_MAX} where it could "
+                                    f"({summary.achieved_bps / 1000:.0f} kbit/s)")
+        return summary

@@ -21,7 +21,7 @@ I_SHAPE = ((0, -3.016), (12, -2.400), (24, -1.833), (36, -1.354), (48, -0.955), 
 P_SHAPE = ((0, -2.95), (2.5, -2.91), (14.5, -2.447), (26.5, -2.039), (41.5, -1.62), (71, -0.79))
 _SHAPES = {"I": I_SHAPE, "P": P_SHAPE}
 #: a P frame costs about this much less than an I frame at the same shape value before any is seen
-_P_START = -0.6
+_P_START = -1.0
 
 
 def shape(kind: str, qp: float) -> float:
