@@ -66,6 +66,12 @@ bench-scaleout: install
 	$(BIN)/python bench/bench_scaleout.py --clip $(DATA)/$(TRANSCODE_CLIP) --workers $(or $(WORKERS),2) \
 		--out $(RD_OUT)/scaleout.json
 
+# Rate control: one and two passes at three targets on development and evaluation clips (60 frames, 720p
+# among them) against fixed-qp encodes in the same run (bench/bench_ratecontrol.py).
+.PHONY: bench-ratecontrol
+bench-ratecontrol: install
+	$(BIN)/python bench/bench_ratecontrol.py --data $(DATA) --out $(RD_OUT)/ratecontrol.json $(if $(MODEL),--model $(MODEL),)
+
 # Seconds per training step with each speed option (channels_last, bf16) against plain float32.
 .PHONY: bench-train
 bench-train: install

@@ -31,7 +31,7 @@ from nvcodec import transcode  # noqa: E402
 from nvcodec.io import InputOptions, open_source  # noqa: E402
 from nvcodec.metrics import mean_quality  # noqa: E402
 from nvcodec.models.registry import resolve_model  # noqa: E402
-from nvcodec.ratecontrol import RateRequest, build_controller, finish  # noqa: E402
+from nvcodec.ratecontrol import RateRequest, build_controller, finish, replay_buffer  # noqa: E402
 from nvcodec.settings import CodingSettings  # noqa: E402
 
 #: development clips (training split) and the 720p evaluation clip: the ones with 60+ frames
@@ -85,8 +85,23 @@ def errors_per_period(bits: list[int], fps: float, target_kbps: float) -> list[f
     return out
 
 
-def run_clip(clip: str, frames: int, model, tmp: str) -> dict:
+def run_buffer(clip: str, frames: int, model, target_kbps: float) -> dict:
+    """One pass at ``target_kbps`` under a buffer of one second at 1.5x the rate, replayed afterwards."""
+    bitrate = round(target_kbps * 1000)
+    maxrate, bufsize = round(1.5 * bitrate), bitrate
+    r = encode(clip, frames, model, CodingSettings(intra_period=INTRA_PERIOD),
+               RateRequest(bitrate=bitrate, maxrate=maxrate, bufsize=bufsize))
+    return {"mode": "one_pass_vbv", "target_kbps": round(target_kbps, 3), "maxrate": maxrate, "bufsize": bufsize,
+            "achieved_kbps": round(r["kbps"], 3), "error_percent": round(100 * (r["kbps"] / target_kbps - 1), 2),
+            "underflow_at": replay_buffer(r["bits"], r["frame_rate"], maxrate, bufsize),
+            "qp_range": [r["qp_min"], r["qp_max"]], "psnr_yuv": round(r["psnr_yuv"], 3)}
+
+
+def run_clip(clip: str, frames: int, model, tmp: str, buffer_only: bool = False) -> dict:
     settings = CodingSettings(intra_period=INTRA_PERIOD)
+    if buffer_only:  # the buffer check alone, at the middle target (a fixed-qp encode sets it)
+        middle = encode(clip, frames, model, CodingSettings(qp_i=LEVELS[2], intra_period=INTRA_PERIOD), None)
+        return {"clip": clip, "frames": frames, "buffer": [run_buffer(clip, frames, model, middle["kbps"])]}
     fixed = {q: encode(clip, frames, model, CodingSettings(qp_i=q, intra_period=INTRA_PERIOD), None)
              for q in LEVELS}
     curve = [(r["kbps"], r["psnr_yuv"]) for r in fixed.values()]
@@ -108,7 +123,8 @@ def run_clip(clip: str, frames: int, model, tmp: str) -> dict:
                 "psnr_given_up_db": round(psnr_at(curve, r["kbps"]) - r["psnr_yuv"], 3),
                 "fps": round(r["fps"], 3), "speed_vs_fixed_qp": round(r["fps"] / fixed_fps, 3),
             })
-    return {"clip": clip, "frames": frames, "fixed_qp": {q: {"kbps": round(r["kbps"], 3),
+    buffer = [run_buffer(clip, frames, model, fixed[LEVELS[2]]["kbps"])]
+    return {"clip": clip, "frames": frames, "buffer": buffer, "fixed_qp": {q: {"kbps": round(r["kbps"], 3),
                                                           "psnr_yuv": round(r["psnr_yuv"], 3),
                                                           "fps": round(r["fps"], 3)} for q, r in fixed.items()},
             "rate_control": rows}
@@ -121,17 +137,27 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--model", default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--buffer-only", action="store_true", help="only the -maxrate/-bufsize check")
     args = ap.parse_args()
     model = resolve_model(args.model)
     clips = args.clip or [os.path.join(args.data, c) for c in CLIPS]
     with tempfile.TemporaryDirectory() as tmp:
-        results = [run_clip(c, args.frames, model, tmp) for c in clips]
+        results = [run_clip(c, args.frames, model, tmp, args.buffer_only) for c in clips]
+    buffers = [b for c in results for b in c["buffer"]]
+    if args.buffer_only:
+        doc = {"benchmark": "ratecontrol-buffer", "created": time.strftime("%Y-%m-%d"), "model": model.name,
+               "underflows": sum(b["underflow_at"] is not None for b in buffers), "clips": results}
+        print(json.dumps(doc, indent=2))
+        if args.out:
+            Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
+        return
     rows = [r for c in results for r in c["rate_control"]]
     summary = {mode: {"max_abs_error_percent": max(abs(r["error_percent"]) for r in rows if r["mode"] == mode),
                       "mean_psnr_given_up_db": round(sum(r["psnr_given_up_db"] for r in rows if r["mode"] == mode)
                                                      / sum(1 for r in rows if r["mode"] == mode), 3),
                       "min_speed_vs_fixed_qp": min(r["speed_vs_fixed_qp"] for r in rows if r["mode"] == mode)}
                for mode in ("one_pass", "two_pass")}
+    summary["buffer_underflows"] = sum(b["underflow_at"] is not None for b in buffers)
     doc = {"benchmark": "ratecontrol", "created": time.strftime("%Y-%m-%d"), "model": model.name,
            "summary": summary, "clips": results}
     text = json.dumps(doc, indent=2)
