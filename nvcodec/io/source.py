@@ -221,6 +221,15 @@ class VideoSource:
     def close(self) -> None:
         self._container.close()
 
+    def seek_keyframe(self, pts: int) -> bool:
+        """Move to the last keyframe at or before ``pts`` (in the stream's time base); False where the input
+        cannot seek (a pipe, some raw formats), so the caller reads through instead."""
+        try:
+            self._container.seek(pts, backward=True, any_frame=False, stream=self._video)
+        except (av.error.FFmpegError, OSError, ValueError):
+            return False
+        return True
+
     def to_planes(self, frame: av.VideoFrame) -> Planes:
         """One decoded frame as 8-bit planes in the coding form (4:2:0, or 4:4:4 in RGB mode)."""
         fmt = frame.format

@@ -36,8 +36,6 @@ from nvcodec.metrics import FrameQuality
 from nvcodec.settings import CodingSettings
 
 if TYPE_CHECKING:
-    import av
-
     from nvcodec.codec.sequence import EncodedFrame, SequenceEncoder
     from nvcodec.models.bundle import CodecModel
 
@@ -379,7 +377,7 @@ class ChunkSource(VideoSource):
         self.convert = convert
         self.shift = round(exact_seconds(opts.start) / self.info.time_base)
 
-    def to_planes(self, frame: av.VideoFrame) -> Planes:
+    def to_planes(self, frame) -> Planes:
         if not self.convert:
             return None  # type: ignore[return-value]
         if self.skip_frames > 0:
@@ -391,13 +389,7 @@ class ChunkSource(VideoSource):
 
     def seek(self, pts: int) -> bool:
         """Move to the last keyframe at or before ``pts`` (after ``--ss``); False where the input cannot."""
-        import av
-
-        try:
-            self._container.seek(pts + self.shift, backward=True, any_frame=False, stream=self._video)
-        except (av.error.FFmpegError, OSError, ValueError):
-            return False
-        return True
+        return self.seek_keyframe(pts + self.shift)
 
 
 def read_chunk(path: str, opts: InputOptions, chunk: Chunk) -> Iterator[VideoItem]:

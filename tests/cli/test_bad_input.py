@@ -101,7 +101,7 @@ def test_wrong_model_is_refused(media, tmp_path, nvc):
     ("[encode]\nqp = 99\n", "encode.qp"),
     ("[encode]\nqpp = 3\n", "encode.qpp"),
     ("[encode\nqp = 3\n", "valid TOML"),
-    ("[[rung]]\nname = 'a'\n", "rung[0].qp"),
+    ("[[rung]]\nname = 'a'\n", "a qp or a bitrate"),
 ])
 def test_malformed_preset_names_the_key(media, tmp_path, nvc, text, key):
     preset = tmp_path / "bad.toml"

@@ -111,8 +111,11 @@ def test_interrupting_a_chunked_encode_leaves_no_partial_output(clip, nvc, tmp_p
         os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(drivers.Joiner, "add", add_then_interrupt)
+    # a run started in the background inherits SIGINT ignored, which nvc keeps so; this test needs Ctrl-C live
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     target = tmp_path / "out.nvc"
     target.write_bytes(b"keep me")
     code, _, err = nvc(*encode_args(clip, target, "--workers", "2", "-y"))
     assert code == 255 and err.strip().splitlines()[-1] == "nvc: interrupted"
+    signal.signal(signal.SIGINT, previous)
     assert target.read_bytes() == b"keep me" and sorted(os.listdir(tmp_path)) == ["out.nvc"]
