@@ -38,6 +38,8 @@ Prints one JSON document at the end: cases, seconds, cases/s, outcome counts, th
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import faulthandler
 import hashlib
 import io
@@ -46,8 +48,10 @@ import logging
 import math
 import os
 import random
+import re
 import resource
 import select
+import shutil
 import struct
 import subprocess
 import sys
@@ -56,10 +60,11 @@ import time
 import traceback
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nvcodec import numerics
 
@@ -67,14 +72,20 @@ numerics.prepare_environment()  # the decoder checks the numerics profile: set b
 
 import numpy as np  # noqa: E402
 
-SIGNATURE = b"\x8bNVC\r\n\x1a\n"
-PREAMBLE_SIZE = len(SIGNATURE) + 2
+from nvcodec.bitstream.units import AUINT_MAX  # noqa: E402
+from nvcodec.container import format as nvc_format  # noqa: E402
+
+PREAMBLE_SIZE = nvc_format.PREAMBLE_SIZE
 VPKT_HEADER = 17  # frame_index u32, pts i64, duration u32, flags u8
-#: the .nvc limits a length field is pushed against (docs/FORMAT.md)
-MAX_BODY = {b"HEAD": 4096, b"AUDS": 1 << 20, b"VPKT": 1 << 26, b"APKT": 1 << 24, b"INDX": 4 + 20 * (1 << 22),
-            b"TEND": 12}
+#: the limits a length field is pushed against
+MAX_BODY = {tag.value: limit for tag, limit in nvc_format.MAX_BODY.items()}
 TAGS = tuple(MAX_BODY)
-AUINT_MAX = (1 << 30) - 1
+
+if TYPE_CHECKING:
+    from nvcodec.container import AudioPacket, Header, NvcReader
+    from nvcodec.io import VideoSink
+    from nvcodec.media import Planes
+    from nvcodec.models.bundle import CodecModel
 
 # --- seeds -------------------------------------------------------------------------------------------------------
 
@@ -99,7 +110,8 @@ CAMPAIGN_SEEDS = (
     SeedSpec("tiny-ip2-audio", "synthetic:tiny:1", 48, 32, 4, {"qp_i": 30, "intra_period": 2}, audio=True),
     SeedSpec("tiny-skip-2ec-reset", "synthetic:tiny:1", 48, 32, 4,
              {"qp_i": 40, "block_skip": True, "two_ec": True, "reset_interval": 2}, still=True),
-    SeedSpec("compact-skip", "synthetic:compact-skip:1", 48, 32, 4, {"qp_i": 40}, still=True),
+    SeedSpec("compact-skip-ip3", "synthetic:compact-skip:1", 48, 32, 4, {"qp_i": 40, "intra_period": 3},
+             still=True),
     SeedSpec("tiny-nothreshold-444", "synthetic:tiny:1", 32, 32, 3, {"qp_i": 50, "skip_threshold": None}, rgb=True),
 )
 #: the CI test's seeds: the same syntax on fewer, smaller frames, so a few hundred cases fit in seconds
@@ -107,6 +119,7 @@ SMALL_SEEDS = (
     SeedSpec("tiny-ip2", "synthetic:tiny:1", 32, 16, 3, {"qp_i": 30, "intra_period": 2}),
     SeedSpec("tiny-skip-2ec", "synthetic:tiny:1", 32, 32, 3,
              {"qp_i": 40, "block_skip": True, "two_ec": True, "reset_interval": 2}, still=True),
+    SeedSpec("compact-skip", "synthetic:compact-skip:1", 32, 32, 3, {"qp_i": 40}, still=True),
 )
 
 
@@ -335,6 +348,8 @@ STRINGS = (b"", b"x" * 255, b"\xff\xfe", b"cuda-f32", b"cpu-native", b"cpu-avx2-
            b"nvc-compact", b"synthetic-nope-seed1", b"yuv420p10le", b"aac")
 SIZES = (0, 1, 2, 3, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 127, 128, 129, 16383, 16384, 16385, AUINT_MAX)
 QPS = (0, 1, 62, 63, 64, 71, 72, 127, 128, 255)
+#: how a mutation that failed is recorded (the campaign counts them: they are bugs of this script)
+MUTATOR_ERROR = "mutator error"
 #: struct format and its boundary values, per field type
 BOUNDS = {"B": U8, "I": U32, "i": I32, "Q": U64, "q": I64}
 #: fixed fields of the chunks whose layout does not depend on their contents: (offset, format)
@@ -449,7 +464,8 @@ class Mutator:
                          for u in parse_units(c.body[VPKT_HEADER:]) if u.kind in (1, 2) and u.raw is None]
         self.ops: list[tuple[int, Callable[[random.Random, NvcFile], str]]] = [
             (30, self.payload), (12, self.frame_header), (10, self.sps), (8, self.unit_list), (7, self.vpkt_header),
-            (9, self.head), (8, self.chunk_list), (6, self.chunk_body), (3, self.audio), (2, self.index),
+            (9, self.head), (8, self.chunk_list), (6, self.chunk_body), (3, self.audio), (4, self.index),
+            (4, self.resize),
         ]
         self._total = sum(w for w, _ in self.ops)
 
@@ -462,7 +478,10 @@ class Mutator:
             pick = rng.randrange(self._total)
             for weight, op in self.ops:
                 if pick < weight:
-                    done.append(op(rng, f))
+                    try:
+                        done.append(op(rng, f))
+                    except Exception as exc:  # noqa: BLE001 - a bug of the fuzzer must not end a campaign
+                        done.append(f"{MUTATOR_ERROR} in {op.__name__}: {exc!r}")
                     break
                 pick -= weight
         if rng.random() < 0.9:
@@ -475,9 +494,10 @@ class Mutator:
             done.append(what)
         start, frames = 0.0, None
         roll = rng.random()
-        if roll < 0.08:
-            start = rng.choice((0.04, 0.08, 0.12, 1e-9, 100.0))
-        elif roll < 0.12:
+        if roll < 0.25:
+            points = self.seek_points(f) if rng.random() < 0.7 else []
+            start = rng.choice(points) if points else rng.choice((0.04, 0.08, 0.12, 1e-9, 100.0))
+        elif roll < 0.3:
             frames = rng.choice((1, 2))
         return Case(data, name, done, start, frames)
 
@@ -575,7 +595,7 @@ class Mutator:
         else:
             u.auint_size = rng.choice((2, 4))
         self._store(c, units)
-        return f"frame unit {which}"
+        return f"frame unit {which} -> type {u.kind} sps {u.sps_id} qp {u.qp} auint {u.auint_size or 'minimal'}"
 
     def sps(self, rng: random.Random, f: NvcFile) -> str:
         """Edit a parameter set: its frame size, its flags (block skip, two coders, reset, reserved), its id."""
@@ -627,6 +647,35 @@ class Mutator:
         self._store(c, units)
         return f"units {op}"
 
+    def resize(self, rng: random.Random, f: NvcFile) -> str:
+        """Give the header and every parameter set one other frame size, so that they still agree.
+
+        Sizes within the same 16-pixel padding decode the same payloads: the frame decoder then
+        crops to odd and tiny sizes it never saw coded.
+        """
+        heads = [c for c in f.chunks if c.tag == b"HEAD"]
+        if not heads:
+            return "resize: no header"
+        fields = {name: offset for name, offset, _ in head_fields(heads[0].body)}
+        if "height" not in fields:
+            return "resize: short header"
+        old_w, old_h = struct.unpack_from(">II", heads[0].body, fields["width"])
+        pad_w, pad_h = -(-old_w // 16) * 16, -(-old_h // 16) * 16
+        w = rng.choice((1, 2, 15, 17, pad_w - 1, pad_w, pad_w + 1, rng.randint(pad_w - 15, pad_w),
+                        rng.randint(pad_w - 15, pad_w), 16384))
+        h = rng.choice((1, 2, 15, 17, pad_h - 1, pad_h, pad_h + 1, rng.randint(pad_h - 15, pad_h),
+                        rng.randint(pad_h - 15, pad_h), 16384))
+        w, h = min(max(w, 1), 0xFFFFFFFF), min(max(h, 1), 0xFFFFFFFF)
+        body = heads[0].body
+        heads[0].body = body[: fields["width"]] + struct.pack(">II", w, h) + body[fields["width"] + 8 :]
+        for c in self._packets(f):
+            units = parse_units(c.body[VPKT_HEADER:])
+            for u in units:
+                if u.kind == 0 and u.raw is None:
+                    u.height, u.width = h, w
+            self._store(c, units)
+        return f"resize {old_w}x{old_h} -> {w}x{h}"
+
     def vpkt_header(self, rng: random.Random, f: NvcFile) -> str:
         packets = self._packets(f)
         if not packets:
@@ -643,7 +692,10 @@ class Mutator:
         if not heads:
             return "head: none"
         c = heads[0]
-        name, offset, fmt = rng.choice(head_fields(c.body))
+        fields = head_fields(c.body)
+        if not fields:
+            return "head: empty"
+        name, offset, fmt = rng.choice(fields)
         if fmt == "s":
             new = rng.choice(STRINGS) if rng.random() < 0.7 else bytes_ops(rng, c.body[offset + 1 :
                                                                              offset + 1 + c.body[offset]])[0][:255]
@@ -661,10 +713,10 @@ class Mutator:
 
     def chunk_list(self, rng: random.Random, f: NvcFile) -> str:
         """Remove, repeat, swap, retag chunks, or add an unknown one."""
-        op = rng.choice(("remove", "duplicate", "swap", "retag", "ancillary", "critical"))
-        i = rng.randrange(len(f.chunks)) if f.chunks else 0
         if not f.chunks:
             return "chunks: none"
+        op = rng.choice(("remove", "duplicate", "swap", "retag", "ancillary", "critical"))
+        i = rng.randrange(len(f.chunks))
         if op == "remove":
             tag = f.chunks.pop(i).tag
         elif op == "duplicate":
@@ -706,20 +758,49 @@ class Mutator:
         return f"{c.tag.decode()} {what}"
 
     def index(self, rng: random.Random, f: NvcFile) -> str:
-        """Edit INDX or TEND after the reindexing would have fixed them: these edits are kept."""
+        """Edit INDX or TEND after the reindexing would have fixed them: these edits are kept.
+
+        A seek (``--ss``) trusts the entries that only a sequential read checks, so most edits go to
+        an entry past the first: its offset sent to another chunk, into a chunk, or past any file.
+        """
         chunks = [c for c in f.chunks if c.tag in (b"INDX", b"TEND")]
         if not chunks:
             return "index: none"
         reindex(f)
-        c = rng.choice(chunks)
-        if c.tag == b"INDX" and len(c.body) > 4 and rng.random() < 0.6:
-            entry = 4 + 20 * rng.randrange((len(c.body) - 4) // 20)
-            offset, fmt = rng.choice(((entry, "I"), (entry + 4, "q"), (entry + 12, "Q")))
-        else:
-            offset, fmt = rng.choice(FIELDS[c.tag])
-        c.body, what = set_field(rng, c.body, offset, fmt)
+        index = [c for c in chunks if c.tag == b"INDX" and len(c.body) >= 24]
+        c = rng.choice(index) if index and rng.random() < 0.75 else rng.choice(chunks)
         c.pinned = True
-        return f"{c.tag.decode()} {what} (kept)"
+        if c.tag != b"INDX" or len(c.body) < 24:
+            c.body, what = set_field(rng, c.body, *rng.choice(FIELDS[c.tag]))
+            return f"{c.tag.decode()} {what} (kept)"
+        count = (len(c.body) - 4) // 20
+        k = count - 1 if rng.random() < 0.6 else rng.randrange(count)
+        entry = 4 + 20 * k
+        which = rng.choice(("offset", "offset", "offset", "pts", "frame"))
+        if which == "offset" and rng.random() < 0.5:
+            offsets = _layout(f)
+            target = rng.choice(offsets) + rng.choice((0, 0, 0, 1, 4, 8, 12, -1))
+            c.body = c.body[: entry + 12] + struct.pack(">Q", max(target, 0)) + c.body[entry + 20 :]
+            return f"INDX entry {k} offset -> {target} (kept)"
+        field_at = {"frame": (entry, "I"), "pts": (entry + 4, "q"), "offset": (entry + 12, "Q")}[which]
+        c.body, what = set_field(rng, c.body, *field_at)
+        return f"INDX entry {k} {which} {what} (kept)"
+
+    def seek_points(self, f: NvcFile) -> list[float]:
+        """The times of the file's intra frames past the first (and a tick either side), for ``--ss``."""
+        heads = [c for c in f.chunks if c.tag == b"HEAD"]
+        fields = {name: offset for name, offset, _ in head_fields(heads[0].body)} if heads else {}
+        if "tb_den" not in fields:
+            return []
+        num, den = struct.unpack_from(">II", heads[0].body, fields["tb_num"])
+        if not num or not den:
+            return []
+        points = []
+        for c in self._packets(f):
+            index, pts = struct.unpack_from(">Iq", c.body)
+            if c.body[16] & 1 and index > 0:
+                points += [(pts + d) * num / den for d in (0, 1, -1) if pts + d > 0]
+        return points
 
     @staticmethod
     def raw(rng: random.Random, data: bytes, f: NvcFile) -> tuple[bytes, str]:
@@ -757,10 +838,10 @@ class ModelCache:
     """The model a header names, found as ``nvc decode`` finds it (``resolve_stream_model``), kept."""
 
     def __init__(self, size: int = 6) -> None:
-        self._models: OrderedDict[str, object] = OrderedDict()
+        self._models: OrderedDict[str, CodecModel] = OrderedDict()
         self.size = size
 
-    def get(self, name: str):
+    def get(self, name: str) -> CodecModel:
         from nvcodec.models.registry import resolve_stream_model
 
         if name not in self._models:
@@ -771,20 +852,24 @@ class ModelCache:
         return self._models[name]
 
 
-def cache_coder_contexts() -> None:
-    """Build each model's CDF tables once per process instead of once per decode.
+@contextlib.contextmanager
+def fast_decoding(one_thread: bool = True) -> Iterator[None]:
+    """Decode many small files quickly: CDF tables built once per model, and (``one_thread``) one
+    intra-op thread instead of the CPU profile's two; both undone on exit.
 
-    The tables are a pure function of the weights (and the skip threshold's indexer, which is
-    cheap), and building them costs more than decoding a 48x32 clip; the stream is what is fuzzed.
+    The tables are a pure function of the weights and building them costs more than decoding a
+    48x32 clip, while the stream is what is fuzzed.  The campaign shares a 2-core machine: with two
+    threads every small convolution waits at a barrier for a thread the other core's work has
+    descheduled, and decoding is three times slower.  Neither changes which code runs on a
+    stream's bytes; one thread may change float rounding, which a fuzz case does not check.
     """
+    from nvcodec import numerics as profiles
     from nvcodec.codec import sequence
 
-    original = sequence._contexts
-    if getattr(original, "fuzz_cached", False):
-        return
+    original, saved = sequence._contexts, dict(profiles.PROFILES)
     cache: OrderedDict[tuple, tuple] = OrderedDict()
 
-    def cached(model, skip_threshold):
+    def cached(model: CodecModel, skip_threshold: float | None) -> tuple:
         key = (id(model), model.sha256, skip_threshold)
         if key not in cache:
             cache[key] = original(model, skip_threshold)
@@ -792,31 +877,66 @@ def cache_coder_contexts() -> None:
                 cache.popitem(last=False)
         return cache[key]
 
-    cached.fuzz_cached = True
     sequence._contexts = cached
+    if one_thread:
+        for name, profile in saved.items():
+            if profile.threads is not None:
+                profiles.PROFILES[name] = replace(profile, threads=1)
+    try:
+        yield
+    finally:
+        sequence._contexts = original
+        profiles.PROFILES.clear()
+        profiles.PROFILES.update(saved)
 
 
-def _checking_sink(header, reader):
-    """A y4m sink into memory that refuses frames unlike the header's (size, chroma, type)."""
+class CheckingSink:
+    """Hands frames on to a real sink, refusing any frame unlike the header's (size, chroma, type)."""
+
+    def __init__(self, header: Header, inner: VideoSink) -> None:
+        from nvcodec.media import chroma_size
+
+        self.inner = inner
+        ch, cw = chroma_size(header.height, header.width, header.chroma)
+        self.want = ([(header.height, header.width), (ch, cw), (ch, cw)], header.chroma)
+
+    def write_video(self, planes: Planes, pts: int, duration: int) -> None:
+        planes_ok = all(p.dtype == np.uint8 for p in (planes.y, planes.u, planes.v))
+        got = ([p.shape for p in (planes.y, planes.u, planes.v)], planes.chroma)
+        if got != self.want or not planes_ok:
+            raise OracleError(f"decoded frame {got} where the header says {self.want}")
+        self.inner.write_video(planes, pts, duration)
+
+    def write_audio(self, packet: AudioPacket) -> None:
+        self.inner.write_audio(packet)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def abort(self) -> None:
+        self.inner.abort()
+
+
+def open_sink(header: Header, reader: NvcReader, kind: str) -> CheckingSink:
+    """``y4m``: the y4m writer into memory; ``mkv``: FFmpeg's Matroska muxer (ffv1, audio remuxed) on disk."""
     from nvcodec import transcode
+    from nvcodec.io import OutputOptions
+    from nvcodec.io import open_sink as library_sink
     from nvcodec.io.sink import Y4mSink
-    from nvcodec.media import chroma_size
 
-    class CheckingSink(Y4mSink):
-        def write_video(self, planes, pts: int, duration: int) -> None:
-            ch, cw = chroma_size(header.height, header.width, header.chroma)
-            shapes = [(p.shape, p.dtype) for p in (planes.y, planes.u, planes.v)]
-            want = [((header.height, header.width), np.uint8), ((ch, cw), np.uint8), ((ch, cw), np.uint8)]
-            if shapes != want or planes.chroma != header.chroma:
-                raise OracleError(f"decoded frame {[s for s, _ in shapes]} {planes.chroma} where the header says "
-                                  f"{header.width}x{header.height} {header.chroma}")
-            super().write_video(planes, pts, duration)
-
-    return CheckingSink(transcode.description(header, reader), io.BytesIO())
+    desc = transcode.description(header, reader)
+    if kind == "y4m":
+        return CheckingSink(header, Y4mSink(desc, io.BytesIO()))
+    folder = Path(tempfile.gettempdir()) / f"nvc-fuzz-{os.getpid()}"
+    if not folder.exists():
+        folder.mkdir()
+        atexit.register(shutil.rmtree, folder, True)
+    return CheckingSink(header, library_sink(str(folder / "out.mkv"), desc, OutputOptions()))
 
 
-def decode_file(data: bytes, models: ModelCache, start: float = 0.0, frames: int | None = None) -> int:
-    """Decode as ``nvc decode IN OUT.y4m`` does, into memory; the number of frames written."""
+def decode_file(data: bytes, models: ModelCache, start: float = 0.0, frames: int | None = None,
+                sink_kind: str = "y4m") -> int:
+    """Decode as ``nvc decode IN OUT.y4m`` (or ``OUT.mkv``) does; the number of frames written."""
     from nvcodec import transcode
     from nvcodec.container import NvcReader
     from nvcodec.errors import InputError
@@ -825,14 +945,20 @@ def decode_file(data: bytes, models: ModelCache, start: float = 0.0, frames: int
     header = reader.header
     model = models.get(header.model_name)
     transcode.check_model(header, model)
-    sink = _checking_sink(header, reader)
+    sink = open_sink(header, reader, sink_kind)
     written = 0
-    selection = transcode.DecodeRange(start=start, frames=frames)
-    for _ in transcode.decode(reader, model, sink, "auto", selection):
-        written += 1
-    if written == 0:
-        raise InputError("no frames to decode in the selected range")
-    sink.close()
+    ok = False
+    try:
+        selection = transcode.DecodeRange(start=start, frames=frames)
+        for _ in transcode.decode(reader, model, sink, "auto", selection):
+            written += 1
+        if written == 0:
+            raise InputError("no frames to decode in the selected range")
+        sink.close()
+        ok = True
+    finally:
+        if not ok:
+            sink.abort()
     return written
 
 
@@ -872,10 +998,11 @@ def classify(exc: BaseException) -> Outcome:
     return Outcome("finding", kind, type(exc).__name__, str(exc)[:500], _where(frames), text)
 
 
-def run_case(data: bytes, models: ModelCache, start: float = 0.0, frames: int | None = None) -> Outcome:
+def run_case(data: bytes, models: ModelCache, start: float = 0.0, frames: int | None = None,
+             sink_kind: str = "y4m") -> Outcome:
     t0 = time.perf_counter()
     try:
-        decode_file(data, models, start, frames)
+        decode_file(data, models, start, frames, sink_kind)
         out = Outcome("ok")
     except Exception as exc:  # noqa: BLE001 - sorting every exception is the point
         out = classify(exc)
@@ -894,7 +1021,7 @@ def _vm_size() -> int:
     return 0
 
 
-def worker_main(memory_mb: int, time_limit: float, fault_path: str) -> None:
+def worker_main(memory_mb: int, time_limit: float, fault_path: str, threads: int = 1) -> None:
     """Serve cases on stdin, one JSON line per case on the original stdout.
 
     The address-space limit is set once the models are loaded, ``memory_mb`` above what the
@@ -909,30 +1036,35 @@ def worker_main(memory_mb: int, time_limit: float, fault_path: str) -> None:
     models = ModelCache()
     for spec in ("synthetic-tiny-seed1", "synthetic-compact-skip-seed1"):
         models.get(spec)
-    cache_coder_contexts()
-    limit = _vm_size() + memory_mb * (1 << 20)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    reply.write(json.dumps({"ready": True, "vm_limit": limit}) + "\n")
-    reply.flush()
-    stdin = sys.stdin.buffer
-    while True:
-        head = stdin.read(4)
-        if len(head) < 4:
-            return
-        meta = json.loads(stdin.read(struct.unpack(">I", head)[0]))
-        data = stdin.read(meta["size"])
-        faulthandler.dump_traceback_later(time_limit, exit=True, file=fault)
-        out = run_case(data, models, meta.get("start", 0.0), meta.get("frames"))
-        faulthandler.cancel_dump_traceback_later()
-        reply.write(json.dumps(out.__dict__) + "\n")
+    # what the first case would import, imported now: the time limit is for decoding
+    from nvcodec import transcode  # noqa: F401
+    from nvcodec.io import sink  # noqa: F401
+    with fast_decoding(threads == 1):
+        limit = _vm_size() + memory_mb * (1 << 20)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        reply.write(json.dumps({"ready": True, "vm_limit": limit}) + "\n")
         reply.flush()
+        stdin = sys.stdin.buffer
+        while True:
+            head = stdin.read(4)
+            if len(head) < 4:
+                return
+            meta = json.loads(stdin.read(struct.unpack(">I", head)[0]))
+            data = stdin.read(meta["size"])
+            faulthandler.dump_traceback_later(time_limit, exit=True, file=fault)
+            out = run_case(data, models, meta.get("start", 0.0), meta.get("frames"), meta.get("sink", "y4m"))
+            faulthandler.cancel_dump_traceback_later()
+            reply.write(json.dumps(out.__dict__) + "\n")
+            reply.flush()
 
 
 class Worker:
     """The parent's handle on a worker; restarted after a death, a hang or every ``recycle`` cases."""
 
-    def __init__(self, out: Path, memory_mb: int, time_limit: float, recycle: int) -> None:
+    def __init__(self, out: Path, memory_mb: int, time_limit: float, recycle: int, threads: int = 1,
+                 sink: str = "y4m") -> None:
         self.out, self.memory_mb, self.time_limit, self.recycle = out, memory_mb, time_limit, recycle
+        self.threads, self.sink = threads, sink
         self.proc: subprocess.Popen | None = None
         self.served = 0
         self.fault_path = out / "worker-fault.txt"
@@ -942,7 +1074,8 @@ class Worker:
         log = open(self.out / "worker.log", "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--worker", "--memory-mb", str(self.memory_mb),
-             "--time-limit", str(self.time_limit), "--fault-file", str(self.fault_path)],
+             "--time-limit", str(self.time_limit), "--fault-file", str(self.fault_path),
+             "--threads", str(self.threads)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, bufsize=0)
         log.close()
         self.served = 0
@@ -978,7 +1111,8 @@ class Worker:
             self.stop()
             self.start()
         assert self.proc is not None and self.proc.stdin is not None
-        meta = json.dumps({"size": len(case.data), "start": case.start, "frames": case.frames}).encode()
+        meta = json.dumps({"size": len(case.data), "start": case.start, "frames": case.frames,
+                           "sink": self.sink}).encode()
         t0 = time.perf_counter()
         try:
             self.proc.stdin.write(struct.pack(">I", len(meta)) + meta + case.data)
@@ -997,8 +1131,9 @@ class Worker:
         dump = self.fault_path.read_text(errors="replace") if self.fault_path.exists() else ""
         self.fault_path.write_text("")
         hang = "Timeout" in dump or seconds >= self.time_limit
-        where = next((ln.strip() for ln in dump.splitlines() if "/nvcodec/" in ln), "?")
-        where = where.split("/nvcodec/")[-1] if "/nvcodec/" in where else where
+        # faulthandler lists the innermost call first: 'File "/.../nvcodec/x.py", line 12 in name'
+        frame = re.search(r'File "[^"]*/nvcodec/([^"]+)", line (\d+) in (\S+)', dump)
+        where = f"{frame[1]}:{frame[2]} {frame[3]}" if frame else "?"
         return Outcome("finding", "hang" if hang else "crash", f"exit {code}",
                        f"{'over the time limit' if hang else 'worker died'} after {seconds:.1f} s",
                        where, dump[-6000:], seconds)
@@ -1018,30 +1153,60 @@ def _save(folder: Path, i: int, case: Case, out: Outcome) -> str:
 
 
 def campaign(cases: int, seed: int, out: Path, memory_mb: int, time_limit: float, keep: int = 3,
-             first_case: int = 0, recycle: int = 2000, progress: bool = True) -> dict:
+             first_case: int = 0, recycle: int = 2000, progress: bool = True, threads: int = 1,
+             sink: str = "y4m") -> dict:
+    """Run cases ``first_case`` .. ``first_case + cases - 1`` of ``seed``; the summary as a dict.
+
+    Refusals are counted by reason (numbers blanked) as well as by type, so that the summary shows
+    how deep the cases got: container, units, rANS coder or frame decoder.  ``OUT/summary.json`` is
+    rewritten every 1000 cases, so a campaign cut short still leaves what it found.
+    """
     out.mkdir(parents=True, exist_ok=True)
     t_seeds = time.perf_counter()
     seeds = make_seeds()
+    (out / "seeds").mkdir(exist_ok=True)
     for name, data in seeds.items():
-        (out / "seeds").mkdir(exist_ok=True)
         (out / "seeds" / f"{name}.nvc").write_bytes(data)
     seed_seconds = time.perf_counter() - t_seeds
     mutator = Mutator(seeds, seed)
-    worker = Worker(out, memory_mb, time_limit, recycle)
+    worker = Worker(out, memory_mb, time_limit, recycle, threads, sink)
     counts: Counter[str] = Counter()
     refusals: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
     findings: dict[str, dict] = {}
+    mutator_errors: list[str] = []
     slowest = (0.0, -1)
     t0 = time.perf_counter()
+
+    def summary(done: int) -> dict:
+        seconds = time.perf_counter() - t0
+        return {
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "engine": "seeded structure-aware mutation loop (bench/fuzz_nvc.py)",
+            "complete": done == cases, "seed": seed, "cases": done, "first_case": first_case,
+            "seconds": round(seconds, 1), "cases_per_s": round(done / seconds, 2) if seconds else None,
+            "seed_build_seconds": round(seed_seconds, 1), "time_limit_s": time_limit, "memory_limit_mb": memory_mb,
+            "threads": threads, "sink": sink, "worker_vm_limit_bytes": worker.vm_limit,
+            "slowest_case": {"seconds": round(slowest[0], 3), "case": slowest[1]},
+            "seeds": seed_report(seeds), "outcomes": dict(counts), "refusals": dict(refusals.most_common()),
+            "refusal_reasons": dict(reasons.most_common(25)),
+            "mutator_errors": {"count": len(mutator_errors), "first": mutator_errors[:5]},
+            "findings": sorted(findings.values(), key=lambda e: -e["count"]),
+            "out": str(out),
+        }
+
+    done = 0
     try:
         for i in range(first_case, first_case + cases):
             case = mutator.case(i)
+            mutator_errors += [f"case {i}: {m}" for m in case.mutations if m.startswith(MUTATOR_ERROR)]
             result = worker.run(case)
             counts[result.outcome] += 1
             if result.seconds > slowest[0]:
                 slowest = (result.seconds, i)
             if result.outcome == "refused":
                 refusals[result.kind] += 1
+                reasons[re.sub(r"\d+", "N", result.message.split(" (at byte")[0])[:80]] += 1
             elif result.outcome == "finding":
                 sig = result.signature
                 entry = findings.setdefault(sig, {
@@ -1051,26 +1216,16 @@ def campaign(cases: int, seed: int, out: Path, memory_mb: int, time_limit: float
                 if len(entry["reproducers"]) < keep:
                     ident = hashlib.sha1(sig.encode()).hexdigest()[:10]
                     entry["reproducers"].append(_save(out / "findings" / ident, i, case, result))
-            done = i - first_case + 1
-            if progress and done % 1000 == 0:
-                rate = done / (time.perf_counter() - t0)
-                print(json.dumps({"done": done, "cases_per_s": round(rate, 2), **counts,
-                                  "signatures": len(findings)}), file=sys.stderr, flush=True)
+            done += 1
+            if done % 1000 == 0:
+                (out / "summary.json").write_text(json.dumps(summary(done), indent=1))
+                if progress:
+                    print(json.dumps({"done": done, "cases_per_s": summary(done)["cases_per_s"], **counts,
+                                      "signatures": len(findings)}), file=sys.stderr, flush=True)
     finally:
         worker.stop()
-    seconds = time.perf_counter() - t0
-    return {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "engine": "seeded structure-aware mutation loop (bench/fuzz_nvc.py)",
-        "seed": seed, "cases": cases, "first_case": first_case, "seconds": round(seconds, 1),
-        "cases_per_s": round(cases / seconds, 2) if seconds else None, "seed_build_seconds": round(seed_seconds, 1),
-        "time_limit_s": time_limit, "memory_limit_mb": memory_mb, "worker_vm_limit_bytes": worker.vm_limit,
-        "slowest_case": {"seconds": round(slowest[0], 3), "case": slowest[1]},
-        "seeds": {name: len(data) for name, data in seeds.items()},
-        "outcomes": dict(counts), "refusals": dict(refusals.most_common()),
-        "findings": sorted(findings.values(), key=lambda e: -e["count"]),
-        "out": str(out),
-    }
+        (out / "summary.json").write_text(json.dumps(summary(done), indent=1))
+    return summary(done)
 
 
 def seed_report(seeds: dict[str, bytes]) -> dict:
@@ -1100,6 +1255,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("/tmp/fuzz_out"))
     p.add_argument("--time-limit", type=float, default=5.0, help="seconds per case")
     p.add_argument("--memory-mb", type=int, default=3072, help="address space a case may add to the worker's")
+    p.add_argument("--threads", type=int, choices=(1, 0), default=1,
+                   help="1: one intra-op thread (see fast_decoding); 0: the stream's numerics profile as is")
+    p.add_argument("--sink", choices=("y4m", "mkv"), default="y4m",
+                   help="y4m: nvc's own writer, into memory; mkv: FFmpeg's muxer with the audio tracks")
     p.add_argument("--keep", type=int, default=3, help="reproducers saved per finding")
     p.add_argument("--replay", type=Path, help="decode this one file in-process and print its outcome")
     p.add_argument("--start", type=float, default=0.0, help="with --replay: --ss")
@@ -1111,11 +1270,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     if args.worker:
-        worker_main(args.memory_mb, args.time_limit, args.fault_file)
+        worker_main(args.memory_mb, args.time_limit, args.fault_file, args.threads)
         return 0
     if args.replay:
-        cache_coder_contexts()
-        out = run_case(args.replay.read_bytes(), ModelCache(), args.start, args.frames)
+        with fast_decoding(args.threads == 1):
+            out = run_case(args.replay.read_bytes(), ModelCache(), args.start, args.frames, args.sink)
         print(json.dumps(out.__dict__, indent=1))
         return 0 if out.outcome != "finding" else 1
     if args.seeds_only:
@@ -1129,8 +1288,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"file": str(path), "seed_file": case.seed, "mutations": case.mutations,
                           "start": case.start, "frames": case.frames}))
         return 0
-    summary = campaign(args.cases, args.seed, args.out, args.memory_mb, args.time_limit, args.keep, args.first_case)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    summary = campaign(args.cases, args.seed, args.out, args.memory_mb, args.time_limit, args.keep, args.first_case,
+                       threads=args.threads, sink=args.sink)
     print(json.dumps(summary, indent=1))
     return 0 if not summary["findings"] else 1
 

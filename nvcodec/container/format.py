@@ -45,6 +45,9 @@ UNKNOWN_COUNT = 0xFFFFFFFF
 #: a header's qp_p as written before nvc resolved the P qp itself: "the same as qp_i"
 LEGACY_SAME_QP = 255
 NO_TIMESTAMP = -(1 << 63)
+#: offsets are u64 in the file, but a file object seeks only to signed 64-bit positions (this leaves room
+#: for where the .nvc data starts in its file)
+MAX_OFFSET = (1 << 62) - 1
 
 
 class Tag(bytes, enum.Enum):

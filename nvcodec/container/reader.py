@@ -250,7 +250,12 @@ class NvcReader:
             self._pos = saved
             if chunk is None or chunk[0] != Tag.INDX:
                 raise StreamError("trailer does not point at the index", at)
-            return fmt.decode_index(chunk[1], at)
+            entries = fmt.decode_index(chunk[1], at)
+            # a seek goes wherever an entry says, and nothing read in order vouches for the entries here:
+            # every intra VPKT lies between the preamble and the index
+            if entries and not (entries[0].offset >= fmt.PREAMBLE_SIZE and entries[-1].offset < at):
+                raise StreamError("index entry points outside the packets (damaged file)", at)
+            return entries
         except _Cut as cut:
             raise StreamError("index runs past the end of the file", cut.offset) from None
         finally:
@@ -260,6 +265,8 @@ class NvcReader:
         """Continue :meth:`packets` at an intra frame of :meth:`read_index`."""
         if not self.seekable:
             raise StreamError("cannot seek in this input (a pipe)")
+        if not 0 <= entry.offset <= fmt.MAX_OFFSET:
+            raise StreamError(f"cannot seek to byte {entry.offset}")
         self._f.seek(self._start + entry.offset)
         self._pos = entry.offset
         self._pending = None
