@@ -155,11 +155,17 @@ class PacketDecoder:
     def __init__(self, model: CodecModel, header: Header, device: str) -> None:
         self._decoder = SequenceDecoder(model, header.settings.skip_threshold, device=device,
                                         numerics=header.numerics, chroma=header.chroma)
+        self._size = (header.width, header.height)
 
     def decode(self, packet: VideoPacket) -> tuple[Planes | None, int]:
         planes: Planes | None = None
         qp = 0
         for unit in _units(packet.units, packet.offset):
+            if isinstance(unit, SpsUnit) and (unit.width, unit.height) != self._size:
+                # checked before any frame of that size is decoded: a small file must not make the decoder
+                # run a 16384 x 16384 frame only to find that it disagrees with the header
+                raise StreamError(f"the stream's parameter set codes {unit.width}x{unit.height} frames, the header "
+                                  f"says {self._size[0]}x{self._size[1]}", packet.offset)
             out = self._decoder.decode(unit)
             if out is not None:
                 planes, qp = out, unit.qp
@@ -188,6 +194,7 @@ def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = 
     window = AudioWindow([track.time_base for track in reader.audio], start, end)
     written = 0
     video_done = False
+    last_pts: int | None = None
     gray = is_gray(header.source_pix_fmt)
     for packet in reader.packets():
         if isinstance(packet, AudioPacket):
@@ -199,6 +206,12 @@ def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = 
             if not reader.audio:
                 break
             continue
+        if not -MAX_TIMESTAMP <= packet.pts <= MAX_TIMESTAMP or (last_pts is not None and packet.pts <= last_pts):
+            # frames are stored in display order with rising timestamps (docs/FORMAT.md); a damaged one
+            # would otherwise reach the output muxer and come back as a failed write
+            raise StreamError(f"frame {packet.index} has timestamp {packet.pts}, not after {last_pts} within "
+                              f"+-2^53", packet.offset)
+        last_pts = packet.pts
         planes, qp = pictures.decode(packet)
         if planes is None:
             raise StreamError(f"frame {packet.index} holds no frame unit", packet.offset)
@@ -223,6 +236,10 @@ def decode(reader: NvcReader, model: CodecModel, sink: VideoSink, device: str = 
             video_done = True
             _write_audio(sink, window.finish((packet.pts + max(packet.duration, 1)) * tb))
     _write_audio(sink, window.finish())
+
+
+#: the timestamps a decoded frame may carry: what a double holds exactly, far beyond any real stream
+MAX_TIMESTAMP = 1 << 53
 
 
 def is_gray(pix_fmt: str) -> bool:

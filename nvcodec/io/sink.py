@@ -34,7 +34,7 @@ import av
 import numpy as np
 
 from nvcodec.color import ycbcr444_to_rgb
-from nvcodec.errors import ConfigError
+from nvcodec.errors import ConfigError, StreamError
 from nvcodec.io.source import set_codec_threads
 from nvcodec.media import AudioPacket, AudioTrack, ChromaFormat, ColorInfo, Planes
 
@@ -194,7 +194,9 @@ class Y4mSink(_FileSink):
 
     def __init__(self, desc: StreamDescription, target: str | BinaryIO) -> None:
         super().__init__(desc, target)
-        rate = Fraction(desc.frame_rate).limit_denominator(1 << 30)
+        rate = Fraction(desc.frame_rate)
+        limited = rate.limit_denominator(1 << 30)
+        rate = limited if limited.numerator > 0 else rate  # a tiny rate must not round to F0:1
         chroma = "C444" if desc.chroma == "444" else "C420jpeg"
         rng = {1: " XCOLORRANGE=LIMITED", 2: " XCOLORRANGE=FULL"}.get(desc.color.range, "")
         self._out.write(f"YUV4MPEG2 W{desc.width} H{desc.height} F{rate.numerator}:{rate.denominator} Ip A1:1 "
@@ -425,7 +427,12 @@ class AvSink(VideoSink):
         out.pts, out.dts = packet.pts, packet.dts
         out.duration = packet.duration
         out.is_keyframe = packet.keyframe
-        self._out.mux(out)
+        try:
+            self._out.mux(out)
+        except av.error.FFmpegError as exc:
+            # the muxer takes a track's packets in time order only: one out of order is the stream's fault
+            raise StreamError(f"audio track {packet.track}: packet at {packet.pts} cannot be written after the "
+                              f"ones before it ({_cause(exc)})") from None
 
     def close(self) -> None:
         try:

@@ -113,3 +113,59 @@ def test_a_picture_the_output_encoder_refuses_is_one_line(tmp_path, nvc):
     code, _, err = nvc("decode", tmp_path / "thin.nvc", tmp_path / "out.mkv")
     one_line_error(code, err, "1x8", "out.mkv")
     assert_no_output(tmp_path)
+
+
+def _rewrap_packets(coded, out, change):
+    """``coded`` with each packet passed through ``change(packet) -> packet`` (CRCs and index rewritten)."""
+    from nvcodec.container import NvcReader, NvcWriter, VideoPacket
+
+    with open(coded, "rb") as f:
+        reader = NvcReader(f)
+        packets = [change(p) for p in reader.packets()]
+        with open(out, "wb") as o:
+            writer = NvcWriter(o, reader.header, reader.audio)
+            for packet in packets:
+                if isinstance(packet, VideoPacket):
+                    writer.write_video(packet.pts, packet.duration, packet.intra, packet.units)
+                else:
+                    writer.write_audio(packet)
+            writer.close()
+
+
+def test_the_parameter_set_is_checked_before_a_frame_is_decoded(media, tmp_path, nvc):
+    lying = tmp_path / "lying.nvc"
+    _rewrap(media["nvc"], lying, width=32)
+    code, _, err = nvc("decode", lying, tmp_path / "out.mkv")
+    one_line_error(code, err, "parameter set codes 64x48", "header says 32x48")
+    assert_no_output(tmp_path)
+
+
+@pytest.mark.parametrize("pts", [(1 << 63) - 1, -(1 << 62), 0])
+def test_timestamps_out_of_order_or_range_are_stream_errors(media, tmp_path, nvc, pts):
+    from nvcodec.container import VideoPacket
+
+    odd = tmp_path / "odd.nvc"
+    _rewrap_packets(media["nvc"], odd, lambda p: dataclasses.replace(p, pts=pts)
+                    if isinstance(p, VideoPacket) and p.index == 2 else p)
+    code, _, err = nvc("decode", odd, tmp_path / "out.mkv")
+    one_line_error(code, err, "frame 2 has timestamp")
+    assert_no_output(tmp_path)
+
+
+def test_audio_out_of_order_is_a_stream_error_not_a_write_failure(media, tmp_path, nvc):
+    from nvcodec.container import AudioPacket
+
+    odd = tmp_path / "odd.nvc"
+    _rewrap_packets(media["nvc"], odd, lambda p: dataclasses.replace(p, pts=0, dts=0)
+                    if isinstance(p, AudioPacket) and p.pts and p.pts > 2048 else p)
+    code, _, err = nvc("decode", odd, tmp_path / "out.mkv")
+    one_line_error(code, err, "audio track 0")
+    assert ".partial" not in err
+    assert_no_output(tmp_path)
+
+
+def test_a_tiny_frame_rate_keeps_a_readable_y4m_header(media, tmp_path, nvc):
+    slow = tmp_path / "slow.nvc"
+    _rewrap(media["nvc"], slow, frame_rate=Fraction(1, (1 << 32) - 1))
+    assert nvc("decode", slow, tmp_path / "slow.y4m")[0] == 0
+    assert (tmp_path / "slow.y4m").read_bytes().startswith(b"YUV4MPEG2 W64 H48 F1:4294967295 ")
