@@ -20,7 +20,7 @@ import numpy as np
 
 from nvcodec.errors import ConfigError
 from nvcodec.media import Planes
-from nvcodec.ratecontrol.controller import GROUP, P_QP_MAX, RateController
+from nvcodec.ratecontrol.controller import P_QP_MAX, RateController
 from nvcodec.ratecontrol.model import I_SHAPE, P_SHAPE, shape
 from nvcodec.ratecontrol.vbv import Vbv
 from nvcodec.settings import QP_MAX, CodingSettings
@@ -191,10 +191,10 @@ def _groups(controller: RateController, start: int, total: int) -> list[list[int
     """Frame indices from ``start`` to ``total`` split at the controller's decision points."""
     groups: list[list[int]] = []
     for i in range(start, total):
-        if not groups or (controller.is_decision(i) and len(groups[-1]) > 0 and i != start):
+        if not groups or controller.is_decision(i):
             groups.append([])
         groups[-1].append(i)
     return groups
 
 
-__all__ = ["GROUP", "PassLog", "PassOneRecorder", "TwoPass", "input_id", "log_path", "read_pass_log"]
+__all__ = ["PassLog", "PassOneRecorder", "TwoPass", "input_id", "log_path", "read_pass_log"]
