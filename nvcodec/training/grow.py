@@ -35,10 +35,15 @@ from nvcodec.errors import ModelError
 from nvcodec.models.bundle import CodecModel
 from nvcodec.models.config import ModelConfig
 from nvcodec.models.inter import PIXEL_CHANNELS, InterModel
+from nvcodec.models.intra import IntraModel
 from nvcodec.models.layers import DepthConvBlock
 
 #: new channels start from the layers' default initialisation times this, so they begin small
 NEW_CHANNEL_GAIN = 0.1
+#: new I-frame latent channels start at this fraction of the old analysis rows' norm: large enough
+#: that they survive rounding at the high qps (and so pass gradients), small enough that the rate they
+#: add at the first step stays moderate
+NEW_LATENT_GAIN = 0.25
 #: InterConfig widths that can grow
 GROWABLE_WIDTHS = ("recon", "feature", "encoder_view", "latent")
 #: InterConfig block counts that can grow: a stack gains blocks at its end, each starting as the identity
@@ -46,13 +51,19 @@ GROWABLE_DEPTHS = ("extractor_conv1_blocks", "extractor_conv2_blocks", "encoder_
                    "decoder_conv1_blocks", "recon_blocks")
 #: InterConfig skips that can be added: each gate starts closed
 GROWABLE_SKIPS = ("reference_skip",)
+#: IntraConfig widths that can grow: the latent (coded in four spatial-context quarters) and the
+#: 1/8-resolution feature domain of the analysis and synthesis transforms
+GROWABLE_INTRA_WIDTHS = ("latent", "feature")
+#: IntraConfig block counts that can grow (identity blocks appended)
+GROWABLE_INTRA_DEPTHS = ("enc_blocks", "dec_blocks")
 
 
 def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
     """``model`` in the wider ``target`` config, computing the same outputs (up to float rounding)."""
     old = model.config
-    if target.intra != old.intra:
-        raise ModelError(f"cannot grow {old.name} into {target.name}: the intra model differs")
+    intra = _grown_intra(model, target) if target.intra != old.intra else model.intra
+    if target.inter == old.inter:
+        return CodecModel(f"{target.name}-training", target, intra, model.inter, sha256="")
     kept = {f: getattr(old.inter, f) for f in (*GROWABLE_WIDTHS, *GROWABLE_DEPTHS, *GROWABLE_SKIPS)}
     if dataclasses.replace(target.inter, **kept) != old.inter:
         raise ModelError(f"cannot grow {old.name} into {target.name}: only the inter recon, feature, encoder "
@@ -67,7 +78,24 @@ def grow_model(model: CodecModel, target: ModelConfig) -> CodecModel:
     with torch.no_grad():
         _copy_matching(model.inter, inter)
         _grow_inter(model.inter, inter)
-    return CodecModel(f"{target.name}-training", target, model.intra, inter, sha256="")
+    return CodecModel(f"{target.name}-training", target, intra, inter, sha256="")
+
+
+def _grown_intra(model: CodecModel, target: ModelConfig) -> IntraModel:
+    """The intra model of ``model`` grown into ``target.intra`` (same outputs, see :func:`_grow_intra`)."""
+    old, new = model.config.intra, target.intra
+    kept = {f: getattr(old, f) for f in (*GROWABLE_INTRA_WIDTHS, *GROWABLE_INTRA_DEPTHS)}
+    if dataclasses.replace(new, **kept) != old:
+        raise ModelError(f"cannot grow {model.config.name} into {target.name}: of the intra model only the "
+                         "latent and feature widths and the encoder and decoder depths may change")
+    if any(getattr(new, f) < getattr(old, f) for f in (*GROWABLE_INTRA_WIDTHS, *GROWABLE_INTRA_DEPTHS)):
+        raise ModelError(f"cannot grow {model.config.name} into {target.name}: an intra width or depth would "
+                         "shrink")
+    intra = IntraModel(new).to(model.device)
+    with torch.no_grad():
+        _copy_matching(model.intra, intra)
+        _grow_intra(model.intra, intra)
+    return intra
 
 
 def _copy_matching(src: nn.Module, dst: nn.Module) -> None:
@@ -128,6 +156,91 @@ def _grow_inter(src: InterModel, dst: InterModel) -> None:
         old_q, new_q = getattr(src, name), getattr(dst, name)
         new_q.fill_(1.0)
         new_q[:, : old_q.shape[1]] = old_q
+
+
+def _grow_intra(src: IntraModel, dst: IntraModel) -> None:
+    """Widen the I-frame transforms and their prior.
+
+    The latent was what held the compact intra model's quality range down: 128 values per 16x16
+    block of 4:2:0 video, which has 384 samples there, and with the latent left unrounded qp 63 still
+    stopped at 34-36 dB on the development stills (bench/probes/probe_intra_ceiling.py).  New latent
+    channels are read by nothing old, but they must not start near zero: they are rounded before the
+    synthesis reads them, and a channel that always rounds to zero passes no gradient to the zero
+    weights that would read it.  So their analysis rows start at a quarter of the old rows' norm (random
+    directions of the feature), and their prior's scales start at the old scales' mean bias.
+    """
+    of, nf = src.cfg.feature, dst.cfg.feature
+    oy, ny = src.cfg.latent, dst.cfg.latent
+    f_map = _prefix(of)
+    pixels = _prefix(PIXEL_CHANNELS)
+    y_map = _quarter_map(oy, ny)
+    z_map = _prefix(src.cfg.hyper)
+    _grow_block(src.enc.enc_1, dst.enc.enc_1, pixels, f_map)
+    _grow_stack(src.enc.enc_2[:-1], dst.enc.enc_2[:-1], f_map, f_map)
+    _grow_conv(src.enc.enc_2[-1], dst.enc.enc_2[-1], f_map, y_map)
+    _full_norm_rows_(dst.enc.enc_2[-1], y_map)
+    _grow_block(src.hyper_enc[0], dst.hyper_enc[0], y_map, z_map)
+    _grow_block(src.hyper_dec[-1], dst.hyper_dec[-1], z_map, y_map)
+    # y_prior_fusion: [q maps (2) | scales | means], per latent channel in the latent's layout
+    fusion_hidden = _prefix(2 * oy)
+    _grow_stack(src.y_prior_fusion[:-1], dst.y_prior_fusion[:-1], y_map, fusion_hidden)
+    params_map = _cat((_prefix(2), 2), (y_map, ny), (y_map, ny))
+    _grow_conv(src.y_prior_fusion[-1], dst.y_prior_fusion[-1], fusion_hidden, params_map)
+    _new_scales_like_old_(dst.y_prior_fusion[-1], 2, oy, ny, y_map)
+    common = _prefix(oy)  # the spatial prior's own summary of the params, read only by its adaptors
+    _grow_conv(src.y_spatial_prior_reduction, dst.y_spatial_prior_reduction, params_map, common)
+    spatial_in = _cat((y_map, ny), (common, ny))  # cat((y_hat so far, common))
+    spatial_hidden = _prefix(2 * oy)
+    for name in ("y_spatial_prior_adaptor_1", "y_spatial_prior_adaptor_2", "y_spatial_prior_adaptor_3"):
+        _grow_block(getattr(src, name), getattr(dst, name), spatial_in, spatial_hidden)
+    _grow_stack(src.y_spatial_prior[:-1], dst.y_spatial_prior[:-1], spatial_hidden, spatial_hidden)
+    _grow_conv(src.y_spatial_prior[-1], dst.y_spatial_prior[-1], spatial_hidden, _cat((y_map, ny), (y_map, ny)))
+    _new_scales_like_old_(dst.y_spatial_prior[-1], 0, oy, ny, y_map)
+    # the sub-pixel convolution's output channel c * 4 + s becomes pixel s of feature channel c
+    _grow_conv(src.dec.dec_1[0].up.conv[0], dst.dec.dec_1[0].up.conv[0], y_map, _prefix(4 * of))
+    _grow_block(src.dec.dec_1[0].conv, dst.dec.dec_1[0].conv, f_map, f_map)
+    _grow_stack(src.dec.dec_1[1:], dst.dec.dec_1[1:], f_map, f_map)
+    _grow_block(src.dec.dec_2, dst.dec.dec_2, f_map, pixels)
+    if nf != of:
+        # the last block turns features into pixels: its adaptor reads the new features with zeros
+        dst.dec.dec_2.adaptor.weight[:, of:] = 0.0
+    for name in ("q_scale_enc", "q_scale_dec"):
+        old_q, new_q = getattr(src, name), getattr(dst, name)
+        new_q.fill_(1.0)
+        new_q[:, :of] = old_q
+
+
+def _quarter_map(old: int, new: int) -> torch.Tensor:
+    """The I-frame latent is coded in four spatial-context quarters (``entropy.context.masks_4step``),
+    so each quarter grows at its own end."""
+    quarter = _prefix(old // 4)
+    return _cat(*[(quarter, new // 4)] * 4)
+
+
+def _full_norm_rows_(conv: nn.Conv2d, kept: torch.Tensor, gain: float = NEW_LATENT_GAIN) -> None:
+    """Rows not in ``kept`` get random directions at ``gain`` times the kept rows' mean norm, and no bias."""
+    new = torch.ones(conv.out_channels, dtype=torch.bool)
+    new[kept] = False
+    if not new.any():
+        return
+    flat = conv.weight.flatten(1)
+    norm = flat[kept].norm(dim=1).mean()
+    rows = flat[new]
+    flat[new] = rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12) * (norm * gain)
+    conv.weight.copy_(flat.view_as(conv.weight))
+    if conv.bias is not None:
+        conv.bias[new] = 0.0
+
+
+def _new_scales_like_old_(conv: nn.Conv2d, offset: int, old: int, new: int, y_map: torch.Tensor) -> None:
+    """The scale rows (``offset`` onwards, ``new`` of them) of new latent channels start with the old
+    scale rows' mean bias, so the new channels are priced like the old ones at the first step."""
+    fresh = torch.ones(new, dtype=torch.bool)
+    fresh[y_map] = False
+    if conv.bias is None or not fresh.any():
+        return
+    scales = conv.bias[offset: offset + new]
+    scales[fresh] = scales[y_map].mean()
 
 
 def _latent_map(old: int, new: int) -> torch.Tensor:

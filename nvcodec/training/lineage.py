@@ -9,7 +9,8 @@ they live here and :func:`register_lineage` makes them known by name (``get_conf
 when training code is imported (``nvcodec.training`` calls it), for the recipe, for
 resuming checkpoints and for ``nvc train --config``.
 
-Every config shares the shipped model's intra architecture: only the P-frame model grows.
+Up to ``compact-skip`` every config shares the shipped model's intra architecture and only the
+P-frame model grows; ``compact-skip-i256`` then widens the intra model for the quality range.
 """
 
 from __future__ import annotations
@@ -66,12 +67,25 @@ COMPACT_FEATURE96 = ModelConfig("compact-feature96", COMPACT.intra, dataclasses.
 COMPACT_FFN2 = ModelConfig("compact-ffn2", COMPACT.intra, dataclasses.replace(COMPACT_FEATURE96.inter,
                                                                           ffn_expansion=2))
 
+#: ``compact-skip`` with a 256-wide I-frame latent and a 128-wide I-frame feature domain.  At 128
+#: latent values per 16x16 block (384 samples of 4:2:0 video) the intra model stopped at 34-36 dB on
+#: the development stills even with its latent unrounded (bench/probes/probe_intra_ceiling.py), and
+#: 6,000 steps at the wide lambda range moved qp 63 by only 0.4-1.3 dB: the transforms set the
+#: ceiling, not lambda.  256 is DCVC-RT's latent width.  Grown from trained ``compact-skip`` weights.
+COMPACT_SKIP_I256 = ModelConfig(
+    "compact-skip-i256",
+    dataclasses.replace(COMPACT_SKIP.intra, latent=256, feature=128),
+    COMPACT_SKIP.inter,
+)
+
 #: the recipe's configs in the order it reaches them; ``compact-skip`` (a product config) follows
 LINEAGE: tuple[ModelConfig, ...] = (COMPACT, COMPACT_RECON128, COMPACT_FEATURE80, COMPACT_VIEW128,
                                     COMPACT_FEATURE96, COMPACT_FFN2)
+#: configs the recipe grows into after ``compact-skip``
+BEYOND_SHIPPED: tuple[ModelConfig, ...] = (COMPACT_SKIP_I256,)
 
 
 def register_lineage() -> None:
     """Make the lineage's configs known to ``get_config`` (idempotent)."""
-    for config in LINEAGE:
+    for config in (*LINEAGE, *BEYOND_SHIPPED):
         register_config(config)

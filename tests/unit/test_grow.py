@@ -111,8 +111,10 @@ def test_only_the_recon_feature_view_and_latent_widths_may_grow():
         grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(WIDE.inter, hyper=32)))
     with pytest.raises(ModelError, match="shrink"):
         grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(TINY.inter, latent=8)))
-    with pytest.raises(ModelError, match="intra model differs"):
-        grow_model(model, dataclasses.replace(WIDE, intra=dataclasses.replace(WIDE.intra, feature=32)))
+    with pytest.raises(ModelError, match="only the latent and feature widths"):
+        grow_model(model, dataclasses.replace(WIDE, intra=dataclasses.replace(WIDE.intra, hyper=32)))
+    with pytest.raises(ModelError, match="intra width or depth would shrink"):
+        grow_model(model, dataclasses.replace(WIDE, intra=dataclasses.replace(WIDE.intra, latent=16)))
     with pytest.raises(ModelError, match="shrink"):
         grow_model(model, dataclasses.replace(WIDE, inter=dataclasses.replace(TINY.inter, feature=16)))
 
@@ -260,3 +262,51 @@ def test_a_pixel_skip_grows_closed_and_opens_from_the_first_step(expansion):
     assert gate.weight.grad.abs().sum() > 0
     with pytest.raises(ModelError, match="shrink"):
         grow_model(grown, base)
+
+
+def trained_looking_intra(config: ModelConfig = TINY):
+    """A model whose every intra parameter is non-trivial (per-qp tables included)."""
+    from nvcodec.models.bundle import CodecModel
+    from nvcodec.models.intra import IntraModel
+
+    base = new_model("tiny", seed=1)
+    intra = IntraModel(config.intra)
+    generator = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for p in intra.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=generator))
+    return CodecModel("t", config, intra, base.inter, "")
+
+
+@pytest.mark.parametrize("widths", [dict(latent=48), dict(feature=32), dict(latent=48, feature=40, dec_blocks=2,
+                                                                                  enc_blocks=2)])
+def test_a_grown_intra_model_decodes_what_it_grew_from_and_its_new_channels_learn(widths):
+    """The latent grows per spatial-context quarter and the feature domain at its end: the coder's
+    reconstruction is unchanged at every qp (the new latent channels cost bits until trained), and the
+    new channels get gradients at the first step."""
+    from nvcodec.codec.intra_codec import IntraCodec
+
+    target = ModelConfig("tiny-intra-wide", dataclasses.replace(TINY.intra, **widths), TINY.inter)
+    model = trained_looking_intra()
+    grown = grow_model(model, target)
+    assert grown.inter is model.inter
+    x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(3))
+    for qp in (0, 31, 63):
+        _, before = IntraCodec(model.intra).compress(x, qp, None)
+        _, after = IntraCodec(grown.intra).compress(x, qp, None)
+        torch.testing.assert_close(after, before, rtol=0, atol=1e-5)
+    grown.intra.train()
+    out = IntraCodec(grown.intra).forward(x, torch.tensor([63]))
+    (yuv_mse(out.x_hat, x).mean() * 1000 + out.bits.mean()).backward()
+    up = grown.intra.dec.dec_1[0].up.conv[0].weight.grad
+    old_latent, new_latent = TINY.intra.latent, target.intra.latent
+    if new_latent > old_latent:
+        fresh = torch.ones(new_latent, dtype=torch.bool)
+        for k in range(4):
+            fresh[k * new_latent // 4: k * new_latent // 4 + old_latent // 4] = False
+        assert up[:, fresh].abs().sum() > 0  # what reads the new latent channels learns
+        assert grown.intra.enc.enc_2[-1].weight.grad[fresh].abs().sum() > 0
+    if target.intra.feature > TINY.intra.feature:
+        adaptor = grown.intra.dec.dec_2.adaptor
+        assert torch.count_nonzero(adaptor.weight[:, TINY.intra.feature:]) == 0  # new features start silent
+        assert adaptor.weight.grad[:, TINY.intra.feature:].abs().sum() > 0

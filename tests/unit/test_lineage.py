@@ -5,7 +5,7 @@ import sys
 
 from nvcodec.models.config import COMPACT_SKIP, get_config, product_config_names
 from nvcodec.training.grow import grow_model
-from nvcodec.training.lineage import LINEAGE
+from nvcodec.training.lineage import BEYOND_SHIPPED, LINEAGE
 from nvcodec.training.loop import new_model
 from nvcodec.training.prune import is_ffn_narrowing
 from nvcodec.training.recipe import Recipe
@@ -20,7 +20,7 @@ def test_every_config_the_recipe_names_is_known_to_training():
     recipe = Recipe()
     names = {recipe.config} | {recipe.config_at(i) for i in range(len(recipe.stages))}
     assert {get_config(n).name for n in names} == names
-    assert names == {c.name for c in LINEAGE} | {"compact-skip"}
+    assert names == {c.name for c in (*LINEAGE, *BEYOND_SHIPPED)} | {"compact-skip"}
 
 
 def test_the_lineage_grows_step_by_step_into_the_shipped_architecture():
@@ -30,6 +30,9 @@ def test_the_lineage_grows_step_by_step_into_the_shipped_architecture():
     for target in (*LINEAGE[1:], COMPACT_SKIP):
         # narrowing needs calibration frames (test_prune covers it): the chain goes on from a fresh model
         model = new_model(target.name) if is_ffn_narrowing(model.config, target) else grow_model(model, target)
+        assert model.config == target
+    for target in BEYOND_SHIPPED:
+        model = grow_model(model, target)
         assert model.config == target
 
 

@@ -290,8 +290,10 @@ def test_late_refinement_stages_read_whole_clips():
     assert stages[52] == stages[40] and stages[54] == stages[56] == averaged_intra
     # and from stage 57 the wide quality range: the averaged intra stage at twice the rate, then the P
     # frames at block skip's operating point, their I frame 16 qp above (10x in lambda, as 24 were before)
-    assert stages[57] == stages[59] == replace(averaged_intra, lambda_max=16000.0, steps=6000, lr=1e-4)
+    assert stages[57] == replace(averaged_intra, lambda_max=16000.0, steps=6000, lr=1e-4)
     assert stages[58] == stages[60] == replace(stages[55], lambda_max=16000.0, i_qp_offset=16, p_qp_max=47)
+    # stage 59 grows the intra model (wider latent and feature) and trains it twice as long
+    assert stages[59] == replace(stages[57], config="compact-skip-i256", steps=12000, warmup_steps=500)
 
 
 def test_inter_samples_from_stills_hold_or_pan_the_crop():
