@@ -114,6 +114,9 @@ class Trainer:
     def set_model(self, model: CodecModel) -> None:
         """Train ``model`` from here on (placed and laid out as the speed options say)."""
         self.model = model.to(self.device)
+        # an average of another architecture's weights (a run that resumes into a stage that grows) is
+        # of no use to this one: the stage's average starts again from the grown weights
+        self._ema = None
         if self.speed.channels_last:
             for net in (self.model.intra, self.model.inter):
                 net.to(memory_format=torch.channels_last)

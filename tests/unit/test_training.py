@@ -332,3 +332,32 @@ def test_hard_rate_counts_the_rounded_symbols():
     assert torch.equal(hard[0], hard[1]) and torch.equal(p_hard[0], p_hard[1])
     assert not torch.equal(noisy[0], noisy[1])  # the proxy draws fresh noise
     assert (hard[0] <= noisy[0]).all()
+
+
+def test_a_run_resumed_into_a_stage_that_grows_the_model_starts_a_fresh_average(tmp_path):
+    """A checkpoint taken inside an averaging stage under an older recipe, resumed by a recipe whose
+    stage grows the model there: the old average cannot be applied to the grown weights, so the
+    stage's average starts again from them."""
+    import dataclasses
+
+    from nvcodec.models.config import ModelConfig, get_config, register_config
+
+    tiny = get_config("tiny")
+    register_config(ModelConfig("tiny-intra-y48", dataclasses.replace(tiny.intra, latent=48), tiny.inter))
+
+    def trainer(path, grows: bool) -> Trainer:
+        t = make_trainer(path, steps=3)
+        t.recipe.stages = [replace(t.stage, steps=1),
+                           replace(t.stage, ema_decay=0.9, config="tiny-intra-y48" if grows else None)]
+        return t
+
+    older = trainer(tmp_path / "a", grows=False)
+    older.train_step()
+    older.train_step()
+    assert older._ema is not None and older.stage_index == 1
+    path = older.save()
+    resumed = trainer(tmp_path / "b", grows=True)
+    resumed.load(path)
+    resumed.train_step()
+    assert resumed.model.config.name == "tiny-intra-y48"
+    assert [e.shape for e in resumed._ema] == [p.shape for p in resumed.model.intra.parameters()]
