@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install test demo conform bench lint clean train
 
-$(STAMP): pyproject.toml setup.py $(wildcard native/*.cpp native/rans/* native/gemm/*)
+$(STAMP): pyproject.toml setup.py $(wildcard native/*.cpp native/rans/* native/gemm/* native/motion/*)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# the CPU build that lies on these machines; never let pip pick a CUDA build

@@ -30,6 +30,8 @@ from nvcodec_cli import common
 @click.option("--reset-interval", type=click.IntRange(min=0), help="P frames between reference resets (default 64).")
 @click.option("--block-skip/--no-block-skip", "block_skip", default=None, help="Block skip in P frames (default: "
               "on with nvc's own models).")
+@click.option("--motion/--no-motion", "motion", default=None, help="Motion vectors in P frames (default: as the "
+              "model's defaults say).")
 @click.option("--frames", "-frames", "-frames:v", "-vframes", "frames", type=click.IntRange(min=1),
               help="Encode at most N frames of each input.")
 @click.option("-an", "--no-audio", "no_audio", is_flag=True, help="Leave the audio out.")
@@ -46,7 +48,7 @@ from nvcodec_cli import common
 @common.overwrite_options
 @common.loglevel_option
 @click.pass_obj
-def batch(obj, inputs: tuple[str, ...], outdir: str, qp, qp_p, intra_period, reset_interval, block_skip, frames,
+def batch(obj, inputs: tuple[str, ...], outdir: str, qp, qp_p, intra_period, reset_interval, block_skip, motion, frames,
           no_audio: bool, preset, model, device, numerics, workers, ray_address, as_json: bool, overwrite: bool,
           no_overwrite: bool) -> None:
     """Encode every INPUT into OUTDIR, W at a time with --workers W; a failed input does not stop the others.
@@ -65,7 +67,7 @@ def batch(obj, inputs: tuple[str, ...], outdir: str, qp, qp_p, intra_period, res
     if chosen.is_ladder:
         raise click.UsageError(f"preset {preset!r} is a ladder: use nvc ladder")
     settings = chosen.settings(qp_i=qp, qp_p=qp_p, intra_period=intra_period, reset_interval=reset_interval,
-                               numerics=numerics, block_skip=block_skip)
+                               numerics=numerics, block_skip=block_skip, motion=motion)
     items = _plan(inputs, outdir, overwrite, no_overwrite)
     if ray_address is not None or (workers or 1) > 1:
         from nvcodec.scaleout import RayExecutor

@@ -29,6 +29,9 @@ from nvcodec_cli import common, scaleout
 @click.option("--block-skip/--no-block-skip", "block_skip", default=None, help="Let P frames repeat 16x16 "
               "blocks of the previous frame where coding them costs more than it gains (default: on with "
               "nvc's own models, off with DCVC-RT's, whose stream syntax has no place for it).")
+@click.option("--motion/--no-motion", "motion", default=None, help="Predict P frames through a motion vector "
+              "per 16x16 block, searched in the previous decoded frame (nvc's extension; default: "
+              "as the model's defaults say, never with DCVC-RT's models).")
 @click.option("--frames", "-frames", "-frames:v", "-vframes", "frames", type=click.IntRange(min=1),
               help="Encode at most N frames.")
 @click.option("--ss", "-ss", "start", type=common.TIME, default=0.0, help="Start at this time (seconds or "
@@ -57,7 +60,7 @@ from nvcodec_cli import common, scaleout
 @common.ffmpeg_compatibility
 @click.pass_obj
 def encode(obj, input_option, paths, out_format, qp, bitrate, maxrate, bufsize, pass_number, passlogfile, qp_p,
-           intra_period, reset_interval, block_skip, frames, start, duration, pix_fmt: str, raw_size, raw_rate,
+           intra_period, reset_interval, block_skip, motion, frames, start, duration, pix_fmt: str, raw_size, raw_rate,
            stream: int, no_audio: bool, preset, model, device, numerics, threads, psnr: bool, progress_to,
            overwrite: bool, no_overwrite: bool) -> None:
     """Encode INPUT (a file, a raw .yuv, a PNG pattern or folder, or - for y4m on stdin) into OUTPUT
@@ -86,7 +89,7 @@ def encode(obj, input_option, paths, out_format, qp, bitrate, maxrate, bufsize, 
     if chosen.is_ladder:
         raise click.UsageError(f"preset {preset!r} is a ladder: use nvc ladder")
     settings = chosen.settings(qp_i=qp, qp_p=qp_p, intra_period=intra_period, reset_interval=reset_interval,
-                               numerics=numerics, block_skip=block_skip)
+                               numerics=numerics, block_skip=block_skip, motion=motion)
     opts = _input_options(pix_fmt, raw_size, raw_rate, stream, start, duration, frames, not no_audio, threads)
     if raw_rate is not None and not _is_raw_input(input_path, raw_size):
         common.warn(f"-r sets the frame rate of raw .yuv and PNG input; {input_path} keeps its own")

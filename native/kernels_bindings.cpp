@@ -4,14 +4,17 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "gemm/blocked_gemm.h"
+#include "motion/motion_search.h"
 
 namespace py = pybind11;
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using Int32Array = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
 
 namespace {
 
@@ -43,6 +46,73 @@ FloatArray run_gemm(GemmKernel kernel, const FloatArray& a, const FloatArray& b,
         kernel(a.data(), b.data(), bias_data, out, m, n, k);
     }
     return c;
+}
+
+// Motion search takes no silent conversions: a float64 frame rounded to float32 here would be scored
+// on other samples than the ones the caller predicts from, and a float vector field is a caller's bug.
+template <typename T>
+py::array_t<T, py::array::c_style | py::array::forcecast> exact_dtype(const py::array& a, const char* name,
+                                                                      const char* dtype_name) {
+    if (!a.dtype().equal(py::dtype::of<T>()))
+        throw py::value_error(std::string(name) + " must be a " + dtype_name + " array, got " +
+                              std::string(py::str(a.dtype())));
+    // same dtype, so this only copies a non-contiguous view into C order
+    return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
+}
+
+std::string shape_text(const py::array& a) {
+    std::string text = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) text += (i ? ", " : "") + std::to_string(a.shape(i));
+    return text + (a.ndim() == 1 ? ",)" : ")");
+}
+
+Int32Array run_motion_search(const py::array& cur_in, const py::array& ref_in, double lam, int search_range,
+                             const std::optional<py::array>& previous_in) {
+    const FloatArray cur = exact_dtype<float>(cur_in, "cur", "float32");
+    const FloatArray ref = exact_dtype<float>(ref_in, "ref", "float32");
+    require_shape(cur, "cur", 2);
+    require_shape(ref, "ref", 2);
+    const py::ssize_t h = cur.shape(0), w = cur.shape(1);
+    if (ref.shape(0) != h || ref.shape(1) != w)
+        throw py::value_error("cur is " + shape_text(cur) + " but ref is " + shape_text(ref));
+    const py::ssize_t block = nvc::motion::kBlock, largest = nvc::motion::kMaxDimension;
+    if (h <= 0 || w <= 0 || h > largest || w > largest || h % block != 0 || w % block != 0)
+        throw py::value_error("frame size must be a multiple of " + std::to_string(block) + " in 16.." +
+                              std::to_string(largest) + " each way, got " + shape_text(cur));
+    if (search_range < 0 || search_range > nvc::motion::kMaxSearchRange)
+        throw py::value_error("search_range must be in 0.." + std::to_string(nvc::motion::kMaxSearchRange) +
+                              ", got " + std::to_string(search_range));
+    if (!std::isfinite(lam) || lam < 0) throw py::value_error("lam must be finite and not negative");
+    const py::ssize_t bh = h / block, bw = w / block;
+    std::optional<Int32Array> previous;
+    if (previous_in) {
+        previous = exact_dtype<int32_t>(*previous_in, "previous", "int32");
+        if (previous->ndim() != 3 || previous->shape(0) != bh || previous->shape(1) != bw || previous->shape(2) != 2)
+            throw py::value_error("previous must have shape (" + std::to_string(bh) + ", " + std::to_string(bw) +
+                                  ", 2) for a " + shape_text(cur) + " frame, got " + shape_text(*previous));
+    }
+    Int32Array field({bh, bw, py::ssize_t{2}});
+    int32_t* out = field.mutable_data();
+    const int32_t* previous_data = previous ? previous->data() : nullptr;
+    {
+        py::gil_scoped_release release;
+        nvc::motion::motion_search(cur.data(), ref.data(), h, w, lam, search_range, previous_data, out);
+    }
+    return field;
+}
+
+Int32Array run_motion_predictor(const py::array& field_in) {
+    const Int32Array field = exact_dtype<int32_t>(field_in, "field", "int32");
+    if (field.ndim() != 3 || field.shape(2) != 2)
+        throw py::value_error("field must have shape (h, w, 2), got " + shape_text(field));
+    const py::ssize_t bh = field.shape(0), bw = field.shape(1);
+    Int32Array out({bh, bw, py::ssize_t{2}});
+    int32_t* out_data = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        nvc::motion::predictor_field(field.data(), bh, bw, out_data);
+    }
+    return out;
 }
 
 }  // namespace
@@ -79,4 +149,19 @@ PYBIND11_MODULE(_kernels, mod) {
             return nvc::gemm::reduction_blocks(k);
         },
         py::arg("k"));
+
+    mod.attr("MOTION_MAX_QPEL") = nvc::motion::kMaxMv;
+    mod.def("motion_search", &run_motion_search, py::arg("cur"), py::arg("ref"), py::arg("lam"),
+            py::arg("search_range"), py::arg("previous") = py::none(),
+            "One quarter-pel vector (vy, vx) per 16x16 block, int32 [H//16, W//16, 2], each component within "
+            "+-MOTION_MAX_QPEL: block pixel (y, x) is predicted from ref at (y + vy/4, x + vx/4) (bilinear, edges "
+            "replicated; native/motion/motion_search.h). cur, ref: float32 [H, W] luma, H and W multiples of 16 "
+            "up to 8192. Minimises SAD + lam * bits(v - motion_predictor), blocks in raster order; search_range "
+            "(0..64) bounds the integer-pel refinement around the best candidate; previous: the previous frame's "
+            "field (int32 [H//16, W//16, 2]) as candidates, or None.");
+    mod.def("motion_predictor", &run_motion_predictor, py::arg("field"),
+            "The vector predictor of every block of an int32 [h, w, 2] field, as motion_search and the bitstream "
+            "use it: the left vector in the first row ((0, 0) for the first block), below it the component-wise "
+            "median of the left, top and top-right vectors ((0, 0) outside the field; top-left for top-right in "
+            "the last column).");
 }

@@ -49,6 +49,7 @@ _ENCODE_KEYS = {
     "two_ec": "two_ec",
     "skip_threshold": "skip_threshold",
     "block_skip": "block_skip",
+    "motion": "motion",
     "numerics": "numerics",
 }
 

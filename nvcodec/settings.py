@@ -37,6 +37,10 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+#: whether nvc's own models code with motion when the settings do not say
+MOTION_BY_DEFAULT = False
+
+
 def default_p_offset(block_skip: bool) -> int:
     """How many qp under the I frame the P frames go when no P qp is given."""
     return P_QP_OFFSET_BLOCK_SKIP if block_skip else P_QP_OFFSET
@@ -58,7 +62,10 @@ class CodingSettings:
     ``block_skip`` (nvc's, see :mod:`nvcodec.codec.block_skip`; the encoder then reconstructs every
     P frame to choose): None uses it with nvc's own models (those whose P frames blend in the
     previous decoded frame) and not with DCVC-RT's, whose streams keep DCVC-RT's syntax; True with
-    any model; False never.
+    any model; False never.  ``motion`` (nvc's, see :mod:`nvcodec.codec.motion`: P frames carry a
+    vector per 16x16 block and the reference is moved by them; the encoder then reconstructs every P
+    frame): None follows :data:`MOTION_BY_DEFAULT` for nvc's own models and is off for DCVC-RT's;
+    True with any model; False never.
     """
 
     qp_i: int = 32
@@ -69,6 +76,7 @@ class CodingSettings:
     skip_threshold: float | None = DEFAULT_SKIP_THRESHOLD
     numerics: str = DEFAULT_PROFILE
     block_skip: bool | None = None
+    motion: bool | None = None
 
     def __post_init__(self) -> None:
         # every field is checked against the type and the field size the .nvc header stores it in
@@ -92,12 +100,14 @@ class CodingSettings:
             raise ConfigError("skip_threshold", skip, "None or a scale in [0, 16)")
         if not (self.block_skip is None or isinstance(self.block_skip, bool)):
             raise ConfigError("block_skip", self.block_skip, "None (by model), true or false")
+        if not (self.motion is None or isinstance(self.motion, bool)):
+            raise ConfigError("motion", self.motion, "None (by model), true or false")
         if not isinstance(self.numerics, str) or self.numerics not in PROFILES:
             raise ConfigError("numerics", self.numerics, f"one of {', '.join(PROFILES)}")
 
     @property
     def is_resolved(self) -> bool:
-        return self.qp_p is not None and self.block_skip is not None
+        return self.qp_p is not None and self.block_skip is not None and self.motion is not None
 
     @property
     def base_qp_p(self) -> int:
@@ -110,13 +120,19 @@ class CodingSettings:
         """These settings as a model with this P-frame config codes them: block skip decided, P qp filled in."""
         block_skip = self.block_skip_for(inter_config)
         qp_p = max(0, self.qp_i - default_p_offset(block_skip)) if self.qp_p is None else self.qp_p
-        return dataclasses.replace(self, qp_p=qp_p, block_skip=block_skip)
+        return dataclasses.replace(self, qp_p=qp_p, block_skip=block_skip, motion=self.motion_for(inter_config))
 
     def block_skip_for(self, inter_config) -> bool:
         """Whether a sequence coded with these settings by a model with this P-frame config skips blocks:
         by default with nvc's own models (whose P frames blend in the previous decoded frame), never with
         DCVC-RT's, whose streams keep DCVC-RT's syntax."""
         return bool(inter_config.reference_skip) if self.block_skip is None else self.block_skip
+
+    def motion_for(self, inter_config) -> bool:
+        """Whether P frames coded with these settings by a model with this P-frame config carry motion."""
+        if self.motion is not None:
+            return self.motion
+        return MOTION_BY_DEFAULT and bool(inter_config.reference_skip)
 
     def use_two_ec(self, height: int, width: int) -> bool:
         return self.two_ec if self.two_ec is not None else height * width > TWO_EC_PIXELS

@@ -4,8 +4,10 @@ A stream is a plain concatenation of units (no header, no magic)::
 
     unit        := header_byte body
     header_byte := (unit_type << 4) | sps_id          unit_type: 0 SPS, 1 I frame, 2 P frame
-    SPS body    := height:auint  width:auint  flags:u8    flags = (block_skip << 3) | (ec_part << 2) | use_ada_i
-                   (block_skip is nvc's: P frames carry a skip map, see nvcodec.codec.block_skip)
+    SPS body    := height:auint  width:auint  flags:u8
+                   flags = (motion << 4) | (block_skip << 3) | (ec_part << 2) | use_ada_i
+                   (block_skip and motion are nvc's: P frames carry a skip map, see
+                   nvcodec.codec.block_skip, and motion vectors, see nvcodec.codec.motion)
     frame body  := qp:u8  payload_length:auint  payload
     auint       := 0xxxxxxx | 10xxxxxx x8 | 11xxxxxx x8 x8 x8     (big-endian, < 2^30)
 
@@ -70,12 +72,14 @@ class SpsUnit:
     ec_part: bool  # two rANS coders share the payload
     use_ada_i: bool  # P frame predicted from the previous frame's pixels (a reset)
     block_skip: bool = False  # nvc: P frames carry a block-skip map (never set in DCVC-RT streams)
+    motion: bool = False  # nvc: P frames carry motion vectors (never set in DCVC-RT streams)
 
     def to_bytes(self) -> bytes:
         _check_id(self.sps_id)
         if self.height <= 0 or self.width <= 0:
             raise ValueError(f"SPS frame size must be positive, got {self.width}x{self.height}")
-        flags = (int(self.block_skip) << 3) | (int(self.ec_part) << 2) | int(self.use_ada_i)
+        flags = ((int(self.motion) << 4) | (int(self.block_skip) << 3) | (int(self.ec_part) << 2)
+                 | int(self.use_ada_i))
         return (
             bytes(((FrameType.SPS << 4) | self.sps_id,))
             + write_adaptive_uint(self.height)
@@ -128,11 +132,12 @@ def read_unit(data: bytes | memoryview, pos: int) -> tuple[Unit, int]:
         if pos >= len(data):
             raise TruncatedStreamError("stream ends inside an SPS", pos)
         flags = data[pos]
-        if flags & ~0x0D:
+        if flags & ~0x1D:
             raise StreamError(f"SPS has reserved flag bits set (0x{flags:02x})", pos)
         if height == 0 or width == 0:
             raise StreamError(f"SPS has an empty frame size {width}x{height}", start)
-        return SpsUnit(sps_id, height, width, bool(flags & 0x04), bool(flags & 0x01), bool(flags & 0x08)), pos + 1
+        return SpsUnit(sps_id, height, width, bool(flags & 0x04), bool(flags & 0x01), bool(flags & 0x08),
+                       bool(flags & 0x10)), pos + 1
     if kind in (FrameType.I, FrameType.P):
         if pos >= len(data):
             raise TruncatedStreamError("stream ends inside a frame header", pos)

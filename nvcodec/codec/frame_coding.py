@@ -13,6 +13,8 @@ Payload layout of a frame (each item one "handed-over array")::
     I: z | y step 0 | y step 1 | y step 2 | y step 3
     P: z | y step 0 | y step 1
     P with block skip (nvc): skip_prob:u8, then in the rANS stream: skip map | z | y step 0 | y step 1
+    P with motion (nvc): motion:u8 [params:u8 x 8] [skip_prob:u8], then in the rANS stream:
+                         [field] | [skip map] | z | y step 0 | y step 1
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from nvcodec.codec import block_skip
+from nvcodec.codec import block_skip, motion
 from nvcodec.codec.context_steps import StepReader
 from nvcodec.codec.frames import latent_size
 from nvcodec.codec.inter_codec import Analysis, InterCodec, Reference, regenerate_reference, with_skips
@@ -36,8 +38,8 @@ from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
 from nvcodec.models.lambdas import LAMBDA_MAX_NARROW, lambda_for_qp
 
-__all__ = ["CoderContext", "Reference", "SkipEstimate", "decode_inter", "decode_intra", "encode_inter",
-           "encode_intra", "regenerate_reference"]
+__all__ = ["CoderContext", "MotionEstimate", "Reference", "SkipEstimate", "compensate", "decode_inter",
+           "decode_intra", "encode_inter", "encode_intra", "regenerate_reference"]
 
 
 @dataclass
@@ -49,6 +51,7 @@ class CoderContext:
     indexer: ScaleIndexer
     masks: MaskCache
     flags: CdfTable | None = None  # the block-skip map's table (P frames of streams that use it)
+    vectors: CdfTable | None = None  # the motion field's table (P frames of streams that use motion)
 
 
 # -- symbols in and out of the rANS stream ------------------------------------------------------
@@ -109,9 +112,12 @@ def _decode_step(coder: RansDecoder, ctx: CoderContext, scales_grid: torch.Tenso
 
 
 def _write(coder: RansEncoder, ctx: CoderContext, qp: int, symbols: Symbols, groups: int,
-           skips: np.ndarray | None = None) -> None:
-    """Start the frame's rANS stream afresh and write the skip map (when given), z and every step."""
+           skips: np.ndarray | None = None, field: motion.FieldCode | None = None) -> None:
+    """Start the frame's rANS stream afresh and write the motion field and the skip map (when given),
+    z and every step."""
     coder.reset()
+    if field is not None:
+        motion.encode_field(coder, ctx.vectors, field)
     keep = None
     if skips is not None:
         block_skip.encode_map(coder, ctx.flags, skips, block_skip.first_half_prob(skips))
@@ -186,22 +192,60 @@ def _estimated_bits(a: Analysis, threshold: float) -> torch.Tensor:
     return block_skip.latent_bits(torch.round(a.y - means), scales, scales > threshold)
 
 
+@dataclass
+class MotionEstimate:
+    """The encoder's memory for motion: the previous P frame's field, whose vectors seed the next
+    search (None after an I frame)."""
+
+    previous: np.ndarray | None = None
+    # lambda at qp 63 of the model coding: the search weighs a vector's bits at the frame's lambda
+    lambda_max: float = LAMBDA_MAX_NARROW
+
+
+def compensate(ref: Reference, shown: torch.Tensor | None, field: np.ndarray | None
+               ) -> tuple[Reference, torch.Tensor | None]:
+    """The reference and the previous decoded frame moved by a field (unchanged without one)."""
+    if field is None or not field.any():
+        return ref, shown
+    device = (ref.frame if ref.frame is not None else ref.feature).device
+    vectors = motion.as_batch(field, device)
+    frame = motion.warp_frame(ref.frame, vectors) if ref.frame is not None else None
+    feature = motion.warp_feature(ref.feature, vectors) if ref.feature is not None else None
+    moved = motion.warp_frame(shown, vectors) if shown is not None else None
+    return Reference(frame=frame, feature=feature, qp=ref.qp), moved
+
+
+def _motion_header(code: motion.FieldCode | None) -> bytes:
+    return b"\x00" if code is None else b"\x01" + code.params
+
+
 @torch.no_grad()
 def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int, ref: Reference,
                  coder: RansEncoder, reconstruct: bool, skip: SkipEstimate | None = None,
-                 shown: torch.Tensor | None = None) -> tuple[bytes, Reference]:
+                 shown: torch.Tensor | None = None, moves: MotionEstimate | None = None
+                 ) -> tuple[bytes, Reference]:
     """Payload of a P frame and the new reference (with pixels when ``reconstruct``); ``coder`` as
-    for :func:`encode_intra`.  ``skip`` turns on block skip (the stream's SPS must say so), with
-    ``shown`` the previous decoded frame; the reference then always has pixels."""
+    for :func:`encode_intra`.  ``skip`` turns on block skip and ``moves`` motion (the stream's SPS
+    must say so), with ``shown`` the previous decoded frame; the reference then always has pixels."""
     codec = InterCodec(model)
     threshold = ctx.indexer.skip_threshold
     steps = codec.schedule.steps
+    header, field = b"", None
+    if moves is not None:
+        if shown is None:
+            raise ModelError("motion is searched in the previous decoded frame, and none was given")
+        vectors = motion.search(x, shown, lambda_for_qp(qp, moves.lambda_max), moves.previous)
+        moves.previous = vectors
+        field = motion.plan_field(vectors, ctx.vectors) if vectors.any() else None
+        header = _motion_header(field)
+        ref, shown = compensate(ref, shown, vectors)
+        reconstruct = True
     if skip is None:
         # without block skip nothing later needs the pixels on the encoder's side: a reset
         # rebuilds its own from the feature
         symbols, new_ref = codec.compress(x, qp, ref, threshold, masks=ctx.masks, reconstruct=reconstruct)
-        _write(coder, ctx, qp, symbols, steps)
-        return coder.flush(), new_ref
+        _write(coder, ctx, qp, symbols, steps, field=field)
+        return header + coder.flush(), new_ref
 
     if shown is None:
         raise ModelError("block skip copies from the previous decoded frame, and none was given")
@@ -212,7 +256,7 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     frame = None
     if code_error is None:
         symbols, feature, frame = codec.code(a, qp, ref, threshold, masks=ctx.masks)
-        _write(coder, ctx, qp, symbols, steps)
+        _write(coder, ctx, qp, symbols, steps, field=field)
         code_error = block_skip.block_error(x, frame)
         skips = block_skip.choose_skips(_step_bits(symbols, threshold or 0.0), copy_error, code_error, lam)
     else:
@@ -220,28 +264,46 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     if frame is None or skips.any():
         coded_skips = skips if skips.any() else None
         symbols, feature, frame = codec.code(a, qp, ref, threshold, coded_skips, ctx.masks)
-        _write(coder, ctx, qp, symbols, steps, coded_skips)
+        _write(coder, ctx, qp, symbols, steps, coded_skips, field)
     coded_error = block_skip.block_error(x, frame)
     skip.code_error = torch.where(torch.as_tensor(skips, device=coded_error.device), code_error, coded_error)
     feature, frame = with_skips(feature, frame, ref.feature, shown, skips)
-    payload = bytes((block_skip.first_half_prob(skips),)) + coder.flush()
+    payload = header + bytes((block_skip.first_half_prob(skips),)) + coder.flush()
     return payload, Reference(frame=frame, feature=feature, qp=qp)
 
 
 @torch.no_grad()
 def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, height: int, width: int,
-                 ref: Reference, two_ec: bool, device: torch.device, shown: torch.Tensor | None = None
-                 ) -> Reference:
-    """``shown``: the previous decoded frame, given exactly when the stream uses block skip."""
+                 ref: Reference, two_ec: bool, device: torch.device, shown: torch.Tensor | None = None,
+                 block_skips: bool = True, moves: bool = False) -> Reference:
+    """``shown``: the previous decoded frame, given when the stream uses block skip (``block_skips``)
+    or motion (``moves``)."""
+    params = None
+    if moves:
+        if not payload:
+            raise StreamError("P frame with motion has an empty payload")
+        flag, payload = payload[0], payload[1:]
+        if flag > 1:
+            raise StreamError(f"P frame has motion flag {flag} (0 or 1)")
+        if flag:
+            if len(payload) < motion.CONTEXTS:
+                raise StreamError("P frame ends inside its motion table rows")
+            params, payload = bytes(payload[: motion.CONTEXTS]), payload[motion.CONTEXTS:]
     skips = None
-    if shown is not None:
+    use_skips = shown is not None and block_skips
+    if use_skips:
         if not payload:
             raise StreamError("P frame with block skip has an empty payload")
         prob, payload = payload[0], payload[1:]
         if prob >= block_skip.PROB_STEPS:
             raise StreamError(f"P frame has skip probability {prob}/{block_skip.PROB_STEPS}")
     coder = RansDecoder(payload, two_ec)
-    if shown is not None and prob:
+    if params is not None:
+        if shown is None:
+            raise ModelError("motion moves the previous decoded frame, and none was given")
+        field = motion.decode_field(coder, ctx.vectors, params, *latent_size(height, width, 16))
+        ref, shown = compensate(ref, shown, field)
+    if use_skips and prob:
         skips = block_skip.decode_map(coder, ctx.flags, prob, *latent_size(height, width, 16))
     z_hat = _decode_z(coder, ctx, qp, model.cfg.hyper, latent_size(height, width, 64), device)
     new_ref = InterCodec(model).decompress(z_hat, _reader(coder, ctx), qp, ref, skips, shown, ctx.masks)

@@ -21,7 +21,7 @@ import torch
 
 from nvcodec.bitstream import FrameType, FrameUnit, SpsUnit, Unit, read_units
 from nvcodec.bitstream.units import MAX_SPS_ID
-from nvcodec.codec import block_skip
+from nvcodec.codec import block_skip, motion
 from nvcodec.codec import frame_coding as fc
 from nvcodec.codec.device import resolve_device
 from nvcodec.codec.frames import CHROMA_FORMATS, ChromaFormat, Planes, planes_to_tensor, tensor_to_planes
@@ -58,7 +58,7 @@ def _contexts(model: CodecModel, skip_threshold: float | None) -> tuple[fc.Coder
     return (
         fc.CoderContext(gauss, factorized_table(model.intra.bit_estimator_z), indexer, masks),
         fc.CoderContext(gauss, factorized_table(model.inter.bit_estimator_z), indexer, masks,
-                        block_skip.flag_table()),
+                        block_skip.flag_table(), motion.class_table()),
     )
 
 
@@ -76,14 +76,17 @@ class SequenceEncoder:
                  reconstruct: bool = True) -> None:
         self.settings = settings.resolve(model.inter.cfg)
         self.block_skip = bool(self.settings.block_skip)
+        self.motion = bool(self.settings.motion)
         self.device = resolve_device(device)
         self.numerics = _numerics_for(self.device, settings.numerics if self.device.type == "cpu" else None)
         with pinned(self.numerics):
             self.model = model.to(self.device)
             self.intra_ctx, self.inter_ctx = _contexts(model, settings.skip_threshold)
-        # block skip copies from the previous decoded frame, so the encoder must have every one
-        self.reconstruct = reconstruct or self.block_skip
+        # block skip copies from the previous decoded frame and motion is searched in it, so the
+        # encoder must have every one
+        self.reconstruct = reconstruct or self.block_skip or self.motion
         self._skip: fc.SkipEstimate | None = None
+        self._moves: fc.MotionEstimate | None = None
         self._index = 0
         self._size: tuple[int, int] | None = None
         self._chroma: ChromaFormat = "420"
@@ -104,11 +107,13 @@ class SequenceEncoder:
         """The sequence state before a frame, for :meth:`restore` (a rate controller codes a frame again
         at another qp when it overflowed the decoder's buffer)."""
         skip = dataclasses.replace(self._skip) if self._skip is not None else None
-        return self._index, self._ref, skip, dict(self._sps), self._size, self._chroma
+        moves = dataclasses.replace(self._moves) if self._moves is not None else None
+        return self._index, self._ref, skip, moves, dict(self._sps), self._size, self._chroma
 
     def restore(self, state: tuple) -> None:
-        self._index, self._ref, skip, sps, self._size, self._chroma = state
+        self._index, self._ref, skip, moves, sps, self._size, self._chroma = state
         self._skip = dataclasses.replace(skip) if skip is not None else None
+        self._moves = dataclasses.replace(moves) if moves is not None else None
         self._sps = dict(sps)
 
     def encode(self, frame: Planes, qp: int | None = None) -> EncodedFrame:
@@ -142,14 +147,16 @@ class SequenceEncoder:
                                                  self._coders[two_ec])
                 self._ref = fc.Reference(frame=x_hat, feature=None, qp=plan.qp)
                 self._skip = fc.SkipEstimate(lambda_max=self.model.lambda_max) if self.block_skip else None
+                self._moves = fc.MotionEstimate(lambda_max=self.model.lambda_max) if self.motion else None
             else:
                 assert self._ref is not None
                 shown = self._ref.frame
                 if plan.use_ada_i:
                     self._ref = fc.regenerate_reference(self.model.inter, self._ref)
+                uses_shown = self._skip is not None or self._moves is not None
                 payload, self._ref = fc.encode_inter(self.model.inter, self.inter_ctx, x, plan.qp, self._ref,
                                                      self._coders[two_ec], self.reconstruct, self._skip,
-                                                     shown if self._skip is not None else None)
+                                                     shown if uses_shown else None, self._moves)
                 x_hat = self._ref.frame
             recon = tensor_to_planes(x_hat, *size, self._chroma) if x_hat is not None else None
         units.append(FrameUnit(plan.frame_type, sps_id, plan.qp, payload))
@@ -162,7 +169,8 @@ class SequenceEncoder:
             if len(self._sps) > MAX_SPS_ID:
                 raise ConfigError("sps", len(self._sps), f"at most {MAX_SPS_ID + 1} parameter sets per stream")
             self._sps[key] = len(self._sps)
-            units.append(SpsUnit(self._sps[key], size[0], size[1], two_ec, use_ada_i, self.block_skip))
+            units.append(SpsUnit(self._sps[key], size[0], size[1], two_ec, use_ada_i, self.block_skip,
+                                 self.motion))
         return self._sps[key]
 
 
@@ -218,7 +226,8 @@ class SequenceDecoder:
                     ref = fc.regenerate_reference(self.model.inter, ref)
                 self._ref = fc.decode_inter(self.model.inter, self.inter_ctx, unit.payload, unit.qp, *size,
                                             ref, sps.ec_part, self.device,
-                                            shown=self._ref.frame if sps.block_skip else None)
+                                            shown=self._ref.frame if sps.block_skip or sps.motion else None,
+                                            block_skips=sps.block_skip, moves=sps.motion)
                 x_hat = self._ref.frame
             self._size = size
             out = tensor_to_planes(x_hat, *size, self.chroma)

@@ -78,12 +78,15 @@ class NvcCodec(Codec):
     """
 
     def __init__(self, model_spec: str | None, qps: Sequence[int], device: str = "auto",
-                 numerics: str | None = None, name: str = "nvc", p_offset: int | None = None) -> None:
+                 numerics: str | None = None, name: str = "nvc", p_offset: int | None = None,
+                 motion: bool | None = None) -> None:
         """``p_offset``: how many qp under each rate point's I frame its P frames are coded (at least qp 0);
-        None: as the encoder chooses by default (``CodingSettings.resolved``)."""
+        None: as the encoder chooses by default (``CodingSettings.resolved``).  ``motion``: explicit
+        motion on or off (None: the encoder's default)."""
         super().__init__(name, "qp", tuple(qps))
         self.model_spec = model_spec
         self.p_offset = p_offset
+        self.motion = motion
         self.device = device
         self.numerics = numerics
         self._model = None
@@ -98,11 +101,14 @@ class NvcCodec(Codec):
         return self._model
 
     def describe(self) -> dict[str, object]:
+        from nvcodec.settings import CodingSettings
+
         model = self.model
         return {"codec": "nvc", "model": model.name, "config": model.config.name, "sha256": model.sha256,
                 "device": self.device, "numerics": self.numerics or "default for the device",
                 "structure": f"low-delay P at qp - {self._offset()} (at least 0), DCVC-RT hierarchical qp (+8/+4/0)",
                 "block_skip": self._block_skip(),
+                "motion": CodingSettings(motion=self.motion).motion_for(model.inter.cfg),
                 "rate": "qp of the I frame (higher is better)"}
 
     def _block_skip(self) -> bool:
@@ -118,7 +124,7 @@ class NvcCodec(Codec):
 
         options = {} if self.numerics is None else {"numerics": self.numerics}
         qp_p = None if self.p_offset is None else max(0, value - self.p_offset)
-        settings = CodingSettings(qp_i=value, qp_p=qp_p, intra_period=intra_period,
+        settings = CodingSettings(qp_i=value, qp_p=qp_p, intra_period=intra_period, motion=self.motion,
                                   **options)
         if frames and (frames[0].height, frames[0].width) not in self._warmed:
             self._run(frames[:2], settings)

@@ -8,15 +8,17 @@ in a batch may use its own qp.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from nvcodec.codec import motion
 from nvcodec.codec.inter_codec import InterCodec
 from nvcodec.codec.intra_codec import IntraCodec
 from nvcodec.codec.outputs import FrameOutput
 from nvcodec.models.inter import InterModel
 from nvcodec.models.intra import IntraModel
 
-__all__ = ["FrameOutput", "inter_forward", "intra_forward", "yuv_mse"]
+__all__ = ["FrameOutput", "inter_forward", "intra_forward", "motion_compensated", "yuv_mse"]
 
 
 def intra_forward(model: IntraModel, x: torch.Tensor, qp: torch.Tensor, hard_rate: bool = False) -> FrameOutput:
@@ -30,6 +32,23 @@ def inter_forward(model: InterModel, x: torch.Tensor, qp: torch.Tensor, ref_fram
     feature (None after an I frame or a reset); the reference feature comes from the feature when there
     is one, else from the pixels, and a ``reference_skip`` model blends the pixels into its output."""
     return InterCodec(model).forward(x, qp, ref_frame, ref_feature, hard_rate)
+
+
+def motion_compensated(x: torch.Tensor, ref_frame: torch.Tensor, ref_feature: torch.Tensor | None,
+                       lams: list[float], previous: list[np.ndarray | None]
+                       ) -> tuple[torch.Tensor, torch.Tensor | None, list[np.ndarray]]:
+    """The references of a batch of P frames moved as the encoder moves them.
+
+    Each sample's field comes from the coder's own search (:func:`nvcodec.codec.motion.search`)
+    of its frame in its previous decoded frame, at its lambda, seeded by its previous field; the
+    warps are the coder's and pass gradients to the references.  Returns the moved frame and
+    feature and the fields (the next frame's seeds).
+    """
+    fields = [motion.search(x[i: i + 1], ref_frame[i: i + 1], lams[i], previous[i]) for i in range(x.shape[0])]
+    vectors = torch.as_tensor(np.stack(fields), device=x.device)
+    frame = motion.warp_frame(ref_frame, vectors)
+    feature = motion.warp_feature(ref_feature, vectors) if ref_feature is not None else None
+    return frame, feature, fields
 
 
 def yuv_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

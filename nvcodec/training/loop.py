@@ -25,7 +25,7 @@ from nvcodec.models.bundle import CodecModel
 from nvcodec.models.checkpoint import load_into, load_untrusted
 from nvcodec.models.config import INTRA_QP_COUNT, get_config
 from nvcodec.training.data import CropSampler
-from nvcodec.training.forward import inter_forward, intra_forward, yuv_mse
+from nvcodec.training.forward import inter_forward, intra_forward, motion_compensated, yuv_mse
 from nvcodec.training.grow import grow_model
 from nvcodec.training.prune import is_ffn_narrowing, narrow_ffns
 from nvcodec.training.recipe import Recipe, StageConfig, i_frame_qp, lambda_for_qp, p_frame_qps
@@ -388,8 +388,12 @@ class Trainer:
         pixels = clips.shape[-2] * clips.shape[-1]
         qps = torch.stack([torch.tensor(p_frame_qps(int(b), clips.shape[1])) for b in base.cpu()], dim=1)
         losses, bpps, mses = [], [], []
+        fields: list = [None] * clips.shape[0]
         for t in range(1, clips.shape[1]):
             qp = qps[t - 1].to(self.device)
+            if self.stage.motion:
+                lams = [lambda_for_qp(int(q), self.stage.lambda_max) for q in qp]
+                ref_frame, ref_feature, fields = motion_compensated(clips[:, t], ref_frame, ref_feature, lams, fields)
             out = inter_forward(self.model.inter, self._input(clips[:, t]), qp, ref_frame, ref_feature,
                                 self.stage.hard_rate)
             mse = yuv_mse(out.x_hat, clips[:, t])

@@ -72,6 +72,9 @@ class StageConfig:
     # lambda at qp 63 (nvcodec.models.lambdas): the shipped weights up to stage 56 trained at 3,000,
     # whose qp 63 stops near 34 dB; the wide range reaches about 40 dB
     lambda_max: float = LAMBDA_MAX_NARROW
+    # P frames predicted through explicit motion (nvcodec.codec.motion): each reference is moved by
+    # the vectors the coder's own search finds on the sample's crops before the networks see it
+    motion: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
