@@ -28,17 +28,36 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (default: the set's)")
     parser.add_argument("--clips", type=int, default=None, help="only the first N clips")
     parser.add_argument("--out", type=Path, default=Path("/tmp/motion"))
+    parser.add_argument("--scale", type=float, default=None, help="motion.MOTION_LAMBDA_SCALE to try")
+    parser.add_argument("--variant", choices=("full", "frame-only", "integer"), default="full",
+                        help="frame-only: the feature is not moved; integer: vectors rounded to whole pixels")
+    parser.add_argument("--only", default=None, help="comma-separated substrings of the clips to run")
     args = parser.parse_args()
     spec = json.loads((ROOT / "bench" / "dev_set.json").read_text())
-    spec["images"] = []
-    videos = sources(spec, args.data, smoke=False)[: args.clips]
+    videos = sources(spec, args.data, smoke=False)[: len(spec["videos"])][: args.clips]
+    if args.only:
+        videos = [v for v in videos if any(k in v.name for k in args.only.split(","))]
 
     from nvcodec import numerics
 
     numerics.prepare_environment(numerics.DEFAULT_PROFILE)
     from compare_rd import compare
 
+    from nvcodec.codec import motion
     from nvcodec.eval import report_json, run_evaluation
+
+    if args.scale is not None:
+        motion.MOTION_LAMBDA_SCALE = args.scale
+    if args.variant == "frame-only":
+        motion.warp_feature = lambda feature, field: feature
+    elif args.variant == "integer":
+        searched = motion.search
+
+        def whole_pixels(*a, **k):
+            field = searched(*a, **k)
+            return (((field.astype("int64") + 2) // 4) * 4).astype(field.dtype)
+
+        motion.search = whole_pixels
     from nvcodec.eval.codecs import NvcCodec
 
     qps = spec.get("video_qps", spec["qps"])

@@ -225,8 +225,9 @@ class Recipe:
         # where x264 reaches 41-47): the I frames first, then the P frames on them
         _wide_intra(), _wide_inter(),
         # 59-60: stage 57 moved qp 63 by only 0.4-1.3 dB, and the intra transforms held it (see
-        # lineage.COMPACT_SKIP_I256): the intra model grown, trained at the wide range, then the P frames
-        _grown_wide_intra(), _wide_inter(),
+        # lineage.COMPACT_SKIP_I256): the intra model grown, trained at the wide range, then the P frames,
+        # which from here on read references moved by the coder's motion search (nvcodec.codec.motion)
+        _grown_wide_intra(), replace(_wide_inter(), motion=True),
     ])
 
     def config_at(self, stage_index: int) -> str:

@@ -291,7 +291,8 @@ def test_late_refinement_stages_read_whole_clips():
     # and from stage 57 the wide quality range: the averaged intra stage at twice the rate, then the P
     # frames at block skip's operating point, their I frame 16 qp above (10x in lambda, as 24 were before)
     assert stages[57] == replace(averaged_intra, lambda_max=16000.0, steps=6000, lr=1e-4)
-    assert stages[58] == stages[60] == replace(stages[55], lambda_max=16000.0, i_qp_offset=16, p_qp_max=47)
+    assert stages[58] == replace(stages[55], lambda_max=16000.0, i_qp_offset=16, p_qp_max=47)
+    assert stages[60] == replace(stages[58], motion=True)  # and its P frames see moved references
     # stage 59 grows the intra model (wider latent and feature) and trains it twice as long
     assert stages[59] == replace(stages[57], config="compact-skip-i256", steps=12000, warmup_steps=500)
 
@@ -361,3 +362,36 @@ def test_a_run_resumed_into_a_stage_that_grows_the_model_starts_a_fresh_average(
     resumed.train_step()
     assert resumed.model.config.name == "tiny-intra-y48"
     assert [e.shape for e in resumed._ema] == [p.shape for p in resumed.model.intra.parameters()]
+
+
+def test_a_motion_stage_moves_each_reference_by_the_coders_search(tmp_path, monkeypatch):
+    """Every P frame of every sample is searched in its own previous decoded frame, seeded by its
+    previous field, and the networks read the reference moved by what the search found."""
+    from nvcodec.codec import motion
+
+    trainer = make_trainer(tmp_path, "inter")
+    trainer.recipe.stages[0] = replace(trainer.stage, motion=True)
+    clips = trainer.samplers(trainer.stage).sample(np.random.default_rng(2), 2)
+    calls = []
+
+    def search(x, reference, lam, previous=None, search_range=motion.SEARCH_RANGE):
+        calls.append((x.shape, reference.shape, lam, previous is None))
+        field = np.zeros((x.shape[-2] // 16, x.shape[-1] // 16, 2), dtype=np.int32)
+        field[..., 1] = 6  # a pixel and a half to the right
+        return field
+
+    monkeypatch.setattr(motion, "search", search)
+    warped = []
+    original = motion.warp_frame
+    monkeypatch.setattr(motion, "warp_frame", lambda f, v: warped.append(v.clone()) or original(f, v))
+    qp = torch.tensor([20, 50])
+    torch.manual_seed(0)
+    moved, _, _ = trainer._inter_loss(clips, qp)
+    assert len(calls) == 2 * (clips.shape[1] - 1)
+    assert [c[3] for c in calls] == [True, True] + [False] * (len(calls) - 2)  # seeded from the 2nd P frame
+    assert calls[0][2] < calls[1][2]  # each sample at its own lambda
+    assert all((v[..., 1] == 6).all() for v in warped)
+    trainer.recipe.stages[0] = replace(trainer.stage, motion=False)
+    torch.manual_seed(0)
+    still, _, _ = trainer._inter_loss(clips, qp)
+    assert float(moved.detach()) != float(still.detach())
