@@ -113,6 +113,10 @@ CAMPAIGN_SEEDS = (
     SeedSpec("compact-skip-ip3", "synthetic:compact-skip:1", 48, 32, 4, {"qp_i": 40, "intra_period": 3},
              still=True),
     SeedSpec("tiny-nothreshold-444", "synthetic:tiny:1", 32, 32, 3, {"qp_i": 50, "skip_threshold": None}, rgb=True),
+    SeedSpec("tiny-motion-skip-reset", "synthetic:tiny:1", 64, 48, 4,
+             {"qp_i": 40, "motion": True, "block_skip": True, "reset_interval": 2}),
+    SeedSpec("compact-motion-2ec", "synthetic:compact-skip:1", 48, 32, 4, {"qp_i": 40, "motion": True,
+                                                                         "block_skip": False, "two_ec": True}),
 )
 #: the CI test's seeds: the same syntax on fewer, smaller frames, so a few hundred cases fit in seconds
 SMALL_SEEDS = (
@@ -120,6 +124,7 @@ SMALL_SEEDS = (
     SeedSpec("tiny-skip-2ec", "synthetic:tiny:1", 32, 32, 3,
              {"qp_i": 40, "block_skip": True, "two_ec": True, "reset_interval": 2}, still=True),
     SeedSpec("compact-skip", "synthetic:compact-skip:1", 32, 32, 3, {"qp_i": 40}, still=True),
+    SeedSpec("tiny-motion-skip", "synthetic:tiny:1", 48, 32, 3, {"qp_i": 40, "motion": True, "block_skip": True}),
 )
 
 
@@ -519,8 +524,9 @@ class Mutator:
         c.body = c.body[:VPKT_HEADER] + join_units(units)
 
     @staticmethod
-    def _skip_sps(f: NvcFile) -> dict[int, set[int]]:
-        """Which sps ids have the block-skip flag, per VPKT chunk (as the decoder would see them in order)."""
+    def _flagged_sps(f: NvcFile, mask: int) -> dict[int, set[int]]:
+        """Which sps ids have a flag (0x08 block skip, 0x10 motion), per VPKT chunk (as the decoder would
+        see them in order)."""
         flags: dict[int, int] = {}
         out = {}
         for c in f.chunks:
@@ -529,14 +535,15 @@ class Mutator:
             for u in parse_units(c.body[VPKT_HEADER:]):
                 if u.kind == 0 and u.raw is None:
                     flags[u.sps_id] = u.flags
-            out[id(c)] = {i for i, fl in flags.items() if fl & 0x08}
+            out[id(c)] = {i for i, fl in flags.items() if fl & mask}
         return out
 
     # -- operations on the DCVC-RT units
 
     def payload(self, rng: random.Random, f: NvcFile) -> str:
         """Damage a frame's rANS payload: the state, the skip_prob byte and map, the symbols, its length."""
-        skip_ids = self._skip_sps(f)
+        skip_ids = self._flagged_sps(f, 0x08)
+        motion_ids = self._flagged_sps(f, 0x10)
         picked = self._units_of(rng, f)
         if picked is None:
             return "payload: no packet"
@@ -546,8 +553,25 @@ class Mutator:
             return "payload: no frame unit"
         u = rng.choice(frames)
         skip = u.kind == 2 and u.sps_id in skip_ids.get(id(c), set())
+        moves = u.kind == 2 and u.sps_id in motion_ids.get(id(c), set())
         roll = rng.random()
-        if skip and roll < 0.3 and u.payload:
+        if moves and roll < 0.3 and u.payload:
+            # the motion part: its flag byte, the eight table rows, then the field's first symbols
+            b = bytearray(u.payload)
+            choice = rng.random()
+            if choice < 0.3:
+                b[0] = rng.choice((0, 1, 2, 255))
+                what = f"motion flag {b[0]}"
+            elif choice < 0.6 and len(b) > 1:
+                i = rng.randrange(1, min(len(b), 9))
+                b[i] = rng.choice((0, 1, 61, 62, 63, 64, 255))
+                what = f"motion row {i - 1} -> {b[i]}"
+            else:
+                i = rng.randrange(0, min(len(b), 24))
+                b[i] ^= 1 << rng.randrange(8)
+                what = f"motion bit flip at {i}"
+            u.payload = bytes(b)
+        elif skip and roll < 0.3 and u.payload:
             # the block-skip part: skip_prob, then the rANS state and the first symbols, which are the map
             if rng.random() < 0.5:
                 value = rng.choice((0, 1, 2, 32, 62, 63, 64, 65, 128, 255))
@@ -574,7 +598,7 @@ class Mutator:
             u.payload, what = bytes_ops(rng, u.payload, start_bias=True)
             what = "payload " + what
         self._store(c, units)
-        return f"{'P' if u.kind == 2 else 'I'}{' skip' if skip else ''} {what}"
+        return f"{'P' if u.kind == 2 else 'I'}{' skip' if skip else ''}{' motion' if moves else ''} {what}"
 
     def frame_header(self, rng: random.Random, f: NvcFile) -> str:
         picked = self._units_of(rng, f)
@@ -1229,18 +1253,26 @@ def campaign(cases: int, seed: int, out: Path, memory_mb: int, time_limit: float
 
 
 def seed_report(seeds: dict[str, bytes]) -> dict:
-    """What the seeds exercise: frames, intra frames, P frames with a block-skip map, audio packets."""
+    """What the seeds exercise: frames, intra frames, P frames with a block-skip map or a motion field, audio
+    packets."""
     report = {}
     for name, data in seeds.items():
         f = parse_file(data)
-        skip_ids = Mutator._skip_sps(f)
+        skip_ids = Mutator._flagged_sps(f, 0x08)
+        motion_ids = Mutator._flagged_sps(f, 0x10)
         stats = Counter()
         for c in f.chunks:
             stats[c.tag.decode()] += 1
             if c.tag == b"VPKT":
                 for u in parse_units(c.body[VPKT_HEADER:]):
+                    skip_at = 0
+                    if u.kind == 2 and u.sps_id in motion_ids[id(c)]:
+                        vectors = u.payload[:1] == b"\1"
+                        stats["P with motion field" if vectors else "P motion, all zero"] += 1
+                        skip_at = 9 if vectors else 1
                     if u.kind == 2 and u.sps_id in skip_ids[id(c)]:
-                        stats["P with skip map" if u.payload[:1] != b"\0" else "P skip, no map"] += 1
+                        mapped = u.payload[skip_at:skip_at + 1] != b"\0"
+                        stats["P with skip map" if mapped else "P skip, no map"] += 1
                     elif u.kind in (1, 2):
                         stats["I" if u.kind == 1 else "P"] += 1
         report[name] = {"bytes": len(data), **stats}

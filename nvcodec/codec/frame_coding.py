@@ -211,7 +211,8 @@ def compensate(ref: Reference, shown: torch.Tensor | None, field: np.ndarray | N
     vectors = motion.as_batch(field, device)
     frame = motion.warp_frame(ref.frame, vectors) if ref.frame is not None else None
     feature = motion.warp_feature(ref.feature, vectors) if ref.feature is not None else None
-    moved = motion.warp_frame(shown, vectors) if shown is not None else None
+    # between resets the reference picture is the previous decoded frame itself: moved once
+    moved = frame if shown is ref.frame else (motion.warp_frame(shown, vectors) if shown is not None else None)
     return Reference(frame=frame, feature=feature, qp=ref.qp), moved
 
 

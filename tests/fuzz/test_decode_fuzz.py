@@ -52,7 +52,8 @@ def test_the_seeds_come_back_byte_for_byte_through_the_mutators_parser(fuzz, see
                 assert fuzz.join_units(fuzz.parse_units(units)) == units, name
         fuzz.reindex(f)
         assert fuzz.serialize(f) == data, name
-    assert any(v.get("P with skip map") for v in fuzz.seed_report(seeds).values())
+    report = fuzz.seed_report(seeds).values()
+    assert any(v.get("P with skip map") for v in report) and any(v.get("P with motion field") for v in report)
 
 
 def test_mutated_files_decode_or_are_refused(fuzz, seeds):
