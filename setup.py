@@ -15,7 +15,8 @@ rans = Pybind11Extension(
 # rounding is the one native/gemm/blocked_gemm.h documents on every compiler.
 kernels = Pybind11Extension(
     "nvcodec._kernels",
-    sources=["native/gemm/blocked_gemm.cpp", "native/motion/motion_search.cpp", "native/kernels_bindings.cpp"],
+    sources=["native/gemm/blocked_gemm.cpp", "native/motion/motion_search.cpp", "native/motion/warp.cpp",
+             "native/kernels_bindings.cpp"],
     include_dirs=["native"],
     cxx_std=17,
     extra_compile_args=["-O3", "-ffp-contract=off", "-pthread"],

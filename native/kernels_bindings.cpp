@@ -11,6 +11,7 @@
 
 #include "gemm/blocked_gemm.h"
 #include "motion/motion_search.h"
+#include "motion/warp.h"
 
 namespace py = pybind11;
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
@@ -115,6 +116,42 @@ Int32Array run_motion_predictor(const py::array& field_in) {
     return out;
 }
 
+FloatArray run_motion_warp(const py::array& x_in, const py::array& field_in, int64_t block, int64_t denominator) {
+    const FloatArray x = exact_dtype<float>(x_in, "x", "float32");
+    const Int32Array field = exact_dtype<int32_t>(field_in, "field", "int32");
+    if (x.ndim() != 3) throw py::value_error("x must have shape (C, H, W), got " + shape_text(x));
+    if (field.ndim() != 3 || field.shape(2) != 2)
+        throw py::value_error("field must have shape (h, w, 2), got " + shape_text(field));
+    if (block <= 0 || block > (int64_t{1} << 30))
+        throw py::value_error("block must be in 1..2^30, got " + std::to_string(block));
+    const int64_t largest_den = nvc::motion::kMaxWarpDenominator;
+    if (denominator <= 0 || denominator > largest_den || (denominator & (denominator - 1)) != 0)
+        throw py::value_error("denominator must be a power of two in 1.." + std::to_string(largest_den) + ", got " +
+                              std::to_string(denominator));
+    const py::ssize_t c = x.shape(0), h = x.shape(1), w = x.shape(2);
+    const py::ssize_t bh = (h + block - 1) / block, bw = (w + block - 1) / block;
+    if (field.shape(0) < bh || field.shape(1) < bw)
+        throw py::value_error("field must have at least " + std::to_string(bh) + " x " + std::to_string(bw) +
+                              " vectors for a " + shape_text(x) + " x with block " + std::to_string(block) +
+                              ", got " + shape_text(field));
+    const int32_t* vectors = field.data();
+    const int64_t field_w = field.shape(1), limit = nvc::motion::kMaxWarpVector;
+    for (py::ssize_t by = 0; by < bh; ++by)
+        for (py::ssize_t i = 0; i < 2 * bw; ++i) {
+            const int64_t v = vectors[by * field_w * 2 + i];
+            if (v < -limit || v > limit)
+                throw py::value_error("field has a vector component " + std::to_string(v) + " beyond +-" +
+                                      std::to_string(limit));
+        }
+    FloatArray out({c, h, w});
+    float* out_data = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        nvc::motion::warp(x.data(), c, h, w, vectors, field_w, block, denominator, out_data);
+    }
+    return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_kernels, mod) {
@@ -159,6 +196,12 @@ PYBIND11_MODULE(_kernels, mod) {
             "up to 8192. Minimises SAD + lam * bits(v - motion_predictor), blocks in raster order; search_range "
             "(0..64) bounds the integer-pel refinement around the best candidate; previous: the previous frame's "
             "field (int32 [H//16, W//16, 2]) as candidates, or None.");
+    mod.def("motion_warp", &run_motion_warp, py::arg("x"), py::arg("field"), py::arg("block"),
+            py::arg("denominator"),
+            "x (float32 [C, H, W]) moved by a per-block field (int32 [h, w, 2], (vy, vx) in 1/denominator of a "
+            "sample, one vector per block x block samples, h * block >= H and w * block >= W, extra vectors unused): "
+            "the bilinear, edge-replicating warp of nvcodec.codec.motion.warp, bit for bit (native/motion/warp.h). "
+            "block >= 1; denominator a power of two up to 64; components within +-2^20. Returns float32 [C, H, W].");
     mod.def("motion_predictor", &run_motion_predictor, py::arg("field"),
             "The vector predictor of every block of an int32 [h, w, 2] field, as motion_search and the bitstream "
             "use it: the left vector in the first row ((0, 0) for the first block), below it the component-wise "

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from nvcodec import _kernels
 from nvcodec.codec import motion
 from nvcodec.entropy.rans import RansDecoder, RansEncoder
 from nvcodec.errors import StreamError
@@ -138,3 +139,98 @@ def test_damaged_fields_are_refused():
     coder.encode(np.array([11, 0]), np.zeros(2, dtype=np.int32), table)
     with pytest.raises(StreamError):
         motion.decode_field(RansDecoder(coder.flush()), table, bytes(8), 1, 1)
+
+
+# -- the native warp (the coder's path) ---------------------------------------------------------
+
+
+def bits(x: torch.Tensor) -> torch.Tensor:
+    """The float32 bit patterns: torch.equal alone would take -0.0 for 0.0."""
+    return x.contiguous().view(torch.int32)
+
+
+def wild_samples(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """NaN-free float32 over many magnitudes: signs, zeros of both signs, huge and subnormal values."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g) * torch.pow(10.0, torch.randint(-3, 4, shape, generator=g).float())
+    pick = torch.rand(shape, generator=g)
+    x[pick < 0.02] = -0.0
+    x[(pick > 0.02) & (pick < 0.03)] = 3e-39  # subnormal
+    x[(pick > 0.03) & (pick < 0.035)] = -1e37
+    return x
+
+
+def wild_field(h: int, w: int, den: int, seed: int) -> np.ndarray:
+    """Small motion, quarter-pel extremes, vectors far outside the frame and the largest allowed."""
+    rng = np.random.default_rng(seed)
+    field = rng.integers(-3 * den, 3 * den + 1, size=(h, w, 2))
+    pick = rng.random((h, w, 2))
+    field[pick < 0.15] = rng.choice([-motion.MAX_QPEL, motion.MAX_QPEL], size=int((pick < 0.15).sum()))
+    far = (pick > 0.15) & (pick < 0.25)
+    field[far] = rng.integers(-5000, 5001, size=int(far.sum()))
+    field[0, 0] = (1 << 20, -(1 << 20))
+    return field.astype(np.int32)
+
+
+@pytest.mark.parametrize("channels,h,w,block,den", [(3, 45, 77, 16, 4), (3, 48, 80, 16, 4), (7, 9, 13, 2, 32),
+                                                    (96, 12, 20, 2, 32), (2, 5, 6, 3, 8), (1, 1, 1, 16, 1)])
+def test_the_native_warp_is_the_torch_warp_bit_for_bit(channels, h, w, block, den):
+    for seed in range(3):
+        x = wild_samples((channels, h, w), seed)
+        needed = (-(-h // block), -(-w // block))
+        field = wild_field(needed[0] + seed, needed[1] + 2 * seed, den, seed)  # extra vectors go unused
+        got = torch.from_numpy(_kernels.motion_warp(x.numpy(), field, block, den))
+        used = torch.as_tensor(field[: needed[0], : needed[1]])[None]
+        assert torch.equal(bits(got), bits(motion.warp(x[None], used, block, den)[0]))
+
+
+def test_the_coder_warps_natively_and_training_through_torch(monkeypatch):
+    frame, feature = wild_samples((1, 3, 48, 64), 1), wild_samples((1, 96, 6, 8), 2)
+    field = torch.as_tensor(wild_field(3, 4, 4, 3))[None]
+    expected = motion.warp(frame, field, 16, 4), motion.warp(feature, field, 2, 32)
+    calls = []
+    original = motion.warp
+    monkeypatch.setattr(motion, "warp", lambda *a: calls.append(a) or original(*a))
+    got = motion.warp_frame(frame, field), motion.warp_feature(feature, field)
+    assert not calls
+    assert all(torch.equal(bits(g), bits(e)) for g, e in zip(got, expected, strict=True))
+    trained = frame.clone().requires_grad_()
+    assert torch.equal(bits(motion.warp_frame(trained, field).detach()), bits(expected[0]))
+    assert len(calls) == 1  # gradients: the torch warp
+    with torch.no_grad():
+        motion.warp_frame(trained, field)
+    assert len(calls) == 1
+    motion.warp_frame(torch.cat((frame, frame)), torch.cat((field, field)))  # a batch
+    assert len(calls) == 2
+
+
+def test_the_native_warp_refuses_bad_arguments():
+    x = np.zeros((3, 32, 48), dtype=np.float32)
+    field = np.zeros((2, 3, 2), dtype=np.int32)
+    assert _kernels.motion_warp(x, field, 16, 4).shape == (3, 32, 48)
+    big = field.copy()
+    big[1, 2] = (1 << 20, -(1 << 20))
+    _kernels.motion_warp(x, big, 16, 4)  # the largest vectors
+    wide = np.zeros((3, 5, 2), dtype=np.int32)
+    wide[2:, 3:] = 1 << 30  # unused vectors are not read
+    _kernels.motion_warp(x, wide, 16, 4)
+    bad = [
+        ((x.astype(np.float64), field, 16, 4), "float32"),
+        ((x, field.astype(np.int64), 16, 4), "int32"),
+        ((x[0], field, 16, 4), "shape"),
+        ((x, field[..., :1], 16, 4), "shape"),
+        ((x, field[:1], 16, 4), "at least"),
+        ((x, field[:, :2], 16, 4), "at least"),
+        ((x, field, 0, 4), "block"),
+        ((x, field, -16, 4), "block"),
+        ((x, field, 16, 0), "denominator"),
+        ((x, field, 16, 3), "denominator"),
+        ((x, field, 16, 128), "denominator"),
+    ]
+    for vector in (1 << 20) + 1, -(1 << 20) - 1:
+        far = field.copy()
+        far[1, 1, 1] = vector
+        bad.append(((x, far, 16, 4), "beyond"))
+    for args, message in bad:
+        with pytest.raises(ValueError, match=message):
+            _kernels.motion_warp(*args)
