@@ -116,6 +116,42 @@ Int32Array run_motion_predictor(const py::array& field_in) {
     return out;
 }
 
+// Vectors from coded residuals, each added to the predictor of the vectors decoded before it.  A
+// decoder reads residuals off a damaged payload, so every vector is checked against the range here:
+// the first one outside it stops the integration and is reported (value_error), never stored.
+Int32Array run_motion_integrate(const py::array& residuals_in) {
+    const Int32Array residuals = exact_dtype<int32_t>(residuals_in, "residuals", "int32");
+    if (residuals.ndim() != 3 || residuals.shape(2) != 2)
+        throw py::value_error("residuals must have shape (h, w, 2), got " + shape_text(residuals));
+    const py::ssize_t bh = residuals.shape(0), bw = residuals.shape(1);
+    Int32Array out({bh, bw, py::ssize_t{2}});
+    int32_t* field = out.mutable_data();
+    const int32_t* res = residuals.data();
+    int64_t bad = 0;
+    bool failed = false;
+    {
+        py::gil_scoped_release release;
+        for (py::ssize_t by = 0; by < bh && !failed; ++by)
+            for (py::ssize_t bx = 0; bx < bw && !failed; ++bx) {
+                int32_t pred[2];
+                nvc::motion::median_predictor(field, bh, bw, by, bx, pred);
+                for (int k = 0; k < 2; ++k) {
+                    const int64_t v = int64_t{pred[k]} + res[(by * bw + bx) * 2 + k];
+                    if (v < -nvc::motion::kMaxMv || v > nvc::motion::kMaxMv) {
+                        bad = v;
+                        failed = true;
+                        break;
+                    }
+                    field[(by * bw + bx) * 2 + k] = static_cast<int32_t>(v);
+                }
+            }
+    }
+    if (failed)
+        throw py::value_error("motion vector component " + std::to_string(bad) + " beyond +-" +
+                              std::to_string(nvc::motion::kMaxMv) + " quarter pels");
+    return out;
+}
+
 FloatArray run_motion_warp(const py::array& x_in, const py::array& field_in, int64_t block, int64_t denominator) {
     const FloatArray x = exact_dtype<float>(x_in, "x", "float32");
     const Int32Array field = exact_dtype<int32_t>(field_in, "field", "int32");
@@ -202,6 +238,9 @@ PYBIND11_MODULE(_kernels, mod) {
             "sample, one vector per block x block samples, h * block >= H and w * block >= W, extra vectors unused): "
             "the bilinear, edge-replicating warp of nvcodec.codec.motion.warp, bit for bit (native/motion/warp.h). "
             "block >= 1; denominator a power of two up to 64; components within +-2^20. Returns float32 [C, H, W].");
+    mod.def("motion_integrate", &run_motion_integrate, py::arg("residuals"),
+            "The field whose residuals against motion_predictor are the given int32 [h, w, 2] ones, built in "
+            "raster order; ValueError names the first vector component beyond +-MOTION_MAX_QPEL.");
     mod.def("motion_predictor", &run_motion_predictor, py::arg("field"),
             "The vector predictor of every block of an int32 [h, w, 2] field, as motion_search and the bitstream "
             "use it: the left vector in the first row ((0, 0) for the first block), below it the component-wise "

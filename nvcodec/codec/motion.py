@@ -275,15 +275,16 @@ def plan_field(field: Field, table: CdfTable) -> FieldCode:
 
 
 def _raw_bits(residuals: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    out: list[int] = []
-    for r, k in zip(residuals.tolist(), classes.tolist(), strict=True):
-        if k == 0:
-            continue
-        out.append(1 if r < 0 else 0)
-        magnitude = abs(r)
-        for bit in range(k - 2, -1, -1):
-            out.append((magnitude >> bit) & 1)
-    return np.asarray(out, dtype=np.int32)
+    """Per non-zero residual, in order: its sign (1: negative), then the k - 1 bits of its magnitude
+    under the leading one, highest first."""
+    k = classes.astype(np.int64)
+    nonzero = k > 0
+    r, k = residuals.astype(np.int64)[nonzero], k[nonzero]
+    column = np.arange(MAX_CLASS)[None, :]
+    shift = np.maximum(k[:, None] - 1 - column, 0)
+    table = (np.abs(r)[:, None] >> shift) & 1
+    table[:, 0] = r < 0
+    return np.ascontiguousarray(table[column < k[:, None]], dtype=np.int32)
 
 
 def encode_field(coder: RansEncoder, table: CdfTable, code: FieldCode) -> None:
@@ -325,41 +326,32 @@ def _check_classes(classes: np.ndarray) -> None:
 
 
 def _residuals_from_bits(classes: np.ndarray, raw: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(classes), dtype=np.int64)
-    pos = 0
-    bits = raw.tolist()
-    for i, k in enumerate(classes.tolist()):
-        if k == 0:
-            continue
-        negative = bits[pos]
-        magnitude = 1
-        for b in bits[pos + 1: pos + k]:
-            magnitude = (magnitude << 1) | b
-        pos += k
-        out[i] = -magnitude if negative else magnitude
+    """Signed residuals from their classes and the raw bits (a sign, then the k - 1 bits under the
+    leading one, highest first), all at once: each residual's bits start where the classes before it
+    end."""
+    k = classes.astype(np.int64)
+    start = np.cumsum(k) - k
+    nonzero = k > 0
+    out = np.zeros(len(k), dtype=np.int64)
+    if not nonzero.any():
+        return out
+    bits = raw.astype(np.int64)
+    ks, starts = k[nonzero], start[nonzero]
+    magnitude = np.ones(len(ks), dtype=np.int64)
+    for j in range(MAX_CLASS - 1):  # mantissa bit j of every residual that has one
+        has = ks - 1 > j
+        magnitude[has] = (magnitude[has] << 1) | bits[starts[has] + 1 + j]
+    negative = bits[starts] == 1
+    out[nonzero] = np.where(negative, -magnitude, magnitude)
     return out
 
 
 def _integrate(residuals: np.ndarray) -> Field:
-    """Vectors from residuals in raster order, each checked against MAX_QPEL."""
-    h, w, _ = residuals.shape
-    field = np.zeros((h, w, 2), dtype=np.int64)
-    res = residuals.tolist()
-    out = field.tolist()
-    for r in range(h):
-        for c in range(w):
-            left = out[r][c - 1] if c > 0 else (0, 0)
-            if r == 0:
-                predicted = left
-            else:
-                top = out[r - 1][c]
-                top_right = out[r - 1][c + 1] if c + 1 < w else (out[r - 1][c - 1] if c > 0 else (0, 0))
-                predicted = [max(min(a, b), min(max(a, b), d)) for a, b, d in zip(left, top, top_right, strict=True)]
-            vector = []
-            for k in range(2):
-                v = predicted[k] + res[r][c][k]
-                if not -MAX_QPEL <= v <= MAX_QPEL:
-                    raise StreamError(f"P frame has a motion vector component {v} beyond +-{MAX_QPEL} quarter pels")
-                vector.append(v)
-            out[r][c] = vector
-    return np.asarray(out, dtype=np.int32).reshape(h, w, 2)
+    """Vectors from residuals in raster order, each checked against MAX_QPEL (natively: each vector's
+    predictor needs the vectors before it)."""
+    if np.abs(residuals).max(initial=0) > 4 * MAX_QPEL:
+        raise StreamError(f"P frame has a motion residual beyond +-{4 * MAX_QPEL} quarter pels")
+    try:
+        return _kernels.motion_integrate(np.ascontiguousarray(residuals, dtype=np.int32))
+    except ValueError as exc:
+        raise StreamError(f"P frame has a {exc}") from None
