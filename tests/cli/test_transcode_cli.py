@@ -338,6 +338,25 @@ def test_block_skip_option_reaches_the_stream(media, nvc, tmp_path):
         assert nvc("decode", coded, tmp_path / f"{option}.y4m")[0] == 0
 
 
+def test_motion_option_reaches_the_stream(media, nvc, tmp_path):
+    """--motion sets the SPS flag (nvc info says so) and the file decodes; without it the flag stays off
+    (exactness is tests/unit/test_motion_coding.py's)."""
+    from nvcodec.bitstream import SpsUnit, read_units
+    from nvcodec.container import NvcReader, VideoPacket
+
+    coded = tmp_path / "motion.nvc"
+    code, _, err = nvc("encode", media["clip"], coded, *MODEL, "--frames", "4", "--motion", "--psnr")
+    assert code == 0
+    with open(coded, "rb") as f:
+        units = [u for p in NvcReader(f).packets() if isinstance(p, VideoPacket) for u in read_units(p.units)]
+    assert {u.motion for u in units if isinstance(u, SpsUnit)} == {True}
+    assert json.loads(nvc("info", coded, "--json")[1])["settings"]["motion"] is True
+    assert nvc("decode", coded, tmp_path / "motion.y4m")[0] == 0
+    plain = tmp_path / "plain.nvc"
+    assert nvc("encode", media["clip"], plain, *MODEL, "--frames", "4")[0] == 0
+    assert json.loads(nvc("info", plain, "--json")[1])["settings"]["motion"] is False
+
+
 def test_decode_to_mp4_plays_everywhere_by_default(media, nvc, tmp_path):
     import av
 
