@@ -102,10 +102,16 @@ Int32Array run_motion_search(const py::array& cur_in, const py::array& ref_in, d
     return field;
 }
 
-Int32Array run_motion_predictor(const py::array& field_in) {
-    const Int32Array field = exact_dtype<int32_t>(field_in, "field", "int32");
+// An int32 [h, w, 2] array of (vy, vx) pairs, one per block.
+Int32Array vector_field(const py::array& in, const char* name) {
+    Int32Array field = exact_dtype<int32_t>(in, name, "int32");
     if (field.ndim() != 3 || field.shape(2) != 2)
-        throw py::value_error("field must have shape (h, w, 2), got " + shape_text(field));
+        throw py::value_error(std::string(name) + " must have shape (h, w, 2), got " + shape_text(field));
+    return field;
+}
+
+Int32Array run_motion_predictor(const py::array& field_in) {
+    const Int32Array field = vector_field(field_in, "field");
     const py::ssize_t bh = field.shape(0), bw = field.shape(1);
     Int32Array out({bh, bw, py::ssize_t{2}});
     int32_t* out_data = out.mutable_data();
@@ -120,9 +126,7 @@ Int32Array run_motion_predictor(const py::array& field_in) {
 // decoder reads residuals off a damaged payload, so every vector is checked against the range here:
 // the first one outside it stops the integration and is reported (value_error), never stored.
 Int32Array run_motion_integrate(const py::array& residuals_in) {
-    const Int32Array residuals = exact_dtype<int32_t>(residuals_in, "residuals", "int32");
-    if (residuals.ndim() != 3 || residuals.shape(2) != 2)
-        throw py::value_error("residuals must have shape (h, w, 2), got " + shape_text(residuals));
+    const Int32Array residuals = vector_field(residuals_in, "residuals");
     const py::ssize_t bh = residuals.shape(0), bw = residuals.shape(1);
     Int32Array out({bh, bw, py::ssize_t{2}});
     int32_t* field = out.mutable_data();
@@ -154,10 +158,8 @@ Int32Array run_motion_integrate(const py::array& residuals_in) {
 
 FloatArray run_motion_warp(const py::array& x_in, const py::array& field_in, int64_t block, int64_t denominator) {
     const FloatArray x = exact_dtype<float>(x_in, "x", "float32");
-    const Int32Array field = exact_dtype<int32_t>(field_in, "field", "int32");
+    const Int32Array field = vector_field(field_in, "field");
     if (x.ndim() != 3) throw py::value_error("x must have shape (C, H, W), got " + shape_text(x));
-    if (field.ndim() != 3 || field.shape(2) != 2)
-        throw py::value_error("field must have shape (h, w, 2), got " + shape_text(field));
     if (block <= 0 || block > (int64_t{1} << 30))
         throw py::value_error("block must be in 1..2^30, got " + std::to_string(block));
     const int64_t largest_den = nvc::motion::kMaxWarpDenominator;

@@ -19,18 +19,22 @@ TINY = get_config("tiny")
 WIDE = ModelConfig("tiny-recon48", TINY.intra, dataclasses.replace(TINY.inter, recon=48))
 
 
-def trained_looking(config: ModelConfig = TINY):
-    """A model whose every inter parameter is non-trivial, so a growth that drops one would show."""
+def trained_looking(config: ModelConfig = TINY, part: str = "inter"):
+    """A model whose every parameter of ``part`` (inter or intra) is non-trivial, so a growth that drops
+    one would show."""
     from nvcodec.models.bundle import CodecModel
     from nvcodec.models.inter import InterModel
+    from nvcodec.models.intra import IntraModel
 
     base = new_model("tiny", seed=1)
-    inter = InterModel(config.inter)
-    generator = torch.Generator().manual_seed(4)
+    net = InterModel(config.inter) if part == "inter" else IntraModel(config.intra)
+    generator = torch.Generator().manual_seed(4 if part == "inter" else 5)
     with torch.no_grad():
-        for p in inter.parameters():
+        for p in net.parameters():
             p.add_(0.05 * torch.randn(p.shape, generator=generator))
-    return CodecModel("t", config, base.intra, inter, "")
+    if part == "inter":
+        return CodecModel("t", config, base.intra, net, "")
+    return CodecModel("t", config, net, base.inter, "")
 
 
 def p_frames(model, qp: int):
@@ -264,20 +268,6 @@ def test_a_pixel_skip_grows_closed_and_opens_from_the_first_step(expansion):
         grow_model(grown, base)
 
 
-def trained_looking_intra(config: ModelConfig = TINY):
-    """A model whose every intra parameter is non-trivial (per-qp tables included)."""
-    from nvcodec.models.bundle import CodecModel
-    from nvcodec.models.intra import IntraModel
-
-    base = new_model("tiny", seed=1)
-    intra = IntraModel(config.intra)
-    generator = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for p in intra.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=generator))
-    return CodecModel("t", config, intra, base.inter, "")
-
-
 @pytest.mark.parametrize("widths", [dict(latent=48), dict(feature=32), dict(latent=48, feature=40, dec_blocks=2,
                                                                                   enc_blocks=2)])
 def test_a_grown_intra_model_decodes_what_it_grew_from_and_its_new_channels_learn(widths):
@@ -287,7 +277,7 @@ def test_a_grown_intra_model_decodes_what_it_grew_from_and_its_new_channels_lear
     from nvcodec.codec.intra_codec import IntraCodec
 
     target = ModelConfig("tiny-intra-wide", dataclasses.replace(TINY.intra, **widths), TINY.inter)
-    model = trained_looking_intra()
+    model = trained_looking(part="intra")
     grown = grow_model(model, target)
     assert grown.inter is model.inter
     x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(3))
