@@ -40,10 +40,6 @@ from nvcodec.models.layers import DepthConvBlock
 
 #: new channels start from the layers' default initialisation times this, so they begin small
 NEW_CHANNEL_GAIN = 0.1
-#: new I-frame latent channels start at this fraction of the old analysis rows' norm: large enough
-#: that they survive rounding at the high qps (and so pass gradients), small enough that the rate they
-#: add at the first step stays moderate
-NEW_LATENT_GAIN = 0.25
 #: InterConfig widths that can grow
 GROWABLE_WIDTHS = ("recon", "feature", "encoder_view", "latent")
 #: InterConfig block counts that can grow: a stack gains blocks at its end, each starting as the identity
@@ -163,11 +159,16 @@ def _grow_intra(src: IntraModel, dst: IntraModel) -> None:
 
     The latent was what held the compact intra model's quality range down: 128 values per 16x16
     block of 4:2:0 video, which has 384 samples there, and with the latent left unrounded qp 63 still
-    stopped at 34-36 dB on the development stills (bench/probes/probe_intra_ceiling.py).  New latent
-    channels are read by nothing old, but they must not start near zero: they are rounded before the
-    synthesis reads them, and a channel that always rounds to zero passes no gradient to the zero
-    weights that would read it.  So their analysis rows start at a quarter of the old rows' norm (random
-    directions of the feature), and their prior's scales start at the old scales' mean bias.
+    stopped at 34-36 dB on the development stills (bench/probes/probe_intra_ceiling.py).
+
+    New latent channels start at exactly zero (zero analysis rows, zero prior means, prior scales at
+    their floor), so they cost no coded bits and decode to zero, and everything that reads them may
+    read them with fresh weights without changing a picture: the synthesis, the spatial prior and
+    the hyperprior's analysis all do.  That is what lets them learn: a zero channel read through
+    non-zero weights gets a gradient from the picture's error at once.  (Starting them instead as
+    random projections read by zero weights added 25 % to the rate at every qp, and the shared
+    per-position quantisation steps then coarsened the old channels to pay for it: 2,000 steps later
+    the validation loss was still 13 % above the model the growth started from.)
     """
     of, nf = src.cfg.feature, dst.cfg.feature
     oy, ny = src.cfg.latent, dst.cfg.latent
@@ -178,26 +179,30 @@ def _grow_intra(src: IntraModel, dst: IntraModel) -> None:
     _grow_block(src.enc.enc_1, dst.enc.enc_1, pixels, f_map)
     _grow_stack(src.enc.enc_2[:-1], dst.enc.enc_2[:-1], f_map, f_map)
     _grow_conv(src.enc.enc_2[-1], dst.enc.enc_2[-1], f_map, y_map)
-    _full_norm_rows_(dst.enc.enc_2[-1], y_map)
+    fresh = _complement(y_map, ny)
+    _zero_rows_(dst.enc.enc_2[-1], fresh)
     _grow_block(src.hyper_enc[0], dst.hyper_enc[0], y_map, z_map)
+    _read_fresh_(dst.hyper_enc[0].adaptor, fresh)
     _grow_block(src.hyper_dec[-1], dst.hyper_dec[-1], z_map, y_map)
     # y_prior_fusion: [q maps (2) | scales | means], per latent channel in the latent's layout
     fusion_hidden = _prefix(2 * oy)
     _grow_stack(src.y_prior_fusion[:-1], dst.y_prior_fusion[:-1], y_map, fusion_hidden)
     params_map = _cat((_prefix(2), 2), (y_map, ny), (y_map, ny))
     _grow_conv(src.y_prior_fusion[-1], dst.y_prior_fusion[-1], fusion_hidden, params_map)
-    _new_scales_like_old_(dst.y_prior_fusion[-1], 2, oy, ny, y_map)
+    _fresh_prior_(dst.y_prior_fusion[-1], 2, ny, fresh)
     common = _prefix(oy)  # the spatial prior's own summary of the params, read only by its adaptors
     _grow_conv(src.y_spatial_prior_reduction, dst.y_spatial_prior_reduction, params_map, common)
     spatial_in = _cat((y_map, ny), (common, ny))  # cat((y_hat so far, common))
     spatial_hidden = _prefix(2 * oy)
     for name in ("y_spatial_prior_adaptor_1", "y_spatial_prior_adaptor_2", "y_spatial_prior_adaptor_3"):
         _grow_block(getattr(src, name), getattr(dst, name), spatial_in, spatial_hidden)
+        _read_fresh_(getattr(dst, name).adaptor, torch.cat((fresh, torch.zeros(ny, dtype=torch.bool))))
     _grow_stack(src.y_spatial_prior[:-1], dst.y_spatial_prior[:-1], spatial_hidden, spatial_hidden)
     _grow_conv(src.y_spatial_prior[-1], dst.y_spatial_prior[-1], spatial_hidden, _cat((y_map, ny), (y_map, ny)))
-    _new_scales_like_old_(dst.y_spatial_prior[-1], 0, oy, ny, y_map)
+    _fresh_prior_(dst.y_spatial_prior[-1], 0, ny, fresh)
     # the sub-pixel convolution's output channel c * 4 + s becomes pixel s of feature channel c
     _grow_conv(src.dec.dec_1[0].up.conv[0], dst.dec.dec_1[0].up.conv[0], y_map, _prefix(4 * of))
+    _read_fresh_(dst.dec.dec_1[0].up.conv[0], fresh)
     _grow_block(src.dec.dec_1[0].conv, dst.dec.dec_1[0].conv, f_map, f_map)
     _grow_stack(src.dec.dec_1[1:], dst.dec.dec_1[1:], f_map, f_map)
     _grow_block(src.dec.dec_2, dst.dec.dec_2, f_map, pixels)
@@ -217,30 +222,40 @@ def _quarter_map(old: int, new: int) -> torch.Tensor:
     return _cat(*[(quarter, new // 4)] * 4)
 
 
-def _full_norm_rows_(conv: nn.Conv2d, kept: torch.Tensor, gain: float = NEW_LATENT_GAIN) -> None:
-    """Rows not in ``kept`` get random directions at ``gain`` times the kept rows' mean norm, and no bias."""
-    new = torch.ones(conv.out_channels, dtype=torch.bool)
-    new[kept] = False
-    if not new.any():
-        return
-    flat = conv.weight.flatten(1)
-    norm = flat[kept].norm(dim=1).mean()
-    rows = flat[new]
-    flat[new] = rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12) * (norm * gain)
-    conv.weight.copy_(flat.view_as(conv.weight))
+def _complement(kept: torch.Tensor, width: int) -> torch.Tensor:
+    """A [width] bool mask of the channels a map does not hold (the new ones)."""
+    fresh = torch.ones(width, dtype=torch.bool)
+    fresh[kept] = False
+    return fresh
+
+
+def _zero_rows_(conv: nn.Conv2d, rows: torch.Tensor) -> None:
+    conv.weight[rows] = 0.0
     if conv.bias is not None:
-        conv.bias[new] = 0.0
+        conv.bias[rows] = 0.0
 
 
-def _new_scales_like_old_(conv: nn.Conv2d, offset: int, old: int, new: int, y_map: torch.Tensor) -> None:
-    """The scale rows (``offset`` onwards, ``new`` of them) of new latent channels start with the old
-    scale rows' mean bias, so the new channels are priced like the old ones at the first step."""
-    fresh = torch.ones(new, dtype=torch.bool)
-    fresh[y_map] = False
-    if conv.bias is None or not fresh.any():
+def _read_fresh_(conv: nn.Conv2d, columns: torch.Tensor) -> None:
+    """Every output reads the (zero) input channels ``columns`` with fresh small weights: nothing
+    changes while they are zero, and the first gradient reaches them."""
+    if not columns.any():
         return
-    scales = conv.bias[offset: offset + new]
-    scales[fresh] = scales[y_map].mean()
+    fresh = torch.empty_like(conv.weight[:, columns])
+    nn.init.kaiming_uniform_(fresh, a=5**0.5)
+    conv.weight[:, columns] = fresh * NEW_CHANNEL_GAIN
+
+
+def _fresh_prior_(conv: nn.Conv2d, offset: int, new: int, fresh: torch.Tensor) -> None:
+    """The prior of new latent channels (``offset``: where the scale rows start, means follow): means
+    exactly zero, so the channels decode to zero; scales with no bias, so they start at the floor
+    and a zero costs next to nothing."""
+    scales = torch.zeros(conv.out_channels, dtype=torch.bool)
+    means = torch.zeros(conv.out_channels, dtype=torch.bool)
+    scales[offset: offset + new] = fresh
+    means[offset + new: offset + 2 * new] = fresh
+    _zero_rows_(conv, means)
+    if conv.bias is not None:
+        conv.bias[scales] = 0.0
 
 
 def _latent_map(old: int, new: int) -> torch.Tensor:

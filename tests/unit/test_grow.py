@@ -272,8 +272,8 @@ def test_a_pixel_skip_grows_closed_and_opens_from_the_first_step(expansion):
                                                                                   enc_blocks=2)])
 def test_a_grown_intra_model_decodes_what_it_grew_from_and_its_new_channels_learn(widths):
     """The latent grows per spatial-context quarter and the feature domain at its end: the coder's
-    reconstruction is unchanged at every qp (the new latent channels cost bits until trained), and the
-    new channels get gradients at the first step."""
+    reconstruction and rate are unchanged at every qp, and the new channels get gradients at the
+    first step."""
     from nvcodec.codec.intra_codec import IntraCodec
 
     target = ModelConfig("tiny-intra-wide", dataclasses.replace(TINY.intra, **widths), TINY.inter)
@@ -285,16 +285,21 @@ def test_a_grown_intra_model_decodes_what_it_grew_from_and_its_new_channels_lear
         _, before = IntraCodec(model.intra).compress(x, qp, None)
         _, after = IntraCodec(grown.intra).compress(x, qp, None)
         torch.testing.assert_close(after, before, rtol=0, atol=1e-5)
+        with torch.no_grad():  # and the coded rate: the new channels are zeros at the scale floor
+            rate = [IntraCodec(m.intra).forward(x, torch.tensor([qp]), hard_rate=True).bits for m in (model, grown)]
+        torch.testing.assert_close(rate[1], rate[0], rtol=1e-3, atol=1.0)
     grown.intra.train()
     out = IntraCodec(grown.intra).forward(x, torch.tensor([63]))
     (yuv_mse(out.x_hat, x).mean() * 1000 + out.bits.mean()).backward()
-    up = grown.intra.dec.dec_1[0].up.conv[0].weight.grad
     old_latent, new_latent = TINY.intra.latent, target.intra.latent
     if new_latent > old_latent:
         fresh = torch.ones(new_latent, dtype=torch.bool)
         for k in range(4):
             fresh[k * new_latent // 4: k * new_latent // 4 + old_latent // 4] = False
-        assert up[:, fresh].abs().sum() > 0  # what reads the new latent channels learns
+        # the new channels start at zero, read through fresh weights: the analysis rows that make
+        # them learn from the picture's error at the first step
+        assert torch.count_nonzero(grown.intra.enc.enc_2[-1].weight[fresh]) == 0
+        assert torch.count_nonzero(grown.intra.dec.dec_1[0].up.conv[0].weight[:, fresh]) > 0
         assert grown.intra.enc.enc_2[-1].weight.grad[fresh].abs().sum() > 0
     if target.intra.feature > TINY.intra.feature:
         adaptor = grown.intra.dec.dec_2.adaptor
