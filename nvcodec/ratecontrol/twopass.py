@@ -50,6 +50,7 @@ def settings_id(settings: CodingSettings, model_sha256: str) -> dict:
     """The settings that shape the bits of each frame (the bitrate may differ between passes)."""
     return {"model": model_sha256, "intra_period": settings.intra_period, "reset_interval": settings.reset_interval,
             "p_offset": settings.qp_i - settings.base_qp_p, "block_skip": bool(settings.block_skip),
+            "motion": bool(settings.motion),
             "skip_threshold": settings.skip_threshold, "two_ec": settings.two_ec, "numerics": settings.numerics}
 
 

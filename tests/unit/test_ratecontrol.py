@@ -7,6 +7,7 @@ feedback and planning logic, and the CLI tests check it on real frames.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -174,6 +175,9 @@ def test_pass_logs_from_another_input_or_settings_are_refused(tmp_path):
     other = CodingSettings(qp_i=32, intra_period=8, reset_interval=0).resolve(_GatedConfig())
     with pytest.raises(ConfigError, match="intra_period"):
         TwoPass(other, PIXELS, FPS, 100_000, log, "ab" * 32)
+    moving = dataclasses.replace(settings, motion=not settings.motion)
+    with pytest.raises(ConfigError, match="motion"):
+        TwoPass(moving, PIXELS, FPS, 100_000, log, "ab" * 32)
     with pytest.raises(ConfigError, match="size or frame rate"):
         TwoPass(settings, PIXELS * 4, FPS, 100_000, log, "ab" * 32)
     with pytest.raises(ConfigError, match="run -pass 1"):

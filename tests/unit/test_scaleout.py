@@ -58,14 +58,16 @@ def chunked(clip: Path, model, settings: CodingSettings, feed: str = "driver", o
     return out.getvalue(), job
 
 
-@pytest.mark.parametrize(("period", "reset", "block_skip"), [
-    (8, 64, None),   # chunks of one intra period; the reset SPS (frame 1) inherited by the later chunks
-    (4, 3, True),    # two periods a chunk (at least MIN_CHUNK_FRAMES), resets and block skip inside chunks
-    (5, 2, False),   # a period that is no multiple of the qp pattern's 8 frames
-    (1, 64, None),   # all intra
+@pytest.mark.parametrize(("period", "reset", "block_skip", "motion"), [
+    (8, 64, None, None),   # chunks of one intra period; the reset SPS (frame 1) inherited by the later chunks
+    (4, 3, True, None),    # two periods a chunk (at least MIN_CHUNK_FRAMES), resets and block skip inside chunks
+    (5, 2, False, None),   # a period that is no multiple of the qp pattern's 8 frames
+    (1, 64, None, None),   # all intra
+    (4, 3, True, True),    # motion: each chunk's first P frame searches without a previous field
 ])
-def test_chunked_encode_is_byte_identical_to_one_process(clip, model, tmp_path, period, reset, block_skip):
-    settings = CodingSettings(qp_i=40, intra_period=period, reset_interval=reset, block_skip=block_skip)
+def test_chunked_encode_is_byte_identical_to_one_process(clip, model, tmp_path, period, reset, block_skip, motion):
+    settings = CodingSettings(qp_i=40, intra_period=period, reset_interval=reset, block_skip=block_skip,
+                              motion=motion)
     expected = one_process(clip, model, settings)
     data, job = chunked(clip, model, settings, spool=tmp_path)
     assert data == expected
