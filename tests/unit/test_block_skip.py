@@ -114,7 +114,7 @@ def encode(model, settings, frames, reconstruct=True):
 def test_skipped_blocks_repeat_the_previous_frame_and_the_decoder_follows_exactly(reset_interval):
     model = skip_model()
     frames = half_still_clip(6, 48, 96)
-    settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=reset_interval)
+    settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=reset_interval, motion=False)
     reported, units = encode(model, settings, frames)
     sps = [u for u in units if isinstance(u, SpsUnit)]
     assert sps and all(u.block_skip for u in sps)  # on by default with a gated model
@@ -158,7 +158,7 @@ def test_block_skip_follows_the_setting_and_dcvc_rt_models_keep_their_syntax():
 
 def test_a_bad_skip_header_is_a_stream_error():
     model = skip_model()
-    settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=0)
+    settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=0, motion=False)
     _, units = encode(model, settings, half_still_clip(2, 32, 32))
     sps, i_frame, p_frame = units
     for payload in (b"", bytes((block_skip.PROB_STEPS,)) + p_frame.payload[1:]):

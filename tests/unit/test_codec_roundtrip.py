@@ -204,7 +204,7 @@ def test_a_model_that_adds_its_reference_frame_decodes_what_the_encoder_reconstr
                                                                      reference_skip=True))
     model = synthetic_model(3, config)
     frames = seeded_clip(9, 6, 40, 56)
-    settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=2, block_skip=False)
+    settings = CodingSettings(qp_i=40, qp_p=36, reset_interval=2, block_skip=False, motion=False)
     net = model.inter.recon_generation_net
     calls, forward = [], net.forward
     with monkeypatch.context() as patch:

@@ -98,11 +98,13 @@ def test_decoding_can_start_at_any_i_frame_of_a_motion_stream():
         assert_planes_equal(a, b, i + 3)
 
 
-def test_motion_is_off_unless_asked_and_the_sps_flag_round_trips():
+def test_motion_is_on_for_nvcs_models_and_off_for_dcvc_rts_unless_asked_and_the_sps_flag_round_trips():
     frames = panning_clip(3, 32, 32)
-    for model in (skip_model(), tiny_model()):
+    for model, expected in ((skip_model(), True), (tiny_model(), False)):
         _, units = encode(model, CodingSettings(qp_i=40, qp_p=36), frames)
-        assert not any(u.motion for u in units if isinstance(u, SpsUnit))
+        assert {u.motion for u in units if isinstance(u, SpsUnit)} == {expected}
+        _, units = encode(model, CodingSettings(qp_i=40, qp_p=36, motion=not expected), frames)
+        assert {u.motion for u in units if isinstance(u, SpsUnit)} == {not expected}
     unit = SpsUnit(2, 72, 130, True, False, True, True)
     assert list(read_units(unit.to_bytes())) == [unit]
     assert unit.to_bytes()[-1] == 0x1C
