@@ -2,7 +2,9 @@
 
 A short sequence is coded by the real encoder; then the frame contracts' training pass (rounded:
 straight-through rounding, no noise) and their coding pass follow the same frames, with the skip
-maps the encoder chose, its resets, and each side's own references.  Both must produce the same
+maps the encoder chose, its resets, and each side's own references; with motion, training's own
+search (as its motion stages run it) must find the field the encoder coded, and both sides move
+their references by it.  Both must produce the same
 symbols and the same pictures, and the coding pass the encoder's reconstructions exactly.
 
 Tolerance.  The symbols, their scales and the decoded latent must be identical: both sides run the
@@ -24,7 +26,8 @@ import pytest
 import torch
 
 from nvcodec.bitstream import FrameType, FrameUnit
-from nvcodec.codec import block_skip
+from nvcodec.codec import block_skip, motion
+from nvcodec.codec.frame_coding import compensate
 from nvcodec.codec.frames import Planes, chroma_size, planes_to_tensor, tensor_to_planes
 from nvcodec.codec.inter_codec import InterCodec, Reference, regenerate_reference
 from nvcodec.codec.intra_codec import IntraCodec
@@ -33,6 +36,7 @@ from nvcodec.codec.sequence import SequenceEncoder
 from nvcodec.entropy.rans import RansDecoder
 from nvcodec.models.bundle import synthetic_model
 from nvcodec.models.config import TINY, ModelConfig
+from nvcodec.models.lambdas import lambda_for_qp
 from nvcodec.numerics import pinned
 from nvcodec.settings import CodingSettings
 from tests.unit.test_codec_roundtrip import assert_planes_equal
@@ -64,13 +68,21 @@ def model():
     return synthetic_model(5, config)
 
 
-def skip_map(unit: FrameUnit, two_ec: bool) -> np.ndarray | None:
-    """The blocks a P frame of a block-skip stream skips (None: none)."""
-    prob = unit.payload[0]
-    if not prob:
-        return None
-    return block_skip.decode_map(RansDecoder(unit.payload[1:], two_ec), block_skip.flag_table(), prob,
-                                 SIZE // 16, SIZE // 16)
+def side_info(unit: FrameUnit, block_skip_on: bool, motion_on: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The motion field (None: no vectors) and the blocks a P frame skips (None: none), read off its payload."""
+    payload, pos, params = unit.payload, 0, None
+    if motion_on:
+        pos = 1
+        if payload[0]:
+            params, pos = payload[1:1 + motion.CONTEXTS], 1 + motion.CONTEXTS
+    prob = None
+    if block_skip_on:
+        prob, pos = payload[pos], pos + 1
+    coder = RansDecoder(payload[pos:], False)
+    field = motion.decode_field(coder, motion.class_table(), params, SIZE // 16, SIZE // 16) if params else None
+    skips = (block_skip.decode_map(coder, block_skip.flag_table(), prob, SIZE // 16, SIZE // 16) if prob
+             else None)
+    return field, skips
 
 
 def assert_same_symbols(trained: Symbols, coded: Symbols, frame: int) -> None:
@@ -81,11 +93,15 @@ def assert_same_symbols(trained: Symbols, coded: Symbols, frame: int) -> None:
             assert torch.equal(getattr(a, name), getattr(b, name)), f"frame {frame} step {step}: {name} differs"
 
 
-@pytest.mark.parametrize(("block_skip_on", "skip_threshold"), [(False, None), (True, 0.12), (False, 0.12)])
-def test_the_training_pass_rounds_and_reconstructs_what_the_coder_codes(model, block_skip_on, skip_threshold):
+@pytest.mark.parametrize(("block_skip_on", "skip_threshold", "motion_on"), [
+    (False, None, False), (True, 0.12, False), (False, 0.12, False), (True, 0.12, True), (False, None, True)])
+def test_the_training_pass_rounds_and_reconstructs_what_the_coder_codes(model, block_skip_on, skip_threshold,
+                                                                        motion_on):
+    """With motion, training's own search in its own previous picture finds the field the encoder coded,
+    and both sides move their references by it."""
     frames = clip(6)
     settings = CodingSettings(qp_i=44, qp_p=36, reset_interval=3, block_skip=block_skip_on,
-                              skip_threshold=skip_threshold, motion=False)
+                              skip_threshold=skip_threshold, motion=motion_on)
     encoder = SequenceEncoder(model, settings, device="cpu")
     encoded = [encoder.encode(f) for f in frames]
     units = [next(u for u in e.units if isinstance(u, FrameUnit)) for e in encoded]
@@ -94,23 +110,30 @@ def test_the_training_pass_rounds_and_reconstructs_what_the_coder_codes(model, b
     # resets at frames 1 (after the I frame: its pixels stay the reference) and 4 (pixels from frame 3's feature)
     assert [p.use_ada_i for p in plans[1:]] == [True, False, False, True, False]
     intra, inter = IntraCodec(model.intra), InterCodec(model.inter)
-    skipped = 0
+    skipped, moved = 0, 0
     with pinned(encoder.numerics):
-        coded_ref = trained_ref = None
+        coded_ref = trained_ref = previous = None
         for i, (frame, unit, plan) in enumerate(zip(frames, units, plans, strict=True)):
             x, qp = planes_to_tensor(frame), torch.tensor([plan.qp])
             if plan.frame_type == FrameType.I:
                 symbols, x_hat = intra.compress(x, plan.qp, skip_threshold)
                 trained = intra.forward(x, qp, hard_rate=True, skip_threshold=skip_threshold, keep_symbols=True)
-                coded_ref = Reference(x_hat, None, plan.qp)
+                coded_ref, previous = Reference(x_hat, None, plan.qp), None
                 trained_ref = Reference(trained.x_hat.clamp(0, 1), None, plan.qp)  # as training's P samples start
             else:
-                skips = skip_map(unit, two_ec=False) if block_skip_on else None
+                field, skips = side_info(unit, block_skip_on, motion_on)
                 skipped += 0 if skips is None else int(skips.sum())
                 coded_shown, trained_shown = coded_ref.frame, trained_ref.frame
+                if motion_on:
+                    searched = motion.search(x, trained_shown, lambda_for_qp(plan.qp, model.lambda_max), previous)
+                    previous = searched
+                    assert np.array_equal(searched, field if field is not None else np.zeros_like(searched))
+                    moved += int(searched.any())
                 if plan.use_ada_i:
                     coded_ref = regenerate_reference(model.inter, coded_ref)
                     trained_ref = regenerate_reference(model.inter, trained_ref)
+                coded_ref, coded_shown = compensate(coded_ref, coded_shown, field)
+                trained_ref, trained_shown = compensate(trained_ref, trained_shown, field)
                 symbols, coded_ref = inter.compress(x, plan.qp, coded_ref, skip_threshold, skips, coded_shown)
                 trained = inter.forward(x, qp, trained_ref.frame, trained_ref.feature, hard_rate=True, skips=skips,
                                         shown=trained_shown, skip_threshold=skip_threshold, keep_symbols=True)
@@ -121,3 +144,4 @@ def test_the_training_pass_rounds_and_reconstructs_what_the_coder_codes(model, b
             # the coding pass is what the encoder did: its pictures are the stream's, bit for bit
             assert_planes_equal(tensor_to_planes(coded_ref.frame, SIZE, SIZE, "420"), encoded[i].reconstruction, i)
     assert (skipped > 0) == block_skip_on  # the still half was skipped somewhere
+    assert (moved > 0) == motion_on  # and the moving half moved
