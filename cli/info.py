@@ -127,8 +127,7 @@ def _print_text(doc: dict) -> None:
         f" (source {v['source_pix_fmt'] or 'unknown'})",
         f"  Coding:    qp {s['qp']} (P {s['qp_p']}), intra period {s['intra_period']}, reset interval "
         f"{s['reset_interval']}, skip threshold {s['skip_threshold']}, two coders {s['two_ec']}, "
-        f"block skip {'on' if s['block_skip'] else 'off'}",
-        f"motion {'on' if s['motion'] else 'off'}",
+        f"block skip {'on' if s['block_skip'] else 'off'}, motion {'on' if s['motion'] else 'off'}",
     ]
     for a in doc["audio"]:
         lines.append(f"  Audio #{a['track']}:  {a['codec']}, {a['sample_rate']} Hz, {a['channels']} ch, "
