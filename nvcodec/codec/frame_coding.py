@@ -276,9 +276,11 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
 @torch.no_grad()
 def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, height: int, width: int,
                  ref: Reference, two_ec: bool, device: torch.device, shown: torch.Tensor | None = None,
-                 block_skips: bool = True, moves: bool = False) -> Reference:
-    """``shown``: the previous decoded frame, given when the stream uses block skip (``block_skips``)
-    or motion (``moves``)."""
+                 block_skips: bool = False, moves: bool = False) -> Reference:
+    """``block_skips`` / ``moves``: the stream's SPS flags; ``shown``, the previous decoded frame, is
+    required with either."""
+    if (block_skips or moves) and shown is None:
+        raise ModelError("block skip and motion read the previous decoded frame, and none was given")
     params = None
     if moves:
         if not payload:
@@ -290,9 +292,8 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
             if len(payload) < motion.CONTEXTS:
                 raise StreamError("P frame ends inside its motion table rows")
             params, payload = bytes(payload[: motion.CONTEXTS]), payload[motion.CONTEXTS:]
-    skips = None
-    use_skips = shown is not None and block_skips
-    if use_skips:
+    skips, prob = None, 0
+    if block_skips:
         if not payload:
             raise StreamError("P frame with block skip has an empty payload")
         prob, payload = payload[0], payload[1:]
@@ -300,11 +301,9 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
             raise StreamError(f"P frame has skip probability {prob}/{block_skip.PROB_STEPS}")
     coder = RansDecoder(payload, two_ec)
     if params is not None:
-        if shown is None:
-            raise ModelError("motion moves the previous decoded frame, and none was given")
         field = motion.decode_field(coder, ctx.vectors, params, *latent_size(height, width, 16))
         ref, shown = compensate(ref, shown, field)
-    if use_skips and prob:
+    if prob:
         skips = block_skip.decode_map(coder, ctx.flags, prob, *latent_size(height, width, 16))
     z_hat = _decode_z(coder, ctx, qp, model.cfg.hyper, latent_size(height, width, 64), device)
     new_ref = InterCodec(model).decompress(z_hat, _reader(coder, ctx), qp, ref, skips, shown, ctx.masks)

@@ -166,18 +166,8 @@ def search(x: torch.Tensor, reference: torch.Tensor, lam: float, previous: Field
 def predictors(field: Field) -> np.ndarray:
     """Each block's predictor: in the first row its left neighbour's vector, below it the
     component-wise median of its left, top and top-right neighbours' (top-left for the last column;
-    (0, 0) outside the frame)."""
-    h, w, _ = field.shape
-    padded = np.zeros((h + 1, w + 2, 2), dtype=np.int64)
-    padded[1:, 1:-1] = field
-    left = padded[1:, :-2]
-    top = padded[:-1, 1:-1]
-    top_right = padded[:-1, 2:].copy()
-    if w > 0:
-        top_right[:, -1] = padded[:-1, w - 1]  # top-left of the last column
-    out = np.median(np.stack((left, top, top_right)), axis=0).astype(np.int64)
-    out[0] = left[0]
-    return out
+    (0, 0) outside the frame).  The native rule, the one the search and the decoder use."""
+    return _kernels.motion_predictor(np.ascontiguousarray(field, dtype=np.int32)).astype(np.int64)
 
 
 # -- coding the field ---------------------------------------------------------------------------
