@@ -143,6 +143,11 @@ def _grown_wide_intra() -> StageConfig:
     return replace(_wide_intra(), config="compact-skip-i256", steps=12000, warmup_steps=500)
 
 
+def _motion_inter() -> StageConfig:
+    """The wide-range P-frame stage on references moved by explicit motion."""
+    return replace(_wide_inter(), motion=True)
+
+
 #: the P frames' base qp sits this far under the I frame in wide-range P-frame samples: 10x in lambda,
 #: as 24 qp were on the narrow curve
 WIDE_I_QP_OFFSET = 16
@@ -224,10 +229,13 @@ class Recipe:
         # 57-58: the quality range, qp 63 at lambda 16,000 instead of 3,000 (qp 63 stopped near 34 dB,
         # where x264 reaches 41-47): the I frames first, then the P frames on them
         _wide_intra(), _wide_inter(),
-        # 59-60: stage 57 moved qp 63 by only 0.4-1.3 dB, and the intra transforms held it (see
-        # lineage.COMPACT_SKIP_I256): the intra model grown, trained at the wide range, then the P frames,
-        # which from here on read references moved by the coder's motion search (nvcodec.codec.motion)
-        _grown_wide_intra(), replace(_wide_inter(), motion=True),
+        # 59: the P frames read references moved by the coder's motion search (nvcodec.codec.motion),
+        # which they had never seen in training
+        _motion_inter(),
+        # 60-61: stage 57 moved qp 63 by only 0.4-1.3 dB, and the intra transforms held it (see
+        # lineage.COMPACT_SKIP_I256): the intra model grown and trained at the wide range (it first ran
+        # before stage 59, 4,400 steps without paying, and was moved after it), then the P frames on it
+        _grown_wide_intra(), _motion_inter(),
     ])
 
     def config_at(self, stage_index: int) -> str:
