@@ -25,7 +25,8 @@ from nvcodec_cli import common
               help="Folder for the outputs, INPUT's name with .nvc (made if missing).")
 @click.option("-q", "--qp", type=click.IntRange(0, 63), help="Quality 0..63, higher is better (default 32, or the "
               "preset's).")
-@click.option("--qp-p", type=click.IntRange(0, 63), help="Base qp of P frames (default: under -q by the P offset).")
+@click.option("--qp-p", type=click.IntRange(0, 63), help="Base qp of P frames (default: under -q by the P offset, "
+              "narrowing to 0 at -q 63).")
 @click.option("-g", "--intra-period", type=int, help="Frames between intra frames; -1 (default) for one only.")
 @click.option("--reset-interval", type=click.IntRange(min=0), help="P frames between reference resets (default 64).")
 @click.option("--block-skip/--no-block-skip", "block_skip", default=None, help="Block skip in P frames (default: "

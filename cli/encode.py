@@ -22,7 +22,7 @@ from nvcodec_cli import common, scaleout
 @click.option("-passlogfile", "--passlogfile", default="nvc2pass", show_default=True, metavar="PREFIX",
               help="Where the two passes keep their log (PREFIX-0.log).")
 @click.option("--qp-p", type=click.IntRange(0, 63), help="Base qp of P frames (default: under -q by the P "
-              "offset, at least 0: 24 with block skip, 12 without).")
+              "offset, at least 0: 24 with block skip, 12 without; above -q 47 the offset narrows to 0 at 63).")
 @click.option("-g", "--intra-period", type=int, help="Frames between intra frames; -1 (default) for one only.")
 @click.option("--reset-interval", type=click.IntRange(min=0), help="P frames between reference resets "
               "(default 64; 0 never).")

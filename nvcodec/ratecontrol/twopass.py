@@ -20,7 +20,7 @@ import numpy as np
 
 from nvcodec.errors import ConfigError
 from nvcodec.media import Planes
-from nvcodec.ratecontrol.controller import P_QP_MAX, RateController
+from nvcodec.ratecontrol.controller import P_QP_MAX, RateController, p_bases
 from nvcodec.ratecontrol.model import I_SHAPE, P_SHAPE, shape
 from nvcodec.ratecontrol.vbv import Vbv
 from nvcodec.settings import QP_MAX, CodingSettings
@@ -49,7 +49,7 @@ def input_id(first: Planes, frame_rate: float) -> str:
 def settings_id(settings: CodingSettings, model_sha256: str) -> dict:
     """The settings that shape the bits of each frame (the bitrate may differ between passes)."""
     return {"model": model_sha256, "intra_period": settings.intra_period, "reset_interval": settings.reset_interval,
-            "p_offset": settings.qp_i - settings.base_qp_p, "block_skip": bool(settings.block_skip),
+            "p_qps": list(p_bases(settings)), "block_skip": bool(settings.block_skip),
             "motion": bool(settings.motion),
             "skip_threshold": settings.skip_threshold, "two_ec": settings.two_ec, "numerics": settings.numerics}
 
@@ -154,7 +154,7 @@ class TwoPass(RateController):
         intra = np.array([self.kind(p) == "I" for p in plans])
         shift = np.array([0 if self.kind(p) == "I" else p.qp - self.settings.base_qp_p for p in plans])
         levels = np.arange(QP_MAX + 1)[:, None]
-        coded = np.where(intra, levels, np.minimum(P_QP_MAX, np.maximum(0, levels - self.offset) + shift))
+        coded = np.where(intra, levels, np.minimum(P_QP_MAX, np.array(self.p_bases)[:, None] + shift))
         # the shapes span every qp a frame can be coded at (I 0-63, P 0-71), so interpolation is all it takes
         i_points, p_points = np.array(I_SHAPE).T, np.array(P_SHAPE).T
         shapes = np.where(intra, np.interp(coded, i_points[0], i_points[1]), np.interp(coded, p_points[0], p_points[1]))
