@@ -26,7 +26,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-skip",
         file="nvc-compact.pt",
-        sha256="b2f6feee22fd2b2148ce8fe24b87ed55c81e633d8b417e1744e6382339f5e959",
+        sha256="663721fc7779ad645049a517076a9b4d2abbcb52b6271ca828b53d4946d29640",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )

@@ -230,12 +230,15 @@ class Recipe:
         # where x264 reaches 41-47): the I frames first, then the P frames on them
         _wide_intra(), _wide_inter(),
         # 59: the P frames read references moved by the coder's motion search (nvcodec.codec.motion),
-        # which they had never seen in training
+        # which they had never seen in training.  Not kept: a quarter of its samples were stills panned
+        # by whole pixels, which motion predicts perfectly, and what it learnt there cost real video
+        # (development clips +6.9 % against stage 58, both coded with motion)
         _motion_inter(),
         # 60-61: stage 57 moved qp 63 by only 0.4-1.3 dB, and the intra transforms held it (see
         # lineage.COMPACT_SKIP_I256): the intra model grown and trained at the wide range (it first ran
-        # before stage 59, 4,400 steps without paying, and was moved after it), then the P frames on it
-        _grown_wide_intra(), _motion_inter(),
+        # before stage 59, 4,400 steps without paying, and was moved after it), then the P frames with
+        # motion on it, from video only, from stage 58's P-frame weights
+        _grown_wide_intra(), replace(_motion_inter(), still_share=0.0),
     ])
 
     def config_at(self, stage_index: int) -> str:
