@@ -237,8 +237,9 @@ class Recipe:
         # 60-61: stage 57 moved qp 63 by only 0.4-1.3 dB, and the intra transforms held it (see
         # lineage.COMPACT_SKIP_I256): the intra model grown and trained at the wide range (it first ran
         # before stage 59, 4,400 steps without paying, and was moved after it), then the P frames with
-        # motion on it, from video only, from stage 58's P-frame weights
-        _grown_wide_intra(), replace(_motion_inter(), still_share=0.0),
+        # motion on it, from video only, from stage 58's P-frame weights, at base qps up to 63 (the
+        # default P offset now closes above qp 47, so streams code P frames up there)
+        _grown_wide_intra(), replace(_motion_inter(), still_share=0.0, p_qp_max=INTRA_QP_COUNT - 1),
     ])
 
     def config_at(self, stage_index: int) -> str:
