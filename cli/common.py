@@ -296,9 +296,12 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
 
 
 def load_model(spec: str | None) -> CodecModel:
-    """The model for ``--model`` (None: the shipped default)."""
+    """The model for ``--model`` (None: the shipped default).  A candidate that ``nvc train --export``
+    wrote may be in a config only training knows (a grown one), so training's configs are made known."""
     from nvcodec.models.registry import resolve_model
+    from nvcodec.training.lineage import register_lineage
 
+    register_lineage()
     return resolve_model(spec)
 
 

@@ -96,7 +96,9 @@ class NvcCodec(Codec):
     def model(self):
         if self._model is None:
             from nvcodec.models.registry import resolve_model
+            from nvcodec.training.lineage import register_lineage
 
+            register_lineage()  # a candidate from nvc train --export may be in a config training grew
             self._model = resolve_model(self.model_spec)
         return self._model
 

@@ -43,3 +43,20 @@ def test_the_product_never_registers_the_lineage():
             "print(' '.join(config_names()), 'nvcodec.training' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["compact-skip", "dcvc-rt", "tiny", "False"]
+
+
+def test_a_candidate_in_a_grown_config_loads_where_models_are_chosen(tmp_path):
+    """``nvc train --export`` can write a model in a config only training knows (a grown one); the
+    command line and the evaluation, where candidates are judged, must still load it."""
+    from nvcodec.models.bundle import synthetic_model
+    from nvcodec.models.registry import save_model_file
+
+    path = tmp_path / "grown.pt"
+    save_model_file(synthetic_model(1, "compact-skip-i256"), path)
+    bare = "import sys; from nvcodec.models.registry import resolve_model; resolve_model(sys.argv[1])"
+    refused = subprocess.run([sys.executable, "-c", bare, str(path)], capture_output=True, text=True)
+    assert refused.returncode != 0 and "unknown model config 'compact-skip-i256'" in refused.stderr
+    chosen = ("import sys; from nvcodec_cli.common import load_model; from nvcodec.eval.codecs import NvcCodec; "
+              "print(load_model(sys.argv[1]).config.name, NvcCodec(sys.argv[1], [0]).model.config.name)")
+    loaded = subprocess.run([sys.executable, "-c", chosen, str(path)], capture_output=True, text=True, check=True)
+    assert loaded.stdout.split() == ["compact-skip-i256", "compact-skip-i256"]
