@@ -247,7 +247,7 @@ class Recipe:
         # 61-62: stage 57 moved qp 63 by only 0.4-1.3 dB, and the intra transforms held it (see
         # lineage.COMPACT_SKIP_I256): the intra model grown and trained at the wide range, then the P
         # frames with motion on it.  The grown stage first ran before stage 59 and then as stage 60,
-        # 5,100 steps in all, and had not paid (development stills +11.7 %, qp 63 0.4-1.5 dB lower);
+        # 5,600 steps in all, and had not paid (at 5,100: development stills +11.7 %, qp 63 0.4-1.5 dB lower);
         # it was moved after the cheaper P-frame stage and resumes where it stopped
         _grown_wide_intra(), _video_motion_inter(),
     ])
