@@ -144,11 +144,14 @@ def choose_skips(bits: torch.Tensor, copy_error: torch.Tensor, code_error: torch
 
 
 def expand(skips: np.ndarray | torch.Tensor, factor: int, device: torch.device) -> torch.Tensor:
-    """A [1, 1, h * factor, w * factor] bool mask of a per-position map."""
+    """A [1, 1, h * factor, w * factor] bool mask of a per-position map [h, w], or [B, 1, ...] of one
+    map per sample [B, h, w] (training batches, each sample coded as the encoder would)."""
     mask = torch.as_tensor(skips, device=device)
-    return mask.repeat_interleave(factor, 0).repeat_interleave(factor, 1)[None, None]
+    batch = mask[None] if mask.dim() == 2 else mask
+    return batch.repeat_interleave(factor, 1).repeat_interleave(factor, 2)[:, None]
 
 
 def coded_positions(skips: np.ndarray | torch.Tensor, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """[1, 1, h, w]: 1 at the latent positions that are coded, 0 at those of skipped blocks."""
+    """[1, 1, h, w] ([B, 1, h, w] for per-sample maps): 1 at the latent positions that are coded, 0 at
+    those of skipped blocks."""
     return (~expand(skips, 1, device)).to(dtype)

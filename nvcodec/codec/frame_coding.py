@@ -39,7 +39,7 @@ from nvcodec.models.intra import IntraModel
 from nvcodec.models.lambdas import LAMBDA_MAX_NARROW, lambda_for_qp
 
 __all__ = ["CoderContext", "MotionEstimate", "Reference", "SkipEstimate", "compensate", "decode_inter",
-           "decode_intra", "encode_inter", "encode_intra", "regenerate_reference"]
+           "decode_intra", "encode_inter", "encode_intra", "regenerate_reference", "skips_after_coding"]
 
 
 @dataclass
@@ -186,6 +186,18 @@ def _step_bits(symbols: Symbols, threshold: float) -> torch.Tensor:
     return bits
 
 
+def skips_after_coding(x: torch.Tensor, shown: torch.Tensor, symbols: Symbols, frame: torch.Tensor,
+                       threshold: float | None, lam: float, copy_error: torch.Tensor | None = None
+                       ) -> tuple[np.ndarray, torch.Tensor]:
+    """The skip map the encoder chooses for a frame it has coded whole (its first P frame after an I
+    frame or a reset), and each block's coded error.  Training chooses its maps the same way, so the
+    P frames learn on the copies and the mixed features that streams hold."""
+    if copy_error is None:
+        copy_error = block_skip.block_error(x, shown)
+    code_error = block_skip.block_error(x, frame)
+    return block_skip.choose_skips(_step_bits(symbols, threshold or 0.0), copy_error, code_error, lam), code_error
+
+
 def _estimated_bits(a: Analysis, threshold: float) -> torch.Tensor:
     """Estimated bits of each latent position before coding: every element under step 0's prior."""
     scales, means = a.first
@@ -258,8 +270,7 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     if code_error is None:
         symbols, feature, frame = codec.code(a, qp, ref, threshold, masks=ctx.masks)
         _write(coder, ctx, qp, symbols, steps, field=field)
-        code_error = block_skip.block_error(x, frame)
-        skips = block_skip.choose_skips(_step_bits(symbols, threshold or 0.0), copy_error, code_error, lam)
+        skips, code_error = skips_after_coding(x, shown, symbols, frame, threshold, lam, copy_error)
     else:
         skips = block_skip.choose_skips(_estimated_bits(a, threshold or 0.0), copy_error, code_error, lam)
     if frame is None or skips.any():

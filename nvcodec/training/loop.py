@@ -24,8 +24,9 @@ from nvcodec.errors import ModelError
 from nvcodec.models.bundle import CodecModel
 from nvcodec.models.checkpoint import load_into, load_untrusted
 from nvcodec.models.config import INTRA_QP_COUNT, get_config
+from nvcodec.settings import DEFAULT_SKIP_THRESHOLD
 from nvcodec.training.data import CropSampler
-from nvcodec.training.forward import inter_forward, intra_forward, motion_compensated, yuv_mse
+from nvcodec.training.forward import coder_skips, inter_forward, intra_forward, motion_compensated, yuv_mse
 from nvcodec.training.grow import grow_model
 from nvcodec.training.prune import is_ffn_narrowing, narrow_ffns
 from nvcodec.training.recipe import Recipe, StageConfig, i_frame_qp, lambda_for_qp, p_frame_qps
@@ -394,8 +395,13 @@ class Trainer:
             if self.stage.motion:
                 lams = [lambda_for_qp(int(q), self.stage.lambda_max) for q in qp]
                 ref_frame, ref_feature, fields = motion_compensated(clips[:, t], ref_frame, ref_feature, lams, fields)
+            skips, threshold = None, None
+            if self.stage.block_skip:
+                threshold = DEFAULT_SKIP_THRESHOLD
+                skips = coder_skips(self.model.inter, clips[:, t], qp, ref_frame, ref_feature,
+                                    self.stage.lambda_max, threshold)
             out = inter_forward(self.model.inter, self._input(clips[:, t]), qp, ref_frame, ref_feature,
-                                self.stage.hard_rate)
+                                self.stage.hard_rate, skips, threshold)
             mse = yuv_mse(out.x_hat, clips[:, t])
             bpp = out.bits / pixels
             lam = torch.tensor([lambda_for_qp(int(q), self.stage.lambda_max) for q in qp], device=clips.device)

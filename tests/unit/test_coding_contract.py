@@ -39,6 +39,7 @@ from nvcodec.models.config import TINY, ModelConfig
 from nvcodec.models.lambdas import lambda_for_qp
 from nvcodec.numerics import pinned
 from nvcodec.settings import CodingSettings
+from nvcodec.training.forward import coder_skips, inter_forward
 from tests.unit.test_codec_roundtrip import assert_planes_equal
 
 #: largest difference allowed between the two passes' features and pictures (see the module docstring)
@@ -134,6 +135,11 @@ def test_the_training_pass_rounds_and_reconstructs_what_the_coder_codes(model, b
                     trained_ref = regenerate_reference(model.inter, trained_ref)
                 coded_ref, coded_shown = compensate(coded_ref, coded_shown, field)
                 trained_ref, trained_shown = compensate(trained_ref, trained_shown, field)
+                if i == 1 and block_skip_on:
+                    # training chooses each frame's map as the encoder does its first P frame's
+                    chosen = coder_skips(model.inter, x, qp, trained_shown, trained_ref.feature, model.lambda_max,
+                                         skip_threshold)[0]
+                    assert np.array_equal(chosen, skips if skips is not None else np.zeros_like(chosen))
                 symbols, coded_ref = inter.compress(x, plan.qp, coded_ref, skip_threshold, skips, coded_shown)
                 trained = inter.forward(x, qp, trained_ref.frame, trained_ref.feature, hard_rate=True, skips=skips,
                                         shown=trained_shown, skip_threshold=skip_threshold, keep_symbols=True)
@@ -145,3 +151,25 @@ def test_the_training_pass_rounds_and_reconstructs_what_the_coder_codes(model, b
             assert_planes_equal(tensor_to_planes(coded_ref.frame, SIZE, SIZE, "420"), encoded[i].reconstruction, i)
     assert (skipped > 0) == block_skip_on  # the still half was skipped somewhere
     assert (moved > 0) == motion_on  # and the moving half moved
+
+
+def test_a_batch_is_skipped_and_coded_per_sample_as_each_alone(model):
+    """Training codes batches: each sample gets its own map, and the batch's pass equals each sample's."""
+    frames = clip(3)
+    x = torch.cat([planes_to_tensor(frames[2]), planes_to_tensor(frames[1])])
+    ref_frame = torch.cat([planes_to_tensor(frames[1]), planes_to_tensor(frames[0])])
+    qp = torch.tensor([30, 50])
+    maps = coder_skips(model.inter, x, qp, ref_frame, None, model.lambda_max, 0.12)
+    alone = [coder_skips(model.inter, x[i:i + 1], qp[i:i + 1], ref_frame[i:i + 1], None, model.lambda_max, 0.12)[0]
+             for i in range(2)]
+    assert maps.shape == (2, SIZE // 16, SIZE // 16) and all(np.array_equal(maps[i], alone[i]) for i in range(2))
+    assert maps.any()  # the still half is copied
+    maps[1] = ~maps[0]  # and two different maps are applied each to its own sample
+    with torch.no_grad():
+        batch = inter_forward(model.inter, x, qp, ref_frame, None, True, maps, 0.12)
+        for i in range(2):
+            one = inter_forward(model.inter, x[i:i + 1], qp[i:i + 1], ref_frame[i:i + 1], None, True, maps[i], 0.12)
+            torch.testing.assert_close(batch.x_hat[i:i + 1], one.x_hat, rtol=0, atol=ATOL)
+            torch.testing.assert_close(batch.bits[i:i + 1], one.bits, rtol=1e-5, atol=1e-3)
+            copied = block_skip.expand(maps[i], block_skip.BLOCK, x.device)[0, 0]
+            assert torch.equal(batch.x_hat[i][:, copied], ref_frame[i][:, copied])
