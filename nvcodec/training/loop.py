@@ -29,7 +29,7 @@ from nvcodec.training.data import CropSampler
 from nvcodec.training.forward import coder_skips, inter_forward, intra_forward, motion_compensated, yuv_mse
 from nvcodec.training.grow import grow_model
 from nvcodec.training.prune import is_ffn_narrowing, narrow_ffns
-from nvcodec.training.recipe import Recipe, StageConfig, i_frame_qp, lambda_for_qp, p_frame_qps
+from nvcodec.training.recipe import Recipe, StageConfig, lambda_for_qp, p_frame_qps, sample_qps
 
 CHECKPOINT_NAME = "checkpoint.pt"
 VALIDATION_LOG = "validation.jsonl"
@@ -290,8 +290,9 @@ class Trainer:
         torch.manual_seed(int(self.rng.integers(1 << 62)))
 
     def _qps(self, batch: int) -> torch.Tensor:
-        """Each sample's qp: the I frame's in an intra stage, the P frames' base qp in an inter stage."""
-        top = self.stage.p_qp_max if self.stage.stage == "inter" else INTRA_QP_COUNT - 1
+        """Each sample's qp: the I frame's in an intra stage, the P frames' base qp in an inter stage (the
+        I frame's where the stage draws qps as the coder does, ``StageConfig.coder_qps``)."""
+        top = self.stage.p_qp_max if self.stage.stage == "inter" and not self.stage.coder_qps else INTRA_QP_COUNT - 1
         return torch.from_numpy(self.rng.integers(0, top + 1, batch)).to(self.device)
 
     def train_step(self) -> StepReport:
@@ -379,11 +380,14 @@ class Trainer:
         lam = torch.tensor([lambda_for_qp(int(q), self.stage.lambda_max) for q in qp], device=x.device)
         return (lam * mse + bpp).mean(), bpp.mean(), mse.detach()
 
-    def _inter_loss(self, clips: torch.Tensor, base: torch.Tensor):
-        """Loss averaged over the P frames of each sequence; gradients flow through the references."""
+    def _inter_loss(self, clips: torch.Tensor, drawn: torch.Tensor):
+        """Loss averaged over the P frames of each sequence; gradients flow through the references.
+        ``drawn``: each sample's qp as drawn (see :func:`sample_qps`)."""
+        pairs = [sample_qps(self.stage, int(d)) for d in drawn.cpu()]
+        i_qp = torch.tensor([i for i, _ in pairs], device=drawn.device)
+        base = torch.tensor([b for _, b in pairs], device=drawn.device)
         with torch.no_grad():
             self.model.intra.eval()
-            i_qp = torch.tensor([i_frame_qp(int(b), self.stage.i_qp_offset) for b in base.cpu()], device=base.device)
             ref_frame = intra_forward(self.model.intra, self._input(clips[:, 0]), i_qp).x_hat.clamp(0, 1)
         ref_feature = None
         pixels = clips.shape[-2] * clips.shape[-1]

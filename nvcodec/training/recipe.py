@@ -7,14 +7,21 @@ from dataclasses import asdict, dataclass, field, replace
 from nvcodec.codec.gop import plan_frame
 from nvcodec.models.config import INTER_QP_COUNT, INTRA_QP_COUNT
 from nvcodec.models.lambdas import LAMBDA_MAX_NARROW, LAMBDA_MAX_WIDE, lambda_for_qp
-from nvcodec.settings import P_QP_OFFSET, P_QP_OFFSET_BLOCK_SKIP, CodingSettings
+from nvcodec.settings import P_QP_OFFSET, P_QP_OFFSET_BLOCK_SKIP, CodingSettings, default_p_qp
 
-__all__ = ["LAMBDA_MAX_WIDE", "Recipe", "StageConfig", "i_frame_qp", "lambda_for_qp", "p_frame_qps"]
+__all__ = ["LAMBDA_MAX_WIDE", "Recipe", "StageConfig", "i_frame_qp", "lambda_for_qp", "p_frame_qps", "sample_qps"]
 
 
 def i_frame_qp(base_qp: int, offset: int) -> int:
     """qp of the I frame that starts a training sequence whose P frames are at ``base_qp``."""
     return min(base_qp + offset, INTRA_QP_COUNT - 1)
+
+
+def sample_qps(stage: StageConfig, drawn: int) -> tuple[int, int]:
+    """(I frame qp, P frames' base qp) of an inter sample whose qp was drawn as ``drawn``."""
+    if stage.coder_qps:
+        return drawn, default_p_qp(drawn, stage.block_skip)
+    return i_frame_qp(drawn, stage.i_qp_offset), drawn
 
 
 def p_frame_qps(base_qp: int, length: int) -> list[int]:
@@ -82,6 +89,12 @@ class StageConfig:
     # better than stage 58 in training's pass on the development clips, and coded with block skip
     # +10.8 % worse; without block skip it was 7.4 % better
     block_skip: bool = False
+    # each inter sample's qps as ``-q`` gives them: the I frame's drawn from 0 to 63, the P frames'
+    # base by the coder's default rule (nvcodec.settings.default_p_qp; i_qp_offset and p_qp_max unused).
+    # With block skip the coder puts P frames 24 qp under the I frame up to qp 47, 30x in lambda on
+    # the wide curve, where the offset stages trained 16 (10x): the P frames met coarser references
+    # in training than in streams
+    coder_qps: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -12,7 +12,7 @@ from nvcodec.settings import P_QP_OFFSET
 from nvcodec.training import loop
 from nvcodec.training.data import Clip, CropSampler, StageSamplers
 from nvcodec.training.loop import Trainer, new_model
-from nvcodec.training.recipe import Recipe, StageConfig, i_frame_qp, lambda_for_qp, p_frame_qps
+from nvcodec.training.recipe import Recipe, StageConfig, i_frame_qp, lambda_for_qp, p_frame_qps, sample_qps
 
 
 def synthetic_clips() -> list[Clip]:
@@ -400,3 +400,48 @@ def test_a_motion_stage_moves_each_reference_by_the_coders_search(tmp_path, monk
     torch.manual_seed(0)
     still, _, _ = trainer._inter_loss(clips, qp)
     assert float(moved.detach()) != float(still.detach())
+
+
+def test_a_coder_qps_stage_draws_the_i_frame_and_gives_its_p_frames_the_coders_default(tmp_path, monkeypatch):
+    """As ``-q`` does: the drawn qp is the I frame's, and the P frames sit where the encoder puts them."""
+    from nvcodec.settings import default_p_qp
+
+    trainer = make_trainer(tmp_path, "inter")
+    trainer.recipe.stages[0] = replace(trainer.stage, coder_qps=True, block_skip=True, p_qp_max=20)
+    assert int(torch.cat([trainer._qps(64) for _ in range(20)]).max()) == 63  # p_qp_max is not its range
+    assert [sample_qps(trainer.stage, q) for q in (10, 40, 55, 63)] == [(10, 0), (40, 16), (55, 43), (63, 63)]
+    assert all(sample_qps(trainer.stage, q) == (q, default_p_qp(q, True)) for q in range(64))
+    assert sample_qps(replace(trainer.stage, coder_qps=False, i_qp_offset=16), 50) == (63, 50)
+    seen_i, seen_p, original_i, original_p = [], [], loop.intra_forward, loop.inter_forward
+    monkeypatch.setattr(loop, "intra_forward", lambda m, x, qp, hard_rate=False: seen_i.append(qp.tolist())
+                        or original_i(m, x, qp, hard_rate))
+    monkeypatch.setattr(loop, "inter_forward",
+                        lambda m, x, qp, *a: seen_p.append(qp.tolist()) or original_p(m, x, qp, *a))
+    clips = trainer.samplers(trainer.stage).sample(np.random.default_rng(5), 2)
+    trainer._inter_loss(clips, torch.tensor([40, 63]))
+    assert seen_i == [[40, 63]] and seen_p[1] == [16, 63]  # the second P frame carries no hierarchical shift
+
+
+def test_a_block_skip_stage_codes_its_p_frames_with_the_encoders_maps(tmp_path, monkeypatch):
+    """Each P frame's maps come from the coder's rule on that frame and its own previous picture, and
+    the pass codes with them and the coder's threshold."""
+    from nvcodec.settings import DEFAULT_SKIP_THRESHOLD
+
+    trainer = make_trainer(tmp_path, "inter")
+    trainer.recipe.stages[0] = replace(trainer.stage, block_skip=True)
+    clips = trainer.samplers(trainer.stage).sample(np.random.default_rng(2), 2)
+    chosen, passed, original = [], [], loop.coder_skips
+    monkeypatch.setattr(loop, "coder_skips", lambda *a: chosen.append(original(*a)) or chosen[-1])
+    original_forward = loop.inter_forward
+    monkeypatch.setattr(loop, "inter_forward", lambda *a: passed.append(a[-2:]) or original_forward(*a))
+    qp = torch.tensor([20, 50])
+    torch.manual_seed(0)
+    coded, _, _ = trainer._inter_loss(clips, qp)
+    assert len(chosen) == len(passed) == clips.shape[1] - 1
+    assert all(m.shape == (2, clips.shape[-2] // 16, clips.shape[-1] // 16) for m in chosen)
+    assert all(skips is m and threshold == DEFAULT_SKIP_THRESHOLD
+               for (skips, threshold), m in zip(passed, chosen, strict=True))
+    trainer.recipe.stages[0] = replace(trainer.stage, block_skip=False)
+    torch.manual_seed(0)
+    plain, _, _ = trainer._inter_loss(clips, qp)
+    assert not any(m.any() for m in chosen) or float(coded.detach()) != float(plain.detach())
