@@ -275,11 +275,14 @@ class Recipe:
         # 61: stage 60 with the P frames coded as the encoder codes them (block skip, its threshold),
         # from stage 58's P-frame weights (the shipped ones)
         _coded_motion_inter(),
-        # 62-63: stage 57 moved qp 63 by only 0.4-1.3 dB, and the intra transforms held it (see
+        # 62: and each sample's qps as -q gives them (the I frame 24 qp above its P frames up to qp 47,
+        # not 16)
+        replace(_coded_motion_inter(), coder_qps=True),
+        # 63-64: stage 57 moved qp 63 by only 0.4-1.3 dB, and the intra transforms held it (see
         # lineage.COMPACT_SKIP_I256): the intra model grown and trained at the wide range, then the P
         # frames with motion on it.  The grown stage ran 5,600 steps before (recorded as stages 59 and
         # 60) and had not paid (at 5,100: development stills +11.7 %, qp 63 0.4-1.5 dB lower)
-        _grown_wide_intra(), _coded_motion_inter(),
+        _grown_wide_intra(), replace(_coded_motion_inter(), coder_qps=True),
     ])
 
     def config_at(self, stage_index: int) -> str:

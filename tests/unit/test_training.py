@@ -279,7 +279,7 @@ def test_late_refinement_stages_read_whole_clips():
     assert stages[31] == replace(stages[29], crop=256, steps=3000) and stages[32] == stages[30]
     assert stages[33:35] == stages[35:37] == stages[37:39] == stages[31:33]
     assert stages[39] == replace(stages[31], i_qp_offset=P_QP_OFFSET) and stages[40] == stages[32]
-    assert stages[41:43] == stages[43:45] == stages[45:47] == stages[47:49] == stages[39:41] and len(stages) == 64
+    assert stages[41:43] == stages[43:45] == stages[45:47] == stages[47:49] == stages[39:41] and len(stages) == 65
     # stage 49 grows the reference skip in and trains its gate at 20x the rate; nothing else changes,
     # and the P-frame stages after it keep the gate's rate and end on their weights' moving average
     assert stages[49] == replace(stages[39], config="compact-skip", gate_lr_scale=20.0) and stages[50] == stages[40]
@@ -294,12 +294,13 @@ def test_late_refinement_stages_read_whole_clips():
     assert stages[58] == replace(stages[55], lambda_max=16000.0, i_qp_offset=16, p_qp_max=47)
     assert stages[59] == replace(stages[58], motion=True)  # then its P frames see moved references
     # stage 60 trains them with motion on video only, up to base qp 63, and stage 61 with block skip as
-    # the encoder applies it; stage 62 grows the intra model (wider latent and feature) and trains it
+    # the encoder applies it; stage 63 grows the intra model (wider latent and feature) and trains it
     # twice as long, and the P frames train again on it
     assert stages[60] == replace(stages[59], still_share=0.0, p_qp_max=63)
-    assert stages[61] == stages[63] == replace(stages[60], block_skip=True)
-    assert stages[62] == replace(stages[57], config="compact-skip-i256", steps=12000, warmup_steps=500)
-    assert Recipe().config_at(60) == "compact-skip" and Recipe().config_at(62) == "compact-skip-i256"
+    assert stages[61] == replace(stages[60], block_skip=True)
+    assert stages[62] == stages[64] == replace(stages[61], coder_qps=True)  # then with the coder's qps
+    assert stages[63] == replace(stages[57], config="compact-skip-i256", steps=12000, warmup_steps=500)
+    assert Recipe().config_at(62) == "compact-skip" and Recipe().config_at(63) == "compact-skip-i256"
 
 
 def test_inter_samples_from_stills_hold_or_pan_the_crop():
