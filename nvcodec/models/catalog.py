@@ -26,7 +26,7 @@ REGISTRY: tuple[ModelInfo, ...] = (
         name="nvc-compact",
         config="compact-skip",
         file="nvc-compact.pt",
-        sha256="663721fc7779ad645049a517076a9b4d2abbcb52b6271ca828b53d4946d29640",
+        sha256="0c6dbf4afbcfaa43f29c0f3473309cedcb3ea133eaddd3b2ed2c45c819928159",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )
