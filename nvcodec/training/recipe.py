@@ -281,7 +281,8 @@ class Recipe:
         # 63-64: stage 57 moved qp 63 by only 0.4-1.3 dB, and the intra transforms held it (see
         # lineage.COMPACT_SKIP_I256): the intra model grown and trained at the wide range, then the P
         # frames with motion on it.  The grown stage ran 5,600 steps before (recorded as stages 59 and
-        # 60) and had not paid (at 5,100: development stills +11.7 %, qp 63 0.4-1.5 dB lower)
+        # 60) and had not paid (at 5,100: development stills +11.7 %, qp 63 0.4-1.5 dB lower); stage 63
+        # resumes that run (its I frames grew from the same stage 57 ones) with stage 62's P frames
         _grown_wide_intra(), replace(_coded_motion_inter(), coder_qps=True),
     ])
 
