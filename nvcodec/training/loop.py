@@ -157,7 +157,7 @@ class Trainer:
 
     @property
     def done(self) -> bool:
-        return self.stage_index >= len(self.recipe.stages)
+        return self.recipe.next_live(self.stage_index) >= len(self.recipe.stages)
 
     def _trained_module(self) -> torch.nn.Module:
         return self.model.intra if self.stage.stage == "intra" else self.model.inter
@@ -295,8 +295,20 @@ class Trainer:
         top = self.stage.p_qp_max if self.stage.stage == "inter" and not self.stage.coder_qps else INTRA_QP_COUNT - 1
         return torch.from_numpy(self.rng.integers(0, top + 1, batch)).to(self.device)
 
+    def _pass_retired(self) -> None:
+        """Move past retired stages (``StageConfig.retired``): a run never trains one."""
+        if self.stage_index < len(self.recipe.stages) and self.stage.retired:
+            if self.step:
+                raise ModelError(f"the run stands inside stage {self.stage_index}, which the recipe retired "
+                                 f"({self.stage.retired}): start again from that stage's first step")
+            self.stage_index = self.recipe.next_live(self.stage_index)
+            self._optimizer = None
+            self._sampler = None
+            self._ema = None
+
     def train_step(self) -> StepReport:
         start = time.perf_counter()
+        self._pass_retired()
         self._ensure_architecture()
         stage = self.stage
         if self.step == 0:
@@ -341,6 +353,7 @@ class Trainer:
         the model learned.  It measures fit to training data, not generalisation; the evaluation
         set (``make bench-rd``) stays the judge of shipped weights.  Neither RNG of the run moves.
         """
+        self._pass_retired()
         self._ensure_architecture()
         stage = self.stage
         if self._validation is None or self._validation[0] != self.stage_index:
@@ -430,6 +443,7 @@ class Trainer:
         validation_path = log.parent / VALIDATION_LOG if log else None
         try:
             while not self.done and not until():
+                self._pass_retired()
                 stage_index = self.stage_index
                 if validation_path and validate_every and (
                         self.step % validate_every == 0 or self.step == self.stage.steps - 1):

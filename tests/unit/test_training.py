@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from nvcodec.errors import InputError
+from nvcodec.errors import InputError, ModelError
 from nvcodec.settings import P_QP_OFFSET
 from nvcodec.training import loop
 from nvcodec.training.data import Clip, CropSampler, StageSamplers
@@ -194,6 +194,27 @@ def test_each_stage_end_keeps_a_checkpoint(tmp_path):
     assert (tmp_path / "stage-01.pt").is_file()
 
 
+def test_a_run_passes_over_retired_stages_and_their_configs(tmp_path):
+    stages = [StageConfig("intra", steps=1, batch=2, crop=32, lr=1e-3),
+              StageConfig("intra", steps=5, batch=2, crop=32, config="no-such-config", retired="did not pay"),
+              StageConfig("inter", steps=1, batch=1, crop=32, length=2, lr=1e-3)]
+    clips = synthetic_clips()
+    recipe = Recipe(config="tiny", seed=3, stages=stages)
+    assert recipe.config_at(2) == "tiny" and recipe.next_live(1) == 2 and recipe.next_live(2) == 2
+    trainer = Trainer(recipe, new_model("tiny", seed=1), lambda s: CropSampler(clips, s.crop, s.length), tmp_path)
+    assert [(r.stage, r.step) for r in trainer.run(lambda: False)] == [("intra", 1), ("inter", 1)]
+    assert trainer.done and trainer.model.config.name == "tiny"
+    # a run that stands inside a stage retired since is told so, not trained on
+    trainer.stage_index, trainer.step = 1, 3
+    with pytest.raises(ModelError, match="retired"):
+        trainer.train_step()
+    # and a recipe that ends in retired stages is done at the first of them
+    ended = Trainer(Recipe(config="tiny", seed=3, stages=stages[:2]), new_model("tiny", seed=1),
+                    lambda s: CropSampler(clips, s.crop, s.length), tmp_path)
+    ended.stage_index = 1
+    assert ended.done
+
+
 def test_learning_rate_ramps_up_over_the_warmup_then_follows_the_cosine(tmp_path):
     stage = StageConfig("intra", steps=10, batch=2, crop=32, lr=1e-3, lr_final=1e-5, warmup_steps=4)
     clips = synthetic_clips()
@@ -279,7 +300,7 @@ def test_late_refinement_stages_read_whole_clips():
     assert stages[31] == replace(stages[29], crop=256, steps=3000) and stages[32] == stages[30]
     assert stages[33:35] == stages[35:37] == stages[37:39] == stages[31:33]
     assert stages[39] == replace(stages[31], i_qp_offset=P_QP_OFFSET) and stages[40] == stages[32]
-    assert stages[41:43] == stages[43:45] == stages[45:47] == stages[47:49] == stages[39:41] and len(stages) == 65
+    assert stages[41:43] == stages[43:45] == stages[45:47] == stages[47:49] == stages[39:41] and len(stages) == 66
     # stage 49 grows the reference skip in and trains its gate at 20x the rate; nothing else changes,
     # and the P-frame stages after it keep the gate's rate and end on their weights' moving average
     assert stages[49] == replace(stages[39], config="compact-skip", gate_lr_scale=20.0) and stages[50] == stages[40]
@@ -298,9 +319,16 @@ def test_late_refinement_stages_read_whole_clips():
     # twice as long, and the P frames train again on it
     assert stages[60] == replace(stages[59], still_share=0.0, p_qp_max=63)
     assert stages[61] == replace(stages[60], block_skip=True)
-    assert stages[62] == stages[64] == replace(stages[61], coder_qps=True)  # then with the coder's qps
-    assert stages[63] == replace(stages[57], config="compact-skip-i256", steps=12000, warmup_steps=500)
-    assert Recipe().config_at(62) == "compact-skip" and Recipe().config_at(63) == "compact-skip-i256"
+    assert stages[62] == replace(stages[64], retired="") == replace(stages[61], coder_qps=True)  # the coder's qps
+    assert replace(stages[63], retired="") == replace(stages[57], config="compact-skip-i256", steps=12000,
+                                                      warmup_steps=500)
+    # the grown intra stage and the P stage after it were retired; stage 65 trains stage 62's P frames on
+    # sequences twice as long, in the shipped architecture
+    assert stages[63].retired and stages[64].retired and not any(s.retired for s in stages[:63])
+    assert stages[65] == replace(stages[62], length=32)
+    recipe = Recipe()
+    assert recipe.config_at(62) == "compact-skip" and recipe.config_at(63) == "compact-skip-i256"
+    assert recipe.config_at(65) == "compact-skip" and recipe.next_live(63) == 65
 
 
 def test_inter_samples_from_stills_hold_or_pan_the_crop():
