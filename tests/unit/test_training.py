@@ -325,7 +325,7 @@ def test_late_refinement_stages_read_whole_clips():
     # the grown intra stage and the P stage after it were retired; stage 65 trains stage 62's P frames on
     # sequences twice as long, in the shipped architecture
     assert stages[63].retired and stages[64].retired and not any(s.retired for s in stages[:63])
-    assert stages[65] == replace(stages[62], length=32)
+    assert stages[65] == replace(stages[62], length=32, steps=2000)
     recipe = Recipe()
     assert recipe.config_at(62) == "compact-skip" and recipe.config_at(63) == "compact-skip-i256"
     assert recipe.config_at(65) == "compact-skip" and recipe.next_live(63) == 65
