@@ -192,8 +192,8 @@ def _long_coded_inter() -> StageConfig:
     """The coded motion stage with the coder's qps on 1 I + 31 P frames: the loss over a sequence twice
     as long (DCVC-UF trains on ever longer unrolled sequences for the same reason: what a P frame
     passes on is judged by the frames after it).  Each step costs twice a 16-frame one, so it runs
-    two thirds as many steps."""
-    return replace(_coded_motion_inter(), coder_qps=True, length=32, steps=2000)
+    half as many steps."""
+    return replace(_coded_motion_inter(), coder_qps=True, length=32, steps=1500)
 
 
 def _wide_inter() -> StageConfig:
@@ -302,6 +302,8 @@ class Recipe:
         # 65: the P frames of stage 62 on 1 I + 31 P frames: trained on 15, they were never asked to
         # keep their quality past frame 16, where streams run on for hundreds
         _long_coded_inter(),
+        # 66: and on 1 I + 63 P frames, on the way to the 100+ frames DCVC-UF unrolls
+        replace(_long_coded_inter(), length=64),
     ])
 
     def config_at(self, stage_index: int) -> str:
