@@ -6,7 +6,10 @@ models (nvc only; clips as whole sequences, stills as I frames, which judge intr
 ``compare_rd.py``'s verdict: the candidate's BD-rate against the anchor per source and per kind, and
 both models' P/I bit ratio at equal PSNR, in all and per rate point.
 
-    python bench/bench_dev.py --candidate cand.pt [--anchor nvc-compact] [--out bench/results/dev]
+    python bench/bench_dev.py --candidate cand.pt [--anchor nvc-compact] [--kind video] [--out bench/results/dev]
+
+``--kind video`` skips the stills: a candidate whose I frames are the anchor's (a P-frame stage) codes
+them identically.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ def main() -> int:
     parser.add_argument("--anchor", default="nvc-compact", help="nvc model spec to compare against")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "dev")
+    parser.add_argument("--kind", choices=("video", "image"), default=None,
+                        help="judge on the clips or the stills alone (default: both)")
     args = parser.parse_args()
     spec = json.loads(DEV_SET.read_text())
     evaluation = load_eval_set()
@@ -47,6 +52,7 @@ def main() -> int:
     # lowest points costing about the same and its BD-rate undefined
     groups = [("video", paths[: len(spec["videos"])], spec.get("video_qps", spec["qps"])),
               ("image", paths[len(spec["videos"]):], spec["qps"])]
+    groups = [g for g in groups if args.kind in (None, g[0])]
 
     from nvcodec import numerics
 
