@@ -38,6 +38,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "dev")
     parser.add_argument("--kind", choices=("video", "image"), default=None,
                         help="judge on the clips or the stills alone (default: both)")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="frames per clip (default: the set's); choices are made at the set's count")
     args = parser.parse_args()
     spec = json.loads(DEV_SET.read_text())
     evaluation = load_eval_set()
@@ -64,8 +66,8 @@ def main() -> int:
     for kind, group, qps in groups:
         try:
             codecs = build_codecs(("nvc",), (args.anchor, args.candidate), qps)
-            report = run_evaluation(group, codecs, max_frames=spec["frames"], intra_period=spec["intra_period"],
-                                    progress=show_progress, on_read=show_read)
+            report = run_evaluation(group, codecs, max_frames=args.frames or spec["frames"],
+                                    intra_period=spec["intra_period"], progress=show_progress, on_read=show_read)
         except NvcError as exc:
             raise SystemExit(f"bench_dev: {exc}") from None
         text = report_json(report)
