@@ -5,6 +5,10 @@ set's video rate points; prints ``compare_rd.py``'s verdict (BD-rate per clip, P
 the encode and decode seconds of both.  Development set only (bench/dev_set.json):
 
     python bench/probes/probe_motion.py [--model nvc-compact] [--frames 21] [--out /tmp/motion]
+                                        [--scale S] [--anchor-scale A]
+
+``--anchor-scale A`` makes the anchor motion at the search's bit weight A (the test: ``--scale``),
+which compares two weights instead of motion against none (the anchor keeps the name nvc-still).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=None, help="only the first N clips")
     parser.add_argument("--out", type=Path, default=Path("/tmp/motion"))
     parser.add_argument("--scale", type=float, default=None, help="motion.MOTION_LAMBDA_SCALE to try")
+    parser.add_argument("--anchor-scale", type=float, default=None,
+                        help="the anchor codes with motion at this scale instead of without motion")
     parser.add_argument("--variant", choices=("full", "frame-only", "integer"), default="full",
                         help="frame-only: the feature is not moved; integer: vectors rounded to whole pixels")
     parser.add_argument("--only", default=None, help="comma-separated substrings of the clips to run")
@@ -61,8 +67,20 @@ def main() -> int:
     from nvcodec.eval.codecs import NvcCodec
 
     qps = spec.get("video_qps", spec["qps"])
-    codecs = [NvcCodec(args.model, qps, name="nvc-still", motion=False),
-              NvcCodec(args.model, qps, name="nvc-motion", motion=True)]
+    class AtScale(NvcCodec):
+        """Motion with the search's bit weight set while this codec codes (the codecs take turns)."""
+
+        def code(self, frames, value, intra_period, fps):
+            motion.MOTION_LAMBDA_SCALE = self.scale
+            return super().code(frames, value, intra_period, fps)
+
+    test = AtScale(args.model, qps, name="nvc-motion", motion=True)
+    test.scale = motion.MOTION_LAMBDA_SCALE
+    anchor = NvcCodec(args.model, qps, name="nvc-still", motion=False)
+    if args.anchor_scale is not None:
+        anchor = AtScale(args.model, qps, name="nvc-still", motion=True)
+        anchor.scale = args.anchor_scale
+    codecs = [anchor, test]
     report = run_evaluation(videos, codecs, max_frames=args.frames or spec["frames"],
                             intra_period=spec["intra_period"], progress=show_progress, on_read=show_read)
     args.out.mkdir(parents=True, exist_ok=True)
