@@ -8,7 +8,7 @@ the encode and decode seconds of both.  Development set only (bench/dev_set.json
                                         [--scale S] [--anchor-scale A]
 
 ``--anchor-scale A`` makes the anchor motion at the search's bit weight A (the test: ``--scale``),
-which compares two weights instead of motion against none (the anchor keeps the name nvc-still).
+which compares two weights instead of motion against none.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def main() -> int:
     test.scale = motion.MOTION_LAMBDA_SCALE
     anchor = NvcCodec(args.model, qps, name="nvc-still", motion=False)
     if args.anchor_scale is not None:
-        anchor = AtScale(args.model, qps, name="nvc-still", motion=True)
+        anchor = AtScale(args.model, qps, name=f"nvc-motion-{args.anchor_scale:g}", motion=True)
         anchor.scale = args.anchor_scale
     codecs = [anchor, test]
     report = run_evaluation(videos, codecs, max_frames=args.frames or spec["frames"],
@@ -86,7 +86,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     doc = json.loads(report_json(report))
     (args.out / "motion.json").write_text(json.dumps(doc, indent=1))
-    verdict = compare(doc, "nvc-still", "nvc-motion")
+    verdict = compare(doc, anchor.name, test.name)
     fps: dict = {}
     for source in doc["sources"]:
         for point in source["points"]:

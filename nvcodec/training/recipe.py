@@ -313,7 +313,9 @@ class Recipe:
         name = self.config
         for stage in self.stages[:stage_index]:
             name = name if stage.retired else stage.config or name
-        return self.stages[stage_index].config or name if stage_index < len(self.stages) else name
+        if stage_index >= len(self.stages):
+            return name
+        return self.stages[stage_index].config or name
 
     def next_live(self, stage_index: int) -> int:
         """The first stage from ``stage_index`` on that is not retired (``len(stages)`` when none is)."""
