@@ -231,9 +231,26 @@ class RayExecutor:
             raise KeyboardInterrupt from None
 
     def cancel(self, handles: list[Handle]) -> None:
-        for handle in handles:
-            with contextlib.suppress(Exception):  # a task that finished or vanished has nothing left to stop
-                self.ray.cancel(handle.ref, force=True)
+        """Stop the tasks of a job the driver is giving up (Ctrl-C, an error), before it removes their files.
+
+        On a Ray that nvc started or joined, this ends the connection at once: Ray stops every task of a
+        job whose driver has gone, and nothing asks Ray to cancel a task that may be finishing just
+        then, which in Ray 2.x can abort the driver itself (its task manager's check that the task is
+        still pending fails, a known race).  On a Ray started by someone else (a notebook, a test),
+        which must stay up, only the tasks not yet done are cancelled, which leaves that race a
+        much narrower window.
+        """
+        if not handles:
+            return
+        if self._owned:
+            self.__exit__()
+            return
+        refs = [handle.ref for handle in handles]
+        with contextlib.suppress(Exception):  # a cluster already gone has nothing left to stop
+            _, running = self.ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
+            for ref in running:
+                with contextlib.suppress(Exception):  # one that finished or vanished meanwhile
+                    self.ray.cancel(ref, force=True)
 
     def tally(self) -> Any:
         """A small actor the tasks tell their progress to (no CPU of its own)."""

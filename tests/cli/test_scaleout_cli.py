@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -100,22 +102,35 @@ def test_a_batch_with_a_bad_input_finishes_the_others_reports_it_and_exits_1(cli
     assert (out / "clip.nvc").read_bytes() == (tmp_path / "clip.nvc").read_bytes()
 
 
-def test_interrupting_a_chunked_encode_leaves_no_partial_output(clip, nvc, tmp_path, monkeypatch):
-    """Ctrl-C while chunks are out: exit 255, the tasks cancelled, no output, no pieces, an old output kept."""
-    from nvcodec.scaleout import drivers
+#: an nvc process whose chunked encode gets Ctrl-C once the first chunk is back, the others still out
+INTERRUPTED_ENCODE = """
+import os, signal, sys
+from nvcodec.scaleout import drivers
+from nvcodec_cli.main import main
 
-    real_add = drivers.Joiner.add
+real_add = drivers.Joiner.add
 
-    def add_then_interrupt(self, coded):
-        real_add(self, coded)
-        os.kill(os.getpid(), signal.SIGINT)
+def add_then_interrupt(self, coded):
+    real_add(self, coded)
+    os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(drivers.Joiner, "add", add_then_interrupt)
-    # a run started in the background inherits SIGINT ignored, which nvc keeps so; this test needs Ctrl-C live
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+drivers.Joiner.add = add_then_interrupt
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_interrupting_a_chunked_encode_leaves_no_partial_output(clip, tmp_path):
+    """Ctrl-C while chunks are out: exit 255, no output, no pieces, an old output kept.
+
+    nvc runs as its own process here, starting and stopping its own Ray as the command line does
+    (this module's shared Ray would be left running, which is a different way out).
+    """
     target = tmp_path / "out.nvc"
     target.write_bytes(b"keep me")
-    code, _, err = nvc(*encode_args(clip, target, "--workers", "2", "-y"))
-    assert code == 255 and err.strip().splitlines()[-1] == "nvc: interrupted"
-    signal.signal(signal.SIGINT, previous)
+    args = [str(a) for a in encode_args(clip, target, "--workers", "2", "-y")]
+    # a run started in the background inherits SIGINT ignored, which nvc keeps so; this test needs Ctrl-C live
+    run = subprocess.run([sys.executable, "-c", INTERRUPTED_ENCODE, *args], capture_output=True, text=True,
+                         timeout=300, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert run.returncode == 255, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == "nvc: interrupted"
     assert target.read_bytes() == b"keep me" and sorted(os.listdir(tmp_path)) == ["out.nvc"]

@@ -151,3 +151,49 @@ def test_only_the_scaleout_package_imports_ray():
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             offenders += [f"{path.relative_to(ROOT)} imports {n}" for n in names if n == "ray" or n.startswith("ray.")]
     assert offenders == []
+
+
+class _RecordingRay:
+    """Enough of the ``ray`` module to see what :class:`RayExecutor` asks of it when giving a job up."""
+
+    def __init__(self, done: set[str]) -> None:
+        self.done = done
+        self.calls: list[tuple[str, ...]] = []
+
+    def wait(self, refs, num_returns, timeout, fetch_local):
+        assert timeout == 0  # giving up must not wait for anything
+        return [r for r in refs if r in self.done], [r for r in refs if r not in self.done]
+
+    def cancel(self, ref, force):
+        self.calls.append(("cancel", ref))
+
+    def shutdown(self):
+        self.calls.append(("shutdown",))
+
+
+def _executor(fake: _RecordingRay, owned: bool):
+    from nvcodec.scaleout.cluster import Handle, RayExecutor
+
+    executor = RayExecutor.__new__(RayExecutor)
+    executor.ray, executor._owned, executor._tally_actor = fake, owned, None
+    return executor, [Handle(key, ref=ref) for key, ref in enumerate(("a", "b", "c"))]
+
+
+def test_giving_up_on_a_ray_of_nvcs_own_ends_it_and_cancels_no_task():
+    """Cancelling a task that finishes at that moment can abort the driver inside Ray: nvc's own Ray is
+    ended instead, which stops every task of the job."""
+    fake = _RecordingRay(done={"a"})
+    executor, handles = _executor(fake, owned=True)
+    executor.cancel(handles)
+    assert fake.calls == [("shutdown",)]
+    executor.__exit__(None, None, None)  # the way out afterwards has nothing left to do
+    assert fake.calls == [("shutdown",)]
+
+
+def test_giving_up_on_a_ray_started_elsewhere_cancels_only_the_unfinished_tasks():
+    fake = _RecordingRay(done={"a", "c"})
+    executor, handles = _executor(fake, owned=False)
+    executor.cancel(handles)
+    assert fake.calls == [("cancel", "b")]
+    executor.cancel([])
+    assert fake.calls == [("cancel", "b")]
