@@ -138,14 +138,15 @@ def _reader(coder: RansDecoder, ctx: CoderContext) -> StepReader:
 
 
 @torch.no_grad()
-def encode_intra(model: IntraModel, ctx: CoderContext, x: torch.Tensor, qp: int, coder: RansEncoder
-                 ) -> tuple[bytes, torch.Tensor]:
+def encode_intra(model: IntraModel, ctx: CoderContext, x: torch.Tensor, qp: int, coder: RansEncoder,
+                 latent: torch.Tensor | None = None) -> tuple[bytes, torch.Tensor]:
     """Payload and reconstruction (padded, clamped) of an I frame.
 
     ``coder`` (its ``two_ec`` as the SPS says) is kept by the caller across frames, so that
-    its buffers are reused; anything left queued in it (by a frame that failed) is dropped."""
+    its buffers are reused; anything left queued in it (by a frame that failed) is dropped.
+    ``latent``: the y to code in place of the analysis of ``x`` (:mod:`nvcodec.codec.latent_refine`)."""
     codec = IntraCodec(model)
-    symbols, x_hat = codec.compress(x, qp, ctx.indexer.skip_threshold, ctx.masks)
+    symbols, x_hat = codec.compress(x, qp, ctx.indexer.skip_threshold, ctx.masks, y=latent)
     _write(coder, ctx, qp, symbols, codec.schedule.steps)
     return coder.flush(), x_hat
 

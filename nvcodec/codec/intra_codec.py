@@ -67,7 +67,11 @@ class IntraCodec:
         leaves off; with it and ``hard_rate`` the pass rounds exactly what the coder codes, and
         ``keep_symbols`` hands those symbols back (``FrameOutput.symbols``).
         """
-        y = self.model.analysis(x, qp)
+        return self.forward_latent(self.model.analysis(x, qp), qp, hard_rate, skip_threshold, keep_symbols)
+
+    def forward_latent(self, y: torch.Tensor, qp: torch.Tensor, hard_rate: bool = False,
+                       skip_threshold: float | None = None, keep_symbols: bool = False) -> FrameOutput:
+        """:meth:`forward` from the analysis' output on: the encoder's latent refinement moves ``y`` itself."""
         z_hat, bits = z_bits(self.model.bit_estimator_z, self.model.hyper_analysis(hyper_input(y)), qp, hard_rate)
         _, c, h, w = y.shape
         prior = self._prior(z_hat, (h, w))
@@ -79,9 +83,14 @@ class IntraCodec:
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, qp: int, skip_threshold: float | None,
-                 masks: MaskCache | None = None) -> tuple[Symbols, torch.Tensor]:
-        """The symbols of a [1, 3, H, W] frame (padded to 16) and its reconstruction (clamped)."""
-        y = self.model.analysis(x, qp)
+                 masks: MaskCache | None = None, y: torch.Tensor | None = None) -> tuple[Symbols, torch.Tensor]:
+        """The symbols of a [1, 3, H, W] frame (padded to 16) and its reconstruction (clamped).
+
+        ``y``: the latent to code instead of the analysis of ``x`` (the encoder's refinement found it);
+        everything after the analysis, and so the decoder's picture, is unchanged.
+        """
+        if y is None:
+            y = self.model.analysis(x, qp)
         z_hat = round_z(self.model.hyper_analysis(hyper_input(y)))
         _, c, h, w = y.shape
         prior = self._prior(z_hat, (h, w))

@@ -26,6 +26,7 @@ from nvcodec.codec import frame_coding as fc
 from nvcodec.codec.device import resolve_device
 from nvcodec.codec.frames import CHROMA_FORMATS, ChromaFormat, Planes, planes_to_tensor, tensor_to_planes
 from nvcodec.codec.gop import FramePlan, plan_frame
+from nvcodec.codec.latent_refine import refine_intra_latent
 from nvcodec.entropy.context import MaskCache
 from nvcodec.entropy.gaussian import ScaleIndexer
 from nvcodec.entropy.rans import RansEncoder
@@ -34,6 +35,7 @@ from nvcodec.errors import ConfigError, InputError, NumericsError, StreamError
 from nvcodec.media import MAX_DIMENSION
 from nvcodec.models.bundle import CodecModel
 from nvcodec.models.config import INTER_QP_COUNT, INTRA_QP_COUNT
+from nvcodec.models.lambdas import lambda_for_qp
 from nvcodec.numerics import default_profile_for, get_profile, pinned
 from nvcodec.settings import CodingSettings
 
@@ -62,6 +64,14 @@ def _contexts(model: CodecModel, skip_threshold: float | None) -> tuple[fc.Coder
     )
 
 
+#: the most iterations ``intra_refine`` takes (each is a forward and a backward pass of the I-frame model)
+MAX_INTRA_REFINE = 1000
+
+
+def _is_count(value: object, top: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= top
+
+
 def _numerics_for(device: torch.device, requested: str | None) -> str:
     name = requested or default_profile_for(device.type)
     if get_profile(name).device != device.type:
@@ -73,7 +83,12 @@ class SequenceEncoder:
     """Encodes frames of one size in display order (low-delay P)."""
 
     def __init__(self, model: CodecModel, settings: CodingSettings, device: str = "auto",
-                 reconstruct: bool = True) -> None:
+                 reconstruct: bool = True, intra_refine: int = 0) -> None:
+        """``intra_refine``: iterations of the encoder's search for each I frame's latent
+        (:mod:`nvcodec.codec.latent_refine`; 0: the analysis' latent, as DCVC-RT codes it)."""
+        if not _is_count(intra_refine, MAX_INTRA_REFINE):
+            raise ConfigError("intra_refine", intra_refine, f"an integer 0..{MAX_INTRA_REFINE}")
+        self.intra_refine = intra_refine
         self.settings = settings.resolve(model.inter.cfg)
         self.block_skip = bool(self.settings.block_skip)
         self.motion = bool(self.settings.motion)
@@ -143,8 +158,14 @@ class SequenceEncoder:
         with pinned(self.numerics):
             x = planes_to_tensor(frame, self.device)
             if plan.frame_type == FrameType.I:
+                latent = None
+                if self.intra_refine:
+                    latent = refine_intra_latent(
+                        self.model.intra, x, plan.qp, lambda_for_qp(plan.qp, self.model.lambda_max),
+                        self.intra_refine, frame.height, frame.width, frame.chroma == "420",
+                        self.intra_ctx.indexer.skip_threshold)
                 payload, x_hat = fc.encode_intra(self.model.intra, self.intra_ctx, x, plan.qp,
-                                                 self._coders[two_ec])
+                                                 self._coders[two_ec], latent)
                 self._ref = fc.Reference(frame=x_hat, feature=None, qp=plan.qp)
                 self._skip = fc.SkipEstimate(lambda_max=self.model.lambda_max) if self.block_skip else None
                 self._moves = fc.MotionEstimate(lambda_max=self.model.lambda_max) if self.motion else None

@@ -167,6 +167,11 @@ def _grown_wide_intra() -> StageConfig:
     return replace(_wide_intra(), config="compact-skip-i256", steps=12000, warmup_steps=500)
 
 
+def _deep_wide_intra() -> StageConfig:
+    """The wide intra stage on the deepened intra model, at half its rate and a short warm-up."""
+    return replace(_wide_intra(), config="compact-skip-deep-intra", steps=8000, lr=5e-5, warmup_steps=200)
+
+
 def _motion_inter() -> StageConfig:
     """The wide-range P-frame stage on references moved by explicit motion."""
     return replace(_wide_inter(), motion=True)
@@ -303,8 +308,15 @@ class Recipe:
         # keep their quality past frame 16, where streams run on for hundreds.  Ran: development clips
         # -0.6 % against the shipped weights (stage 62, where it started, -1.0 %); not kept
         _long_coded_inter(),
-        # 66: and on 1 I + 63 P frames, on the way to the 100+ frames DCVC-UF unrolls
-        replace(_long_coded_inter(), length=64),
+        # 66: and on 1 I + 63 P frames, on the way to the 100+ frames DCVC-UF unrolls.  Retired: its
+        # validation loss rose 2.5 % in 500 steps (0.831 -> 0.851) after the 32-frame stage had not paid
+        replace(_long_coded_inter(), length=64, retired="validation +2.5 % after 500 steps"),
+        # 67-68: the I frames' transforms deepened (lineage.COMPACT_SKIP_DEEP_INTRA: the synthesis caps a
+        # still near 38 dB at qp 63, the analysis loses another 1.2 dB) and trained at the wide range,
+        # at half the wide stage's rate (a grown model starts where the shipped one is); then the P
+        # frames on them, as stage 62
+        _deep_wide_intra(),
+        replace(_coded_motion_inter(), coder_qps=True),
     ])
 
     def config_at(self, stage_index: int) -> str:

@@ -268,8 +268,8 @@ def test_a_pixel_skip_grows_closed_and_opens_from_the_first_step(expansion):
         grow_model(grown, base)
 
 
-@pytest.mark.parametrize("widths", [dict(latent=48), dict(feature=32), dict(latent=48, feature=40, dec_blocks=2,
-                                                                                  enc_blocks=2)])
+@pytest.mark.parametrize("widths", [dict(latent=48), dict(feature=32), dict(enc_blocks=2, dec_blocks=2),
+                                    dict(latent=48, feature=40, dec_blocks=2, enc_blocks=2)])
 def test_a_grown_intra_model_decodes_what_it_grew_from_and_its_new_channels_learn(widths):
     """The latent grows per spatial-context quarter and the feature domain at its end: the coder's
     reconstruction and rate are unchanged at every qp, and the new channels get gradients at the

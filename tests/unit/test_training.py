@@ -300,7 +300,7 @@ def test_late_refinement_stages_read_whole_clips():
     assert stages[31] == replace(stages[29], crop=256, steps=3000) and stages[32] == stages[30]
     assert stages[33:35] == stages[35:37] == stages[37:39] == stages[31:33]
     assert stages[39] == replace(stages[31], i_qp_offset=P_QP_OFFSET) and stages[40] == stages[32]
-    assert stages[41:43] == stages[43:45] == stages[45:47] == stages[47:49] == stages[39:41] and len(stages) == 67
+    assert stages[41:43] == stages[43:45] == stages[45:47] == stages[47:49] == stages[39:41] and len(stages) == 69
     # stage 49 grows the reference skip in and trains its gate at 20x the rate; nothing else changes,
     # and the P-frame stages after it keep the gate's rate and end on their weights' moving average
     assert stages[49] == replace(stages[39], config="compact-skip", gate_lr_scale=20.0) and stages[50] == stages[40]
@@ -325,10 +325,17 @@ def test_late_refinement_stages_read_whole_clips():
     # the grown intra stage and the P stage after it were retired; stage 65 trains stage 62's P frames on
     # sequences twice as long, in the shipped architecture
     assert stages[63].retired and stages[64].retired and not any(s.retired for s in stages[:63])
-    assert stages[65] == replace(stages[62], length=32, steps=1500) and stages[66] == replace(stages[65], length=64)
+    assert stages[65] == replace(stages[62], length=32, steps=1500)
+    assert stages[66] == replace(stages[65], length=64, retired=stages[66].retired) and stages[66].retired
+    # stage 67 deepens the intra transforms and trains them at the wide range at half the rate, and
+    # stage 68 trains the P frames on them as stage 62 did
+    assert stages[67] == replace(stages[57], config="compact-skip-deep-intra", steps=8000, lr=5e-5,
+                                 warmup_steps=200)
+    assert stages[68] == stages[62]
     recipe = Recipe()
     assert recipe.config_at(62) == "compact-skip" and recipe.config_at(63) == "compact-skip-i256"
     assert recipe.config_at(65) == "compact-skip" and recipe.next_live(63) == 65
+    assert recipe.next_live(66) == 67 and recipe.config_at(68) == "compact-skip-deep-intra"
 
 
 def test_inter_samples_from_stills_hold_or_pan_the_crop():
