@@ -33,6 +33,8 @@ from nvcodec_cli import common
               "on with nvc's own models).")
 @click.option("--motion/--no-motion", "motion", default=None, help="Motion vectors in P frames (default: as the "
               "model's defaults say).")
+@click.option("--intra-refine", "intra_refine", type=click.IntRange(0, 1000), metavar="N",
+              help="Encoder effort on I frames (see nvc encode --help). Default 0, or the preset's.")
 @click.option("--frames", "-frames", "-frames:v", "-vframes", "frames", type=click.IntRange(min=1),
               help="Encode at most N frames of each input.")
 @click.option("-an", "--no-audio", "no_audio", is_flag=True, help="Leave the audio out.")
@@ -49,7 +51,8 @@ from nvcodec_cli import common
 @common.overwrite_options
 @common.loglevel_option
 @click.pass_obj
-def batch(obj, inputs: tuple[str, ...], outdir: str, qp, qp_p, intra_period, reset_interval, block_skip, motion, frames,
+def batch(obj, inputs: tuple[str, ...], outdir: str, qp, qp_p, intra_period, reset_interval, block_skip, motion,
+          intra_refine, frames,
           no_audio: bool, preset, model, device, numerics, workers, ray_address, as_json: bool, overwrite: bool,
           no_overwrite: bool) -> None:
     """Encode every INPUT into OUTDIR, W at a time with --workers W; a failed input does not stop the others.
@@ -83,7 +86,8 @@ def batch(obj, inputs: tuple[str, ...], outdir: str, qp, qp_p, intra_period, res
     ok = False
     try:
         with executor:
-            job = EncodeJob(portable_spec(model), codec_model.sha256, settings, device, threads=executor.threads)
+            job = EncodeJob(portable_spec(model), codec_model.sha256, settings, device, threads=executor.threads,
+                            intra_refine=chosen.intra_refine if intra_refine is None else intra_refine)
             for event in run_batch(executor, job, items, opts):
                 if isinstance(event, Status):
                     display.update(event.frames)

@@ -32,6 +32,10 @@ from nvcodec_cli import common, scaleout
 @click.option("--motion/--no-motion", "motion", default=None, help="Predict P frames through a motion vector "
               "per 16x16 block, searched in the previous decoded frame (nvc's extension; default: "
               "as the model's defaults say, never with DCVC-RT's models).")
+@click.option("--intra-refine", "intra_refine", type=click.IntRange(0, 1000), metavar="N",
+              help="Encoder effort on I frames: N steps of a search for the latent that codes each one best "
+              "(each step costs a few I-frame encodes; streams decode as any other). Default 0 (off), or "
+              "the preset's.")
 @click.option("--frames", "-frames", "-frames:v", "-vframes", "frames", type=click.IntRange(min=1),
               help="Encode at most N frames.")
 @click.option("--ss", "-ss", "start", type=common.TIME, default=0.0, help="Start at this time (seconds or "
@@ -60,7 +64,8 @@ from nvcodec_cli import common, scaleout
 @common.ffmpeg_compatibility
 @click.pass_obj
 def encode(obj, input_option, paths, out_format, qp, bitrate, maxrate, bufsize, pass_number, passlogfile, qp_p,
-           intra_period, reset_interval, block_skip, motion, frames, start, duration, pix_fmt: str, raw_size, raw_rate,
+           intra_period, reset_interval, block_skip, motion, intra_refine: int, frames, start, duration,
+           pix_fmt: str, raw_size, raw_rate,
            stream: int, no_audio: bool, preset, model, device, numerics, threads, psnr: bool, progress_to,
            overwrite: bool, no_overwrite: bool) -> None:
     """Encode INPUT (a file, a raw .yuv, a PNG pattern or folder, or - for y4m on stdin) into OUTPUT
@@ -90,6 +95,7 @@ def encode(obj, input_option, paths, out_format, qp, bitrate, maxrate, bufsize, 
         raise click.UsageError(f"preset {preset!r} is a ladder: use nvc ladder")
     settings = chosen.settings(qp_i=qp, qp_p=qp_p, intra_period=intra_period, reset_interval=reset_interval,
                                numerics=numerics, block_skip=block_skip, motion=motion)
+    intra_refine = chosen.intra_refine if intra_refine is None else intra_refine
     opts = _input_options(pix_fmt, raw_size, raw_rate, stream, start, duration, frames, not no_audio, threads)
     if raw_rate is not None and not _is_raw_input(input_path, raw_size):
         common.warn(f"-r sets the frame rate of raw .yuv and PNG input; {input_path} keeps its own")
@@ -97,7 +103,8 @@ def encode(obj, input_option, paths, out_format, qp, bitrate, maxrate, bufsize, 
     if scale is not None:
         rate_flags = [flag for flag, value in (("-b:v", bitrate), ("-maxrate", maxrate), ("-bufsize", bufsize),
                                                ("-pass", pass_number)) if value is not None]
-        scaleout.encode(obj, scale, input_path, output, opts, settings, model, device, psnr, progress_to, rate_flags)
+        scaleout.encode(obj, scale, input_path, output, opts, settings, model, device, psnr, progress_to, rate_flags,
+                        intra_refine)
         return
 
     import os
@@ -126,7 +133,8 @@ def encode(obj, input_option, paths, out_format, qp, bitrate, maxrate, bufsize, 
         ok = False
         try:
             with common.atomic_output(output) as out:
-                for result in transcode.encode(source, out, codec_model, settings, device, measure=psnr, rate=rate):
+                for result in transcode.encode(source, out, codec_model, settings, device, measure=psnr, rate=rate,
+                                                 intra_refine=intra_refine):
                     progress.update(result.bytes)
                     if result.quality is not None:
                         qualities.append(result.quality)

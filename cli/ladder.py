@@ -77,7 +77,8 @@ def ladder(obj, input_path: str, outdir: str, preset: str, frames, start, durati
         count = size = 0
         qualities = []
         with open_source(input_path, opts) as source, common.atomic_output(target) as out:
-            for result in transcode.encode(source, out, codec_model, settings, device, measure=True, rate=rate):
+            for result in transcode.encode(source, out, codec_model, settings, device, measure=True, rate=rate,
+                                           intra_refine=chosen.intra_refine):
                 count += 1
                 size += result.bytes
                 if result.quality is not None:

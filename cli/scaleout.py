@@ -86,7 +86,7 @@ def _progress_to(progress: Any, frames: int, size: int) -> None:
 
 def encode(obj: Any, scale: ScaleRequest, input_path: str, output: str, opts: InputOptions,
            settings: CodingSettings, model: str | None, device: str, psnr: bool, progress_to: str | None,
-           rate_flags: list[str]) -> None:
+           rate_flags: list[str], intra_refine: int = 0) -> None:
     """``nvc encode ... --workers W``: the input split at its intra frames, the chunks coded on Ray, joined."""
     import sys
 
@@ -114,7 +114,8 @@ def encode(obj: Any, scale: ScaleRequest, input_path: str, output: str, opts: In
         info = source.info
         show = obj.loglevel in ("info", "debug")
         with executor:
-            job = EncodeJob(portable_spec(model), codec_model.sha256, settings, device, psnr, executor.threads)
+            job = EncodeJob(portable_spec(model), codec_model.sha256, settings, device, psnr, executor.threads,
+                            intra_refine=intra_refine)
             progress = Progress("encoding", info.frame_count_hint, float(info.frame_rate), show, progress_to)
             ok = False
             try:

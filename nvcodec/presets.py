@@ -31,7 +31,7 @@ from pathlib import Path
 
 from nvcodec.errors import ConfigError
 from nvcodec.ratecontrol.units import parse_bits
-from nvcodec.settings import QP_MAX, CodingSettings
+from nvcodec.settings import QP_MAX, CodingSettings, check_intra_refine
 
 #: where the shipped presets live inside the package: ``nvcodec/_presets`` is a link to the repository's
 #: top-level presets/ folder, copied into wheels as package data, so one lookup serves a checkout, an
@@ -52,6 +52,10 @@ _ENCODE_KEYS = {
     "motion": "motion",
     "numerics": "numerics",
 }
+
+
+#: preset keys of the encoder's effort: what the encoder does, not what the stream records
+_EFFORT_KEYS = {"intra_refine": check_intra_refine}
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class Preset:
     description: str = ""
     values: dict[str, object] = field(default_factory=dict)  # CodingSettings fields
     rungs: tuple[Rung, ...] = ()
+    intra_refine: int = 0  # the encoder's search on I frames (nvcodec.codec.latent_refine)
 
     @property
     def is_ladder(self) -> bool:
@@ -157,9 +162,16 @@ def parse_preset(doc: dict, name: str, where: str = "preset") -> Preset:
     if not isinstance(encode, dict):
         raise fail("encode", encode, "a table")
     values: dict[str, object] = {}
+    effort: dict[str, int] = {}
     for key, value in encode.items():
+        if key in _EFFORT_KEYS:
+            try:
+                effort[key] = _EFFORT_KEYS[key](value)
+            except ConfigError as exc:
+                raise fail(f"encode.{key}", exc.value, exc.allowed) from None
+            continue
         if key not in _ENCODE_KEYS:
-            raise fail(f"encode.{key}", value, f"one of {', '.join(_ENCODE_KEYS)}")
+            raise fail(f"encode.{key}", value, f"one of {', '.join((*_ENCODE_KEYS, *_EFFORT_KEYS))}")
         values[_ENCODE_KEYS[key]] = value
     try:
         CodingSettings(**values)
@@ -197,7 +209,7 @@ def parse_preset(doc: dict, name: str, where: str = "preset") -> Preset:
         parsed.append(Rung(rname, rung.get("width"), rung.get("height"), qp, **rates))
     if len({r.name for r in parsed}) != len(parsed):
         raise fail("rung", [r.name for r in parsed], "rungs with distinct names")
-    return Preset(name, description, values, tuple(parsed))
+    return Preset(name, description, values, tuple(parsed), **effort)
 
 
 def rung_settings(preset: Preset, rung: Rung) -> CodingSettings:

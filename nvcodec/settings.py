@@ -68,6 +68,19 @@ def default_p_qp(qp_i: int, block_skip: bool) -> int:
     return max(0, qp_i - offset)
 
 
+#: the most steps ``--intra-refine`` takes (each a forward and a backward pass of the I-frame model;
+#: see :mod:`nvcodec.codec.latent_refine`).  An encoder effort, not a stream setting: the stream does not
+#: record it, so it is no field of :class:`CodingSettings`.
+MAX_INTRA_REFINE = 1000
+
+
+def check_intra_refine(value: object) -> int:
+    """An ``intra_refine`` effort, or :class:`ConfigError` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INTRA_REFINE:
+        raise ConfigError("intra_refine", value, f"an integer 0..{MAX_INTRA_REFINE} (0: off)")
+    return value
+
+
 @dataclass(frozen=True)
 class CodingSettings:
     """How a sequence is coded.

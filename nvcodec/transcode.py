@@ -68,15 +68,16 @@ def header_for(model: CodecModel, encoder: SequenceEncoder, info: SourceInfo) ->
 
 
 def encode(source: VideoSource, out: BinaryIO, model: CodecModel, settings: CodingSettings, device: str = "auto",
-           measure: bool = False, rate: RateControl | None = None) -> Iterator[FrameResult]:
+           measure: bool = False, rate: RateControl | None = None, intra_refine: int = 0) -> Iterator[FrameResult]:
     """Code every selected frame of ``source`` into a .nvc written to ``out``; yields per frame.
 
     ``rate`` (a controller of :mod:`nvcodec.ratecontrol`, made for these settings resolved against
     ``model``) chooses each frame's qp; a frame that overflows its buffer is coded again from the
-    same sequence state.  The index and trailer are written when the generator is exhausted; a
-    caller that stops early has an incomplete (truncated) file.
+    same sequence state.  ``intra_refine``: the encoder's effort on I frames
+    (:mod:`nvcodec.codec.latent_refine`; the stream does not record it).  The index and trailer are
+    written when the generator is exhausted; a caller that stops early has an incomplete (truncated) file.
     """
-    encoder = SequenceEncoder(model, settings, device=device, reconstruct=measure)
+    encoder = SequenceEncoder(model, settings, device=device, reconstruct=measure, intra_refine=intra_refine)
     writer = NvcWriter(out, stream_header(model, encoder, source), source.info.audio)
     parameter_sets: dict[int, bytes] = {}
     for item in source.items():

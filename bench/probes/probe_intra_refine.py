@@ -9,7 +9,6 @@ decoder's picture is checked to be the encoder's.  Run on development stills (ne
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np  # noqa: E402
 
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder  # noqa: E402
 from nvcodec.io import open_source  # noqa: E402
+from nvcodec.metrics.bdrate import bd_rate  # noqa: E402
 from nvcodec.metrics.psnr import frame_quality  # noqa: E402
 from nvcodec.models.registry import resolve_model  # noqa: E402
 from nvcodec.settings import CodingSettings  # noqa: E402
@@ -56,15 +56,33 @@ def main() -> None:
     args = parser.parse_args()
     model = resolve_model(args.model)
     counts = [int(v) for v in args.iterations.split(",")]
+    qps = [int(v) for v in args.qps.split(",")]
+    bds: dict[int, list[float]] = {n: [] for n in counts[1:]}
     for path in args.paths:
         planes = first_planes(path)
-        for qp in (int(v) for v in args.qps.split(",")):
+        curves: dict[int, tuple[list[float], list[float]]] = {n: ([], []) for n in counts}
+        for qp in qps:
             cells = []
             for n in counts:
                 size, psnr, seconds = code(model, planes, qp, n)
                 bpp = 8 * size / (planes.y.shape[0] * planes.y.shape[1])
+                curves[n][0].append(bpp)
+                curves[n][1].append(psnr)
                 cells.append(f"{n}: {bpp:.4f} bpp {psnr:.3f} dB {seconds:.1f} s")
             print(f"{Path(path).name} qp {qp}: " + " | ".join(cells), flush=True)
+        if len(qps) >= 4:
+            for n in counts[1:]:
+                bd = bd_rate(*curves[counts[0]], *curves[n])
+                if bd.percent is None:
+                    print(f"{Path(path).name}: {n} iterations: BD-rate undefined ({bd.reason})", flush=True)
+                    continue
+                bds[n].append(bd.percent)
+                print(f"{Path(path).name}: {n} iterations against {counts[0]}: BD-rate {bd.percent:+.2f} %",
+                      flush=True)
+    for n, values in bds.items():
+        if values:
+            print(f"mean BD-rate of {n} iterations against {counts[0]}: {sum(values) / len(values):+.2f} % "
+                  f"over {len(values)} stills")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from nvcodec.codec.hyperprior import hyper_input, round_z
 from nvcodec.codec.intra_codec import IntraCodec
 from nvcodec.codec.surrogate import ste_clamp
 from nvcodec.models.intra import IntraModel
@@ -51,6 +52,16 @@ def frame_distortion(x_hat: torch.Tensor, x: torch.Tensor, height: int, width: i
     return (6 * luma + chroma[0] + chroma[1]) / 8
 
 
+def coded_cost(model: IntraModel, x: torch.Tensor, y: torch.Tensor, qp: int, lambda_value: float, height: int,
+               width: int, chroma_420: bool = True, skip_threshold: float | None = None) -> float:
+    """Rate (bits per pixel, the coder's rounding and skip rule) + lambda x distortion of coding latent ``y``."""
+    qps = torch.full((1,), qp, dtype=torch.long, device=x.device)
+    with torch.no_grad():
+        out = IntraCodec(model).forward_latent(y, qps, hard_rate=True, skip_threshold=skip_threshold)
+        distortion = frame_distortion(out.x_hat, x, height, width, chroma_420)
+    return float(out.bits.sum()) / (height * width) + lambda_value * float(distortion)
+
+
 def refine_intra_latent(model: IntraModel, x: torch.Tensor, qp: int, lambda_value: float, iterations: int,
                         height: int, width: int, chroma_420: bool = True,
                         skip_threshold: float | None = None) -> torch.Tensor:
@@ -60,17 +71,21 @@ def refine_intra_latent(model: IntraModel, x: torch.Tensor, qp: int, lambda_valu
     qps = torch.full((1,), qp, dtype=torch.long, device=x.device)
     pixels = height * width
 
-    def cost(y: torch.Tensor, as_coded: bool) -> torch.Tensor:
-        out = codec.forward_latent(y, qps, hard_rate=as_coded, skip_threshold=skip_threshold if as_coded else None)
+    def training_cost(y: torch.Tensor) -> torch.Tensor:
+        out = codec.forward_latent(y, qps)
         return out.bits.sum() / pixels + lambda_value * frame_distortion(out.x_hat, x, height, width, chroma_420)
+
+    def as_coded(y: torch.Tensor) -> float:
+        return coded_cost(model, x, y, qp, lambda_value, height, width, chroma_420, skip_threshold)
 
     with torch.no_grad():
         y0 = model.analysis(x, qp).detach()
-        # the latent is searched in quantisation steps: Adam's step then means the same at every qp
-        unit = 1.0 / _quantisation_scale(codec, y0)
-        best, best_cost = y0, float(cost(y0, as_coded=True))
     if iterations <= 0:
         return y0
+    # the latent is searched in quantisation steps: Adam's step then means the same at every qp
+    with torch.no_grad():
+        unit = 1.0 / _quantisation_scale(codec, y0)
+    best, best_cost = y0, as_coded(y0)
     u = (y0 / unit).clone().requires_grad_(True)
     optimizer = torch.optim.Adam([u], lr=STEP)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, iterations, eta_min=STEP * STEP_END)
@@ -81,13 +96,12 @@ def refine_intra_latent(model: IntraModel, x: torch.Tensor, qp: int, lambda_valu
         torch.manual_seed(NOISE_SEED)
         for i in range(iterations):
             optimizer.zero_grad(set_to_none=True)
-            cost(u * unit, as_coded=False).backward()
+            training_cost(u * unit).backward(inputs=[u])  # the model's own gradients are not needed
             optimizer.step()
             schedule.step()
             if (i + 1) % CHECK_EVERY == 0 or i + 1 == iterations:
-                with torch.no_grad():
-                    y = (u * unit).detach()
-                    now = float(cost(y, as_coded=True))
+                y = (u * unit).detach()
+                now = as_coded(y)
                 if now < best_cost:
                     best, best_cost = y.clone(), now
     return best
@@ -95,8 +109,6 @@ def refine_intra_latent(model: IntraModel, x: torch.Tensor, qp: int, lambda_valu
 
 def _quantisation_scale(codec: IntraCodec, y: torch.Tensor) -> torch.Tensor:
     """The encoder's q-map for ``y`` (what one rounding step of y is), from its own hyperprior."""
-    from nvcodec.codec.hyperprior import hyper_input, round_z
-
     model = codec.model
     z_hat = round_z(model.hyper_analysis(hyper_input(y)))
     q_enc = model.split_params(model.prior_params(z_hat, tuple(y.shape[-2:])))[0]

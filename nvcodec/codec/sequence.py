@@ -37,7 +37,7 @@ from nvcodec.models.bundle import CodecModel
 from nvcodec.models.config import INTER_QP_COUNT, INTRA_QP_COUNT
 from nvcodec.models.lambdas import lambda_for_qp
 from nvcodec.numerics import default_profile_for, get_profile, pinned
-from nvcodec.settings import CodingSettings
+from nvcodec.settings import CodingSettings, check_intra_refine
 
 
 @dataclass(frozen=True)
@@ -64,14 +64,6 @@ def _contexts(model: CodecModel, skip_threshold: float | None) -> tuple[fc.Coder
     )
 
 
-#: the most iterations ``intra_refine`` takes (each is a forward and a backward pass of the I-frame model)
-MAX_INTRA_REFINE = 1000
-
-
-def _is_count(value: object, top: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= top
-
-
 def _numerics_for(device: torch.device, requested: str | None) -> str:
     name = requested or default_profile_for(device.type)
     if get_profile(name).device != device.type:
@@ -86,9 +78,7 @@ class SequenceEncoder:
                  reconstruct: bool = True, intra_refine: int = 0) -> None:
         """``intra_refine``: iterations of the encoder's search for each I frame's latent
         (:mod:`nvcodec.codec.latent_refine`; 0: the analysis' latent, as DCVC-RT codes it)."""
-        if not _is_count(intra_refine, MAX_INTRA_REFINE):
-            raise ConfigError("intra_refine", intra_refine, f"an integer 0..{MAX_INTRA_REFINE}")
-        self.intra_refine = intra_refine
+        self.intra_refine = check_intra_refine(intra_refine)
         self.settings = settings.resolve(model.inter.cfg)
         self.block_skip = bool(self.settings.block_skip)
         self.motion = bool(self.settings.motion)

@@ -103,6 +103,7 @@ class EncodeJob:
     device: str = "auto"
     measure: bool = False
     threads: int | None = None  # a worker's share of the cores: FFmpeg's decoder, torch where the profile allows
+    intra_refine: int = 0  # the encoder's effort on I frames (see nvcodec.codec.latent_refine)
     failpoint: str | None = dataclasses.field(default_factory=_failpoint_from_env)
 
 
@@ -240,8 +241,8 @@ def _encoder_class() -> type[SequenceEncoder]:
             """
 
             def __init__(self, model: CodecModel, settings: CodingSettings, first: int, device: str = "auto",
-                         reconstruct: bool = True) -> None:
-                super().__init__(model, settings, device=device, reconstruct=reconstruct)
+                         reconstruct: bool = True, intra_refine: int = 0) -> None:
+                super().__init__(model, settings, device=device, reconstruct=reconstruct, intra_refine=intra_refine)
                 if plan_frame(first, self.settings).frame_type != FrameType.I:
                     raise ValueError(f"frame {first} is not an intra frame: a chunk cannot start there")
                 self._first = first
@@ -272,9 +273,9 @@ _CHUNK_ENCODER: type[SequenceEncoder] | None = None
 
 
 def make_chunk_encoder(model: CodecModel, settings: CodingSettings, first: int, device: str = "auto",
-                       reconstruct: bool = True) -> SequenceEncoder:
+                       reconstruct: bool = True, intra_refine: int = 0) -> SequenceEncoder:
     """An encoder for the chunk starting at intra frame ``first`` (see :class:`ChunkEncoder`)."""
-    return _encoder_class()(model, settings, first, device, reconstruct)  # type: ignore[call-arg]
+    return _encoder_class()(model, settings, first, device, reconstruct, intra_refine)  # type: ignore[call-arg]
 
 
 def packet_bytes(units: list[Unit], intra: bool, parameter_sets: dict[int, bytes]) -> bytes:
@@ -326,7 +327,8 @@ def encode_chunk(job: EncodeJob, info: SourceInfo, chunk: Chunk, frames: Iterabl
     t0 = time.perf_counter()
     model = cached_model(job.model, job.model_sha256)
     apply_share(job.threads, job.settings.numerics)
-    encoder = make_chunk_encoder(model, job.settings, chunk.first, job.device, reconstruct=job.measure)
+    encoder = make_chunk_encoder(model, job.settings, chunk.first, job.device, reconstruct=job.measure,
+                                 intra_refine=job.intra_refine)
     header = dataclasses.replace(header_for(model, encoder, info), audio_tracks=0)
     report = Reporter(tally, chunk.index)
     qualities: list[FrameQuality] = []

@@ -438,7 +438,8 @@ def encode_file(job: EncodeJob, item: BatchItem, opts: InputOptions, tally: Any 
             model = cached_model(job.model, job.model_sha256)
             apply_share(job.threads, job.settings.numerics)
             with open(temp, "wb") as out:
-                for result in transcode.encode(source, out, model, job.settings, job.device):
+                for result in transcode.encode(source, out, model, job.settings, job.device,
+                                                  intra_refine=job.intra_refine):
                     frames += 1
                     size += result.bytes
                     report(frames, size)

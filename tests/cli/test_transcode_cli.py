@@ -419,3 +419,31 @@ def test_gray_sources_come_back_gray(nvc, tmp_path):
     for raw in frames:
         chroma = np.frombuffer(raw[48 * 32:], np.uint8)
         assert (chroma == 128).all()  # no tint from the codec's chroma errors
+
+
+def test_intra_refine_option_reaches_the_encoder_and_the_stream_decodes_as_any_other(media, nvc, tmp_path,
+                                                                                     monkeypatch):
+    """--intra-refine N searches each I frame's latent, N steps (what the search finds is
+    tests/unit/test_latent_refine.py's); the file decodes.  A negative effort is one line."""
+    from nvcodec.codec import sequence
+
+    searches = []
+    real = sequence.refine_intra_latent
+
+    def spy(model, x, qp, lam, iterations, *args):
+        searches.append((qp, iterations))
+        return real(model, x, qp, lam, iterations, *args)
+
+    monkeypatch.setattr(sequence, "refine_intra_latent", spy)
+    refined = tmp_path / "refined.nvc"
+    code, _, err = nvc("encode", media["clip"], refined, *MODEL, "--frames", "3", "-g", "2", "-q", "50",
+                       "--intra-refine", "5")
+    assert code == 0, err
+    assert searches == [(50, 5), (50, 5)]  # the I frames 0 and 2, not the P frame
+    assert nvc("encode", media["clip"], tmp_path / "plain.nvc", *MODEL, "--frames", "3")[0] == 0
+    assert len(searches) == 2  # off by default
+    code, _, err = nvc("decode", refined, tmp_path / "back.y4m")
+    assert code == 0, err
+    code, _, err = nvc("encode", media["clip"], tmp_path / "bad.nvc", *MODEL, "--intra-refine", "-1")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "--intra-refine" in err
+    assert not (tmp_path / "bad.nvc").exists()

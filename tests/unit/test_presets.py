@@ -31,6 +31,12 @@ def test_a_preset_can_turn_block_skip_off():
     assert parse_preset({"encode": {}}, "x").settings().block_skip is None  # by model
 
 
+def test_a_preset_sets_the_encoders_effort_apart_from_the_stream_settings():
+    preset = parse_preset({"encode": {"qp": 50, "intra_refine": 30}}, "x")
+    assert preset.intra_refine == 30 and preset.settings().qp_i == 50
+    assert parse_preset({"encode": {}}, "x").intra_refine == 0
+
+
 def test_rungs():
     preset = parse_preset({"encode": {"intra_period": 4}, "rung": [{"name": "a", "height": 24, "qp": 10}]}, "x")
     rung = preset.rungs[0]
@@ -46,6 +52,9 @@ def test_rungs():
     ({"encode": {"reset_interval": -1}}, "encode.reset_interval"),
     ({"encode": {"block_skip": "yes"}}, "encode.block_skip"),
     ({"encode": {"colour": 1}}, "encode.colour"),
+    ({"encode": {"intra_refine": -1}}, "encode.intra_refine"),
+    ({"encode": {"intra_refine": True}}, "encode.intra_refine"),
+    ({"encode": {"intra_refine": 1001}}, "encode.intra_refine"),
     ({"encode": []}, "encode"),
     ({"bogus": 1}, "bogus"),
     ({"rung": [{"qp": 70}]}, "rung[0].qp"),

@@ -75,6 +75,22 @@ def test_chunked_encode_is_byte_identical_to_one_process(clip, model, tmp_path, 
     assert list(tmp_path.iterdir()) == []  # the pieces and their folder are gone
 
 
+def test_chunks_search_their_i_frames_as_one_process_does(clip, model, monkeypatch):
+    from nvcodec.codec import latent_refine
+
+    monkeypatch.setattr(latent_refine, "STEP", 0.1)  # the tiny model's random weights need a larger step
+    settings = CodingSettings(qp_i=50, intra_period=8)
+    out = io.BytesIO()
+    with open_source(str(clip), ALL) as source:
+        for _ in transcode.encode(source, out, model, settings, "cpu", intra_refine=4):
+            pass
+    job = EncodeJob(SPEC, model.sha256, settings, "cpu", intra_refine=4)
+    chunked_out = io.BytesIO()
+    with InlineExecutor() as executor, open_input(str(clip), ALL, "driver") as source:
+        list(ChunkedEncode(executor, job, source, ALL, chunked_out, "driver", None, path=str(clip)).run())
+    assert chunked_out.getvalue() == out.getvalue() != one_process(clip, model, settings)
+
+
 def test_tasks_that_read_the_input_themselves_give_the_same_bytes(clip, model):
     settings = CodingSettings(qp_i=40, intra_period=8)
     opts = InputOptions(start=0.2, frames=17)  # a selection: --ss and --frames as the driver applies them
