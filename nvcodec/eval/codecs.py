@@ -79,12 +79,13 @@ class NvcCodec(Codec):
 
     def __init__(self, model_spec: str | None, qps: Sequence[int], device: str = "auto",
                  numerics: str | None = None, name: str = "nvc", p_offset: int | None = None,
-                 motion: bool | None = None) -> None:
+                 motion: bool | None = None, intra_refine: int = 0) -> None:
         """``p_offset``: how many qp under each rate point's I frame its P frames are coded (at least qp 0);
         None: as the encoder chooses by default (``CodingSettings.resolved``).  ``motion``: explicit
-        motion on or off (None: the encoder's default)."""
+        motion on or off (None: the encoder's default).  ``intra_refine``: the encoder's effort on I frames."""
         super().__init__(name, "qp", tuple(qps))
         self.model_spec = model_spec
+        self.intra_refine = intra_refine
         self.p_offset = p_offset
         self.motion = motion
         self.device = device
@@ -111,6 +112,7 @@ class NvcCodec(Codec):
                 "structure": f"low-delay P at {self._p_rule()}, DCVC-RT hierarchical qp (+8/+4/0)",
                 "block_skip": self._block_skip(),
                 "motion": CodingSettings(motion=self.motion).motion_for(model.inter.cfg),
+                "intra_refine": self.intra_refine,
                 "rate": "qp of the I frame (higher is better)"}
 
     def _block_skip(self) -> bool:
@@ -139,7 +141,8 @@ class NvcCodec(Codec):
     def _run(self, frames: Sequence[Planes], settings) -> CodedSequence:
         from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
 
-        encoder = SequenceEncoder(self.model, settings, device=self.device, reconstruct=False)
+        encoder = SequenceEncoder(self.model, settings, device=self.device, reconstruct=False,
+                                  intra_refine=self.intra_refine)
         chunks: list[bytes] = []
         bits: list[int] = []
         types: list[str] = []
