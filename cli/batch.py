@@ -18,6 +18,8 @@ from typing import Any
 import click
 from nvcodec_cli import common
 
+from nvcodec.settings import MAX_INTRA_REFINE
+
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
@@ -33,7 +35,7 @@ from nvcodec_cli import common
               "on with nvc's own models).")
 @click.option("--motion/--no-motion", "motion", default=None, help="Motion vectors in P frames (default: as the "
               "model's defaults say).")
-@click.option("--intra-refine", "intra_refine", type=click.IntRange(0, 1000), metavar="N",
+@click.option("--intra-refine", "intra_refine", type=click.IntRange(0, MAX_INTRA_REFINE), metavar="N",
               help="Encoder effort on I frames (see nvc encode --help). Default 0, or the preset's.")
 @click.option("--frames", "-frames", "-frames:v", "-vframes", "frames", type=click.IntRange(min=1),
               help="Encode at most N frames of each input.")

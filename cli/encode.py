@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from nvcodec_cli import common, scaleout
 
+from nvcodec.settings import MAX_INTRA_REFINE
+
 
 @click.command()
 @common.input_output
@@ -32,7 +34,7 @@ from nvcodec_cli import common, scaleout
 @click.option("--motion/--no-motion", "motion", default=None, help="Predict P frames through a motion vector "
               "per 16x16 block, searched in the previous decoded frame (nvc's extension; default: "
               "as the model's defaults say, never with DCVC-RT's models).")
-@click.option("--intra-refine", "intra_refine", type=click.IntRange(0, 1000), metavar="N",
+@click.option("--intra-refine", "intra_refine", type=click.IntRange(0, MAX_INTRA_REFINE), metavar="N",
               help="Encoder effort on I frames: N steps of a search for the latent that codes each one best "
               "(each step costs a few I-frame encodes; streams decode as any other). Default 0 (off), or "
               "the preset's.")

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from nvcodec.numerics import PROFILES
+from nvcodec.settings import MAX_INTRA_REFINE
 
 CODECS = ("nvc", "x264", "x265", "jpeg")
 
@@ -79,7 +80,7 @@ def _intra_period(ctx, param, value: int) -> int:
               help="Code at most this many frames of each video source [default: all].")
 @click.option("--intra-period", type=int, default=-1, show_default=True, callback=_intra_period,
               help="Frames between I frames for every codec; -1: one I frame per sequence.")
-@click.option("--intra-refine", "intra_refine", type=click.IntRange(0, 1000), default=0, show_default=True,
+@click.option("--intra-refine", "intra_refine", type=click.IntRange(0, MAX_INTRA_REFINE), default=0, show_default=True,
               metavar="N", help="nvc's encoder effort on I frames (see nvc encode --help).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where nvc's networks run.")

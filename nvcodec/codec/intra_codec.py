@@ -82,6 +82,12 @@ class IntraCodec:
         return FrameOutput(self.model.synthesis_unclamped(y_hat * prior.q_dec, qp), steps.bits, symbols=symbols)
 
     @torch.no_grad()
+    def quantisation_map(self, y: torch.Tensor) -> torch.Tensor:
+        """The q-map the encoder scales ``y`` by before rounding (one rounding step of y is its inverse)."""
+        z_hat = round_z(self.model.hyper_analysis(hyper_input(y)))
+        return self._prior(z_hat, tuple(y.shape[-2:])).q_enc
+
+    @torch.no_grad()
     def compress(self, x: torch.Tensor, qp: int, skip_threshold: float | None,
                  masks: MaskCache | None = None, y: torch.Tensor | None = None) -> tuple[Symbols, torch.Tensor]:
         """The symbols of a [1, 3, H, W] frame (padded to 16) and its reconstruction (clamped).

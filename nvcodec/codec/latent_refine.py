@@ -20,7 +20,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from nvcodec.codec.hyperprior import hyper_input, round_z
 from nvcodec.codec.intra_codec import IntraCodec
 from nvcodec.codec.surrogate import ste_clamp
 from nvcodec.models.intra import IntraModel
@@ -84,7 +83,7 @@ def refine_intra_latent(model: IntraModel, x: torch.Tensor, qp: int, lambda_valu
         return y0
     # the latent is searched in quantisation steps: Adam's step then means the same at every qp
     with torch.no_grad():
-        unit = 1.0 / _quantisation_scale(codec, y0)
+        unit = 1.0 / codec.quantisation_map(y0).expand_as(y0).clamp_min(1e-3)
     best, best_cost = y0, as_coded(y0)
     u = (y0 / unit).clone().requires_grad_(True)
     optimizer = torch.optim.Adam([u], lr=STEP)
@@ -106,10 +105,3 @@ def refine_intra_latent(model: IntraModel, x: torch.Tensor, qp: int, lambda_valu
                     best, best_cost = y.clone(), now
     return best
 
-
-def _quantisation_scale(codec: IntraCodec, y: torch.Tensor) -> torch.Tensor:
-    """The encoder's q-map for ``y`` (what one rounding step of y is), from its own hyperprior."""
-    model = codec.model
-    z_hat = round_z(model.hyper_analysis(hyper_input(y)))
-    q_enc = model.split_params(model.prior_params(z_hat, tuple(y.shape[-2:])))[0]
-    return q_enc.expand_as(y).clamp_min(1e-3)

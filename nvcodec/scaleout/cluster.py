@@ -186,6 +186,10 @@ class RayExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        """Release the tally actor and, when nvc started or joined this Ray, leave it (once)."""
         if self._tally_actor is not None:
             # the cluster may be gone already: nothing to release then
             with contextlib.suppress(Exception):
@@ -243,7 +247,7 @@ class RayExecutor:
         if not handles:
             return
         if self._owned:
-            self.__exit__()
+            self._close()
             return
         refs = [handle.ref for handle in handles]
         with contextlib.suppress(Exception):  # a cluster already gone has nothing left to stop
