@@ -7,9 +7,12 @@ models (nvc only; clips as whole sequences, stills as I frames, which judge intr
 both models' P/I bit ratio at equal PSNR, in all and per rate point.
 
     python bench/bench_dev.py --candidate cand.pt [--anchor nvc-compact] [--kind video] [--out bench/results/dev]
+                              [--anchor-from bench/results/dev-earlier]
 
 ``--kind video`` skips the stills: a candidate whose I frames are the anchor's (a P-frame stage) codes
-them identically.
+them identically.  ``--anchor-from`` takes the anchor's points from an earlier run's reports (coding is
+deterministic, so the same weights, sources and settings give the same points) and codes only the
+candidate, half the time; a report whose anchor, settings or sources differ is refused.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ def main() -> int:
                         help="judge on the clips or the stills alone (default: both)")
     parser.add_argument("--frames", type=int, default=None,
                         help="frames per clip (default: the set's); choices are made at the set's count")
+    parser.add_argument("--anchor-from", type=Path, default=None,
+                        help="an earlier run's --out folder whose anchor points to reuse (same code, same anchor)")
     args = parser.parse_args()
     spec = json.loads(DEV_SET.read_text())
     evaluation = load_eval_set()
@@ -66,13 +71,18 @@ def main() -> int:
     for kind, group, qps in groups:
         try:
             codecs = build_codecs(("nvc",), (args.anchor, args.candidate), qps)
+            earlier = None
+            if args.anchor_from is not None:
+                earlier = json.loads((args.anchor_from / f"dev-{kind}.json").read_text())
+                codecs = codecs[1:]
             report = run_evaluation(group, codecs, max_frames=args.frames or spec["frames"],
                                     intra_period=spec["intra_period"], progress=show_progress, on_read=show_read)
-        except NvcError as exc:
+        except (NvcError, OSError, ValueError) as exc:
             raise SystemExit(f"bench_dev: {exc}") from None
-        text = report_json(report)
-        (args.out / f"dev-{kind}.json").write_text(text + "\n")
-        doc = json.loads(text)
+        doc = json.loads(report_json(report))
+        if earlier is not None:
+            doc = with_anchor(doc, earlier, build_codecs(("nvc",), (args.anchor, args.candidate), qps)[0])
+        (args.out / f"dev-{kind}.json").write_text(json.dumps(doc, indent=1) + "\n")
         merged.setdefault("codecs", doc["codecs"])
         merged.setdefault("sources", []).extend(doc["sources"])
     out.write_text(json.dumps(merged, indent=1))
@@ -85,6 +95,34 @@ def main() -> int:
     json.dump(compare(doc, nvcs[0], nvcs[1]), sys.stdout, indent=2)
     print()
     return 0
+
+
+def with_anchor(doc: dict, earlier: dict, anchor) -> dict:
+    """``doc`` (the candidate's run) with the anchor's points of the ``earlier`` report put back in.
+
+    Refused unless the earlier anchor is the same weights coded the same way, at the same rate
+    points, on the same sources and frames: anything else would compare unlike runs.
+    """
+    label = anchor.name
+    if earlier.get("codecs", {}).get(label) != json.loads(json.dumps(anchor.describe())):
+        raise SystemExit(f"bench_dev: the earlier report's {label} is not this anchor (weights or settings differ)")
+    for key in ("intra_period", "max_frames"):
+        if earlier["settings"].get(key) != doc["settings"].get(key):
+            raise SystemExit(f"bench_dev: the earlier report's {key} differs")
+    if earlier["settings"]["rate_points"].get(label) != {"parameter": anchor.parameter, "values": list(anchor.values)}:
+        raise SystemExit(f"bench_dev: the earlier report's rate points for {label} differ")
+    before = {(s["path"], s["frames"], s["width"], s["height"]): s for s in earlier["sources"]}
+    for source in doc["sources"]:
+        old = before.get((source["path"], source["frames"], source["width"], source["height"]))
+        if old is None:
+            raise SystemExit(f"bench_dev: the earlier report has no {source['name']} at {source['frames']} frames")
+        source["points"] = [p for p in old["points"] if p["codec"] == label] + source["points"]
+        source.pop("bd_rate", None)  # the candidate's run alone had nothing to compare
+    doc["codecs"] = {label: earlier["codecs"][label], **doc["codecs"]}
+    doc["settings"]["rate_points"] = {label: earlier["settings"]["rate_points"][label],
+                                      **doc["settings"]["rate_points"]}
+    doc["settings"]["anchor_from"] = earlier.get("created")
+    return doc
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The benchmark scripts build on the library, never on the command line's package.
+"""The benchmark scripts build on the library, never on the command line's package; their own logic is tested here.
 
 A benchmark that drives ``nvc``'s click commands in-process inherits whatever the front end does
 (its numerics set-up, its output, its exit codes) and breaks whenever the front end is reorganised;
@@ -12,6 +12,8 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 CLI_PACKAGES = {"cli", "nvcodec_cli"}
@@ -68,3 +70,43 @@ def test_training_skips_the_files_held_out_for_evaluation_and_codec_test_materia
     kept = tmp_path / "video/compressed/other.mp4"
     kept.write_bytes(b"")
     assert not is_held_out(kept, tmp_path) and not is_held_out(tmp_path / HELD_OUT[0], tmp_path / "video")
+
+
+class _Anchor:
+    """What bench_dev's anchor reuse reads of a built codec."""
+
+    name = "nvc:nvc-compact"
+    parameter = "qp"
+    values = (24, 63)
+
+    def __init__(self, sha: str) -> None:
+        self.sha = sha
+
+    def describe(self) -> dict:
+        return {"codec": "nvc", "sha256": self.sha}
+
+
+def _report(labels: dict[str, str], frames: int = 21) -> dict:
+    points = [{"codec": label, "bpp": 0.1 * q, "psnr_yuv": 30.0 + q / 10} for label in labels for q in (24, 63)]
+    return {"created": "then", "codecs": {label: {"codec": "nvc", "sha256": sha} for label, sha in labels.items()},
+            "settings": {"intra_period": -1, "max_frames": frames,
+                         "rate_points": {label: {"parameter": "qp", "values": [24, 63]} for label in labels}},
+            "sources": [{"name": "clip", "path": "/d/clip.mp4", "frames": frames, "width": 64, "height": 48,
+                         "points": points, "bd_rate": {}}]}
+
+
+def test_dev_bench_reuses_an_earlier_anchor_only_when_it_is_the_same_run():
+    sys.path.insert(0, str(BENCH))
+    try:
+        from bench_dev import with_anchor
+    finally:
+        sys.path.remove(str(BENCH))
+    earlier = _report({"nvc:nvc-compact": "aa", "nvc:old.pt": "cc"})
+    merged = with_anchor(_report({"nvc:new.pt": "bb"}), earlier, _Anchor("aa"))
+    assert list(merged["codecs"]) == ["nvc:nvc-compact", "nvc:new.pt"]
+    assert [p["codec"] for p in merged["sources"][0]["points"]] == ["nvc:nvc-compact"] * 2 + ["nvc:new.pt"] * 2
+    assert "nvc:old.pt" not in merged["settings"]["rate_points"]
+    for candidate, anchor in ((_report({"nvc:new.pt": "bb"}), _Anchor("other weights")),
+                              (_report({"nvc:new.pt": "bb"}, frames=9), _Anchor("aa"))):
+        with pytest.raises(SystemExit):
+            with_anchor(candidate, earlier, anchor)
