@@ -15,6 +15,7 @@ from nvcodec_cli import common
 def models(obj, as_json: bool) -> None:
     """List the shipped models (name, architecture, file size, sha256) and the other ways to name one."""
     from nvcodec.models.catalog import DEFAULT_MODEL, PUBLISHED_CONFIG, list_models, packaged_path
+    from nvcodec.models.config import product_config_names
 
     rows = []
     for info in list_models():
@@ -25,7 +26,7 @@ def models(obj, as_json: bool) -> None:
     rows.append({"name": PUBLISHED_CONFIG, "config": PUBLISHED_CONFIG, "bytes": None, "sha256": None,
                  "default": False, "description": "the published DCVC-RT model: --model INTRA.pth.tar,INTER.pth.tar "
                                                  "(its weights are not shipped)"})
-    configs = sorted({r["config"] for r in rows})
+    configs = product_config_names()  # what synthetic:<config>:<seed> takes, the shipped models' among them
     if as_json:
         click.echo(json.dumps({"models": rows, "configs": configs}, indent=2))
         return

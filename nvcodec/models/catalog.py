@@ -24,9 +24,9 @@ class ModelInfo:
 REGISTRY: tuple[ModelInfo, ...] = (
     ModelInfo(
         name="nvc-compact",
-        config="compact-skip",
+        config="compact-skip-deep-intra",
         file="nvc-compact.pt",
-        sha256="0c6dbf4afbcfaa43f29c0f3473309cedcb3ea133eaddd3b2ed2c45c819928159",
+        sha256="7ffaf0ecd99fe499f416adbec07d6e7827b0aa971eb8044f3a1b11097b22c192",
         description="nvc's own compact DCVC-RT model, trained on CPU (see docs/MODEL_CARD.md)",
     ),
 )

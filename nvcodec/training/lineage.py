@@ -3,22 +3,23 @@
 Training on two CPU cores cannot afford to start a wider model from scratch, so the
 recipe (:mod:`nvcodec.training.recipe`, ``StageConfig.config``) starts from ``compact``
 and grows or narrows the trained model one step at a time (:mod:`nvcodec.training.grow`,
-:mod:`nvcodec.training.prune`) until it reaches the shipped architecture.  Those
+:mod:`nvcodec.training.prune`) until it reaches ``compact-skip``, then the shipped architecture.  Those
 intermediate configs are training's, not the product's: nothing ships in them, so
 they live here and :func:`register_lineage` makes them known by name (``get_config``)
 when training code is imported (``nvcodec.training`` calls it), for the recipe, for
 resuming checkpoints and for ``nvc train --config``.
 
-Up to ``compact-skip`` every config shares the shipped model's intra architecture and only the
-P-frame model grows; ``compact-skip-i256`` then widened the intra model for the quality range (retired),
-and ``compact-skip-deep-intra`` deepens its transforms instead.
+Up to ``compact-skip`` every config shares that model's intra architecture and only the P-frame model
+grows; ``compact-skip-i256`` then widened the intra model for the quality range (retired), and
+``compact-skip-deep-intra`` (a product config: the shipped weights' since they paid) deepened its
+transforms instead.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from nvcodec.models.config import COMPACT_SKIP, InterConfig, ModelConfig, register_config
+from nvcodec.models.config import COMPACT_SKIP, COMPACT_SKIP_DEEP_INTRA, InterConfig, ModelConfig, register_config
 
 #: where the recipe starts, sized for real-time-ish CPU coding: 1280x720 at 5 fps or better on 2 cores
 COMPACT = ModelConfig(
@@ -79,26 +80,15 @@ COMPACT_SKIP_I256 = ModelConfig(
     COMPACT_SKIP.inter,
 )
 
-#: ``compact-skip`` with twice the I-frame analysis and synthesis depth (4 and 6 blocks at 1/8
-#: resolution; latent and widths unchanged).  On a development still at qp 63 the synthesis reached
-#: 36.5 dB from the analysis' latent unrounded and 37.7 dB from the best latent gradient descent found
-#: (still rising): both transforms hold the top back, the synthesis at about 38 dB.  Blocks added at
-#: the end of a stack start as the identity and learn at once, where the zero-started latent channels
-#: of ``compact-skip-i256`` did not.  Grown from trained ``compact-skip`` weights; I frames only.
-COMPACT_SKIP_DEEP_INTRA = ModelConfig(
-    "compact-skip-deep-intra",
-    dataclasses.replace(COMPACT_SKIP.intra, enc_blocks=4, dec_blocks=6),
-    COMPACT_SKIP.inter,
-)
-
 #: the recipe's configs in the order it reaches them; ``compact-skip`` (a product config) follows
 LINEAGE: tuple[ModelConfig, ...] = (COMPACT, COMPACT_RECON128, COMPACT_FEATURE80, COMPACT_VIEW128,
                                     COMPACT_FEATURE96, COMPACT_FFN2)
-#: configs the recipe grows into after ``compact-skip``
-BEYOND_SHIPPED: tuple[ModelConfig, ...] = (COMPACT_SKIP_I256, COMPACT_SKIP_DEEP_INTRA)
+#: configs the recipe grows into from ``compact-skip`` (the deep-intra one shipped, so the product
+#: registers it itself)
+BEYOND_COMPACT_SKIP: tuple[ModelConfig, ...] = (COMPACT_SKIP_I256, COMPACT_SKIP_DEEP_INTRA)
 
 
 def register_lineage() -> None:
     """Make the lineage's configs known to ``get_config`` (idempotent)."""
-    for config in (*LINEAGE, *BEYOND_SHIPPED):
+    for config in (*LINEAGE, COMPACT_SKIP_I256):
         register_config(config)

@@ -175,7 +175,7 @@ def test_models_lists_the_shipped_models_and_the_published_one(nvc):
     names = [m["name"] for m in doc["models"]]
     assert code == 0 and names[0] == "nvc-compact" and doc["models"][0]["default"] and "dcvc-rt" in names
     # experiments and test configs are not the product's
-    assert doc["configs"] == ["compact-skip", "dcvc-rt"]
+    assert doc["configs"] == ["compact-skip", "compact-skip-deep-intra", "dcvc-rt"]
 
 
 def test_preset_and_override(media, nvc, tmp_path):

@@ -5,14 +5,14 @@ import sys
 
 from nvcodec.models.config import COMPACT_SKIP, get_config, product_config_names
 from nvcodec.training.grow import grow_model
-from nvcodec.training.lineage import BEYOND_SHIPPED, LINEAGE
+from nvcodec.training.lineage import BEYOND_COMPACT_SKIP, LINEAGE
 from nvcodec.training.loop import new_model
 from nvcodec.training.prune import is_ffn_narrowing
 from nvcodec.training.recipe import Recipe
 
 
 def test_the_product_lists_the_published_and_the_shipped_architecture_and_tests_keep_tiny():
-    assert product_config_names() == ["compact-skip", "dcvc-rt"]
+    assert product_config_names() == ["compact-skip", "compact-skip-deep-intra", "dcvc-rt"]
     assert get_config("tiny").name == "tiny"
 
 
@@ -20,7 +20,7 @@ def test_every_config_the_recipe_names_is_known_to_training():
     recipe = Recipe()
     names = {recipe.config} | {recipe.config_at(i) for i in range(len(recipe.stages))}
     assert {get_config(n).name for n in names} == names
-    assert names == {c.name for c in (*LINEAGE, *BEYOND_SHIPPED)} | {"compact-skip"}
+    assert names == {c.name for c in (*LINEAGE, *BEYOND_COMPACT_SKIP)} | {"compact-skip"}
 
 
 def test_the_lineage_grows_step_by_step_into_the_shipped_architecture():
@@ -31,7 +31,7 @@ def test_the_lineage_grows_step_by_step_into_the_shipped_architecture():
         # narrowing needs calibration frames (test_prune covers it): the chain goes on from a fresh model
         model = new_model(target.name) if is_ffn_narrowing(model.config, target) else grow_model(model, target)
         assert model.config == target
-    for target in BEYOND_SHIPPED:  # each grows from the shipped architecture
+    for target in BEYOND_COMPACT_SKIP:  # each grows from compact-skip
         assert grow_model(model, target).config == target
 
 
@@ -41,7 +41,7 @@ def test_the_product_never_registers_the_lineage():
             "from nvcodec.models.config import config_names; "
             "print(' '.join(config_names()), 'nvcodec.training' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["compact-skip", "dcvc-rt", "tiny", "False"]
+    assert out == ["compact-skip", "compact-skip-deep-intra", "dcvc-rt", "tiny", "False"]
 
 
 def test_a_candidate_in_a_grown_config_loads_where_models_are_chosen(tmp_path):
