@@ -321,6 +321,8 @@ class Recipe:
         # last 500 steps): the deepened I frames on, at a lower rate, then the P frames on them again
         replace(_deep_wide_intra(), steps=6000, lr=3e-5, warmup_steps=100),
         replace(_coded_motion_inter(), coder_qps=True, steps=2000),
+        # 71: the P frames on at a lower rate (stage 68's validation loss fell to its last check)
+        replace(_coded_motion_inter(), coder_qps=True, steps=3000, lr=3e-5),
     ])
 
     def config_at(self, stage_index: int) -> str:

@@ -300,7 +300,7 @@ def test_late_refinement_stages_read_whole_clips():
     assert stages[31] == replace(stages[29], crop=256, steps=3000) and stages[32] == stages[30]
     assert stages[33:35] == stages[35:37] == stages[37:39] == stages[31:33]
     assert stages[39] == replace(stages[31], i_qp_offset=P_QP_OFFSET) and stages[40] == stages[32]
-    assert stages[41:43] == stages[43:45] == stages[45:47] == stages[47:49] == stages[39:41] and len(stages) == 71
+    assert stages[41:43] == stages[43:45] == stages[45:47] == stages[47:49] == stages[39:41] and len(stages) == 72
     # stage 49 grows the reference skip in and trains its gate at 20x the rate; nothing else changes,
     # and the P-frame stages after it keep the gate's rate and end on their weights' moving average
     assert stages[49] == replace(stages[39], config="compact-skip", gate_lr_scale=20.0) and stages[50] == stages[40]
@@ -335,6 +335,7 @@ def test_late_refinement_stages_read_whole_clips():
     # stages 69-70 go on with both at a lower intra rate and a shorter P stage
     assert stages[69] == replace(stages[67], steps=6000, lr=3e-5, warmup_steps=100)
     assert stages[70] == replace(stages[62], steps=2000)
+    assert stages[71] == replace(stages[62], steps=3000, lr=3e-5)
     recipe = Recipe()
     assert recipe.config_at(62) == "compact-skip" and recipe.config_at(63) == "compact-skip-i256"
     assert recipe.config_at(65) == "compact-skip" and recipe.next_live(63) == 65
