@@ -6,7 +6,10 @@ nvc's reconstruction, with an 8x8 DCT and a uniform quantiser (JPEG's and H.264'
 ceiling.  This estimates it before any format work: each frame is coded by nvc at a qp, its residual
 transformed per plane, quantised with step ``step`` (rounding offset 1/3, as intra coders use) and its
 rate estimated as the zeroth-order entropy of each coefficient position's symbols over the frame (an
-adaptive coder pays a little more to learn them, context modelling saves more).  For clips the
+adaptive coder pays a little more to learn them, context modelling saves more), or with ``--coder
+classes`` as nvc's motion vectors are coded (``nvcodec.codec.motion``): each magnitude's class under the
+best geometric row of its context (plane kind x frequency band, a byte each), then its sign and the bits
+under its leading one, a rate rANS reaches within a fraction of a percent.  For clips the
 enhanced picture replaces the encoder's reference pixels (what block skip copies, motion searches and
 the pixel gate blends); the P frames' feature path is left as it is.  With ``--temporal`` a P frame's
 layer codes each 16x16 block over the better of two bases: nvc's picture, or the enhanced previous
@@ -87,7 +90,26 @@ def position_entropy_bits(symbols: np.ndarray) -> float:
     return bits
 
 
-def enhance(source: Planes, decoded: Planes, step: float) -> tuple[Planes, float]:
+BANDS = 8
+ROW_BITS = motion._row_bits(motion.class_table())
+
+
+def class_coded_bits(symbols: np.ndarray, chroma: bool) -> float:
+    """Bits of the [rows, cols, 8, 8] symbols coded as motion vectors are: classes under each band's
+    best geometric row (one parameter byte a band), then signs and the bits under the leading one."""
+    band = np.minimum(np.add.outer(np.arange(BLOCK), np.arange(BLOCK)), BANDS - 1)
+    classes = motion._classes(symbols.astype(np.int64))
+    if classes.max(initial=0) > motion.MAX_CLASS:
+        raise ValueError("a coefficient outside the classes' range")
+    bits = 0.0
+    for b in range(BANDS):
+        seen = classes[..., band == b].reshape(-1)
+        histogram = np.bincount(seen, minlength=motion.MAX_CLASS + 1)
+        bits += 8 + float((ROW_BITS @ histogram).min())
+    return bits + float(classes.sum())  # a sign and k - 1 bits for each class k > 0
+
+
+def enhance(source: Planes, decoded: Planes, step: float, coder: str = "entropy") -> tuple[Planes, float]:
     """The decoded picture plus its quantised residual, and the residual's estimated bits."""
     bits, planes = 0.0, {}
     for name in "yuv":
@@ -95,7 +117,7 @@ def enhance(source: Planes, decoded: Planes, step: float) -> tuple[Planes, float
         base = getattr(decoded, name).astype(np.float64)
         coefficients = DCT @ to_blocks(x - base) @ DCT.T
         symbols = np.sign(coefficients) * np.floor(np.abs(coefficients) / step + ROUNDING)
-        bits += position_entropy_bits(symbols)
+        bits += position_entropy_bits(symbols) if coder == "entropy" else class_coded_bits(symbols, name != "y")
         residual = from_blocks(DCT.T @ (symbols * step) @ DCT, *x.shape)
         planes[name] = np.clip(np.round(base + residual), 0, 255).astype(np.uint8)
     return Planes(planes["y"], planes["u"], planes["v"], chroma=source.chroma), bits
@@ -133,7 +155,8 @@ def hybrid_base(source: Planes, decoded: Planes, moved: Planes) -> tuple[Planes,
     return Planes(planes["y"], planes["u"], planes["v"], chroma=source.chroma), flag_bits
 
 
-def code(model, frames: list[Planes], qp: int, step: float | None, temporal: bool = False) -> tuple[float, float]:
+def code(model, frames: list[Planes], qp: int, step: float | None, temporal: bool = False,
+         coder: str = "entropy") -> tuple[float, float]:
     """(bits per pixel, mean PSNR-YUV) of the frames coded at ``qp``, with the layer at ``step`` (None: without)."""
     encoder = SequenceEncoder(model, CodingSettings(qp_i=qp), device="cpu")
     bits, psnrs = 0.0, []
@@ -150,7 +173,7 @@ def code(model, frames: list[Planes], qp: int, step: float | None, temporal: boo
                 shown, flag_bits = hybrid_base(frame, shown, tensor_to_planes(moved, frame.height, frame.width,
                                                                               frame.chroma))
                 bits += flag_bits
-            shown, extra = enhance(frame, shown, step)
+            shown, extra = enhance(frame, shown, step, coder)
             bits += extra
             # the enhanced picture is what the next frame is predicted from, copied and moved
             encoder._ref.frame = planes_to_tensor(shown)
@@ -187,6 +210,7 @@ def main() -> None:
     parser.add_argument("--base-qps", default="32,48,63", help="qps the layer is tried on")
     parser.add_argument("--steps", default="4,6,8,12,16,24")
     parser.add_argument("--temporal", action="store_true", help="P frames' layer over the moved previous picture")
+    parser.add_argument("--coder", choices=("entropy", "classes"), default="entropy")
     args = parser.parse_args()
     model = resolve_model(args.model)
     qps = [int(v) for v in args.qps.split(",")]
@@ -197,7 +221,7 @@ def main() -> None:
         frames = read(path, args.frames)
         name = Path(path).name
         alone = [code(model, frames, qp, None) for qp in qps]
-        layered = [code(model, frames, qp, step, args.temporal) for qp in bases for step in steps]
+        layered = [code(model, frames, qp, step, args.temporal, args.coder) for qp in bases for step in steps]
         best = frontier(alone + layered)
         report = run_evaluation([path], x264, max_frames=args.frames)
         anchor = sorted((p.bpp, p.psnr_yuv) for p in report.sources[0].points)
