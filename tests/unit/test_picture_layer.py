@@ -1,14 +1,20 @@
-"""The picture layer: exact integer reconstruction, a round trip through rANS, and defensive reading."""
+"""The picture layer: exact integer reconstruction, a round trip through rANS and through streams, and
+defensive reading."""
 
 import numpy as np
 import pytest
 
+from nvcodec.bitstream.units import SpsUnit, read_unit
 from nvcodec.codec import picture_layer as layer
+from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
 from nvcodec.entropy.magnitude_classes import GEOMETRIC_ROWS, class_table
 from nvcodec.entropy.rans import RansDecoder, RansEncoder
-from nvcodec.errors import StreamError
+from nvcodec.errors import ConfigError, StreamError
 from nvcodec.media import Planes
 from nvcodec.metrics.psnr import frame_quality
+from nvcodec.settings import CodingSettings
+from tests.unit.test_codec_roundtrip import assert_planes_equal, seeded_clip
+from tests.unit.tiny import tiny_model
 
 TABLE = class_table()
 
@@ -111,3 +117,72 @@ def test_the_encoder_refuses_a_step_outside_the_syntax():
     source, decoded = pictures(8, 8)
     with pytest.raises(ValueError, match="step"):
         layer.plan(source, decoded, layer.MAX_STEP16 + 1, TABLE)
+
+
+# -- in streams ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model(seed=5)
+
+
+def code(model, frames, settings):
+    encoder = SequenceEncoder(model, settings, device="cpu")
+    coded = [encoder.encode(f) for f in frames]
+    stream = b"".join(u.to_bytes() for c in coded for u in c.units)
+    return stream, [c.reconstruction for c in coded]
+
+
+@pytest.mark.parametrize("size,tools", [((17, 33), {}), ((32, 48), {"block_skip": True, "motion": True})])
+def test_streams_with_the_layer_decode_exactly_and_their_i_frames_come_closer(model, size, tools):
+    frames = seeded_clip(21, 5, *size)
+    base = CodingSettings(qp_i=40, intra_period=3, reset_interval=2, **tools)
+    layered = CodingSettings(qp_i=40, intra_period=3, reset_interval=2, layer_step=4.0, **tools)
+    plain_stream, plain = code(model, frames, base)
+    stream, recons = code(model, frames, layered)
+    decoded = list(SequenceDecoder(model, layered.skip_threshold, device="cpu").decode_stream(stream))
+    assert len(decoded) == len(frames)
+    for i, (a, b) in enumerate(zip(decoded, recons, strict=True)):
+        assert_planes_equal(a, b, i)
+    for i in (0, 3):  # the I frames
+        assert frame_quality(frames[i], recons[i]).y > frame_quality(frames[i], plain[i]).y + 3
+    assert len(stream) > len(plain_stream)
+
+
+def test_rgb_streams_with_the_layer_decode_exactly(model):
+    rng = np.random.default_rng(8)
+    frames = [Planes(*(rng.integers(0, 256, (20, 24), dtype=np.uint8) for _ in range(3)), chroma="444")
+              for _ in range(2)]
+    settings = CodingSettings(qp_i=30, layer_step=8.0)
+    stream, recons = code(model, frames, settings)
+    decoded = list(SequenceDecoder(model, settings.skip_threshold, device="cpu", chroma="444").decode_stream(stream))
+    for i, (a, b) in enumerate(zip(decoded, recons, strict=True)):
+        assert_planes_equal(a, b, i)
+
+
+def test_the_sps_says_when_i_frames_carry_a_layer():
+    sps = SpsUnit(0, 48, 64, False, False, True, True, True)
+    data = sps.to_bytes()
+    assert data[-1] == 0x38 and read_unit(data, 0)[0] == sps
+    with pytest.raises(StreamError, match="reserved"):
+        read_unit(data[:-1] + bytes((0x40,)), 0)
+
+
+@pytest.mark.parametrize("damage", [lambda p: b"\x02" + p[1:], lambda p: p[:5], lambda p: b""])
+def test_a_damaged_layer_header_is_a_stream_error(model, damage):
+    frames = seeded_clip(2, 1, 16, 16)
+    settings = CodingSettings(qp_i=40, layer_step=4.0)
+    stream, _ = code(model, frames, settings)
+    sps, pos = read_unit(stream, 0)
+    frame, _ = read_unit(stream, pos)
+    bad = type(frame)(frame.frame_type, frame.sps_id, frame.qp, damage(frame.payload))
+    decoder = SequenceDecoder(model, settings.skip_threshold, device="cpu")
+    decoder.decode(sps)
+    with pytest.raises(StreamError):
+        decoder.decode(bad)
+
+
+@pytest.mark.parametrize("bad", [0.5, 65.0, 4.01, True, "4"])
+def test_a_layer_step_outside_the_syntax_is_refused_by_name(bad):
+    with pytest.raises(ConfigError, match="layer_step"):
+        CodingSettings(layer_step=bad)
