@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder  # noqa: E402
 from nvcodec.eval import build_codecs, run_evaluation  # noqa: E402
-from nvcodec.io import open_source  # noqa: E402
+from nvcodec.eval.sources import load_source  # noqa: E402
 from nvcodec.metrics.bdrate import bd_rate  # noqa: E402
 from nvcodec.metrics.psnr import frame_quality  # noqa: E402
 from nvcodec.models.registry import resolve_model  # noqa: E402
@@ -33,8 +33,8 @@ from nvcodec.settings import CodingSettings  # noqa: E402
 
 
 def still(path: str):
-    with open_source(path) as source:
-        return next(i for i in source.items() if hasattr(i, "planes")).planes
+    """The picture as the evaluation reads it (its colour conversion), so x264 and nvc see the same one."""
+    return load_source(path).frames[0]
 
 
 def point(model, planes, qp: int, step: float | None) -> tuple[float, float]:

@@ -45,7 +45,7 @@ from nvcodec.codec.frames import planes_to_tensor, tensor_to_planes  # noqa: E40
 from nvcodec.codec.sequence import SequenceEncoder  # noqa: E402
 from nvcodec.entropy import magnitude_classes  # noqa: E402
 from nvcodec.eval import build_codecs, run_evaluation  # noqa: E402
-from nvcodec.io import open_source  # noqa: E402
+from nvcodec.eval.sources import load_source  # noqa: E402
 from nvcodec.media import Planes  # noqa: E402
 from nvcodec.metrics.bdrate import bd_rate  # noqa: E402
 from nvcodec.metrics.psnr import frame_quality  # noqa: E402
@@ -192,14 +192,8 @@ def frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def read(path: str, count: int) -> list[Planes]:
-    frames = []
-    with open_source(path) as source:
-        for item in source.items():
-            if hasattr(item, "planes"):
-                frames.append(item.planes)
-                if len(frames) == count:
-                    break
-    return frames
+    """The frames as the evaluation reads them (its colour conversion), so x264 and nvc see the same ones."""
+    return list(load_source(path, count).frames)
 
 
 def main() -> None:
