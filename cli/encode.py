@@ -34,6 +34,10 @@ from nvcodec.settings import MAX_INTRA_REFINE
 @click.option("--motion/--no-motion", "motion", default=None, help="Predict P frames through a motion vector "
               "per 16x16 block, searched in the previous decoded frame (nvc's extension; default: "
               "as the model's defaults say, never with DCVC-RT's models).")
+@click.option("--layer-step", "layer_step", type=click.FloatRange(1.0, 64.0), metavar="S",
+              help="Code a picture layer on every I frame: what the networks left, as an integer 8x8 transform "
+              "quantised in steps of S grey levels (1..64, in sixteenths; smaller is better). Lifts I frames "
+              "past the model's ceiling; nvc's extension, recorded in the stream. Default: none.")
 @click.option("--intra-refine", "intra_refine", type=click.IntRange(0, MAX_INTRA_REFINE), metavar="N",
               help="Encoder effort on I frames: N steps of a search for the latent that codes each one best "
               "(each step costs a few I-frame encodes; streams decode as any other). Default 0 (off), or "
@@ -66,7 +70,7 @@ from nvcodec.settings import MAX_INTRA_REFINE
 @common.ffmpeg_compatibility
 @click.pass_obj
 def encode(obj, input_option, paths, out_format, qp, bitrate, maxrate, bufsize, pass_number, passlogfile, qp_p,
-           intra_period, reset_interval, block_skip, motion, intra_refine: int, frames, start, duration,
+           intra_period, reset_interval, block_skip, motion, layer_step, intra_refine: int, frames, start, duration,
            pix_fmt: str, raw_size, raw_rate,
            stream: int, no_audio: bool, preset, model, device, numerics, threads, psnr: bool, progress_to,
            overwrite: bool, no_overwrite: bool) -> None:
@@ -96,7 +100,7 @@ def encode(obj, input_option, paths, out_format, qp, bitrate, maxrate, bufsize, 
     if chosen.is_ladder:
         raise click.UsageError(f"preset {preset!r} is a ladder: use nvc ladder")
     settings = chosen.settings(qp_i=qp, qp_p=qp_p, intra_period=intra_period, reset_interval=reset_interval,
-                               numerics=numerics, block_skip=block_skip, motion=motion)
+                               numerics=numerics, block_skip=block_skip, motion=motion, layer_step=layer_step)
     intra_refine = chosen.intra_refine if intra_refine is None else intra_refine
     opts = _input_options(pix_fmt, raw_size, raw_rate, stream, start, duration, frames, not no_audio, threads)
     if raw_rate is not None and not _is_raw_input(input_path, raw_size):

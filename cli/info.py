@@ -68,7 +68,7 @@ def info(obj, input_path: str, as_json: bool, per_frame: bool) -> None:
         "settings": {"qp": s.qp_i, "qp_p": s.base_qp_p, "intra_period": s.intra_period,
                      "reset_interval": s.reset_interval, "two_ec": "auto" if s.two_ec is None else s.two_ec,
                      "skip_threshold": s.skip_threshold, "block_skip": _sps_flag(frames, "block_skip"),
-                     "motion": _sps_flag(frames, "motion")},
+                     "motion": _sps_flag(frames, "motion"), "picture_layer": _sps_flag(frames, "layer")},
         "audio": [{"track": i, "codec": t.codec, "sample_rate": t.sample_rate, "channels": t.channels,
                    "time_base": str(t.time_base), "packets": audio_packets[i], "bytes": audio_bytes[i]}
                   for i, t in enumerate(reader.audio)],
@@ -88,8 +88,8 @@ def info(obj, input_path: str, as_json: bool, per_frame: bool) -> None:
 
 
 def _sps_flag(frames, flag: str) -> bool:
-    """Whether the stream's parameter sets turn on an nvc extension (block skip, motion; never in
-    DCVC-RT streams)."""
+    """Whether the stream's parameter sets turn on an nvc extension (block skip, motion, the picture
+    layer; never in DCVC-RT streams)."""
     from nvcodec.bitstream import SpsUnit, read_units
 
     for packet in frames:
@@ -127,7 +127,8 @@ def _print_text(doc: dict) -> None:
         f" (source {v['source_pix_fmt'] or 'unknown'})",
         f"  Coding:    qp {s['qp']} (P {s['qp_p']}), intra period {s['intra_period']}, reset interval "
         f"{s['reset_interval']}, skip threshold {s['skip_threshold']}, two coders {s['two_ec']}, "
-        f"block skip {'on' if s['block_skip'] else 'off'}, motion {'on' if s['motion'] else 'off'}",
+        f"block skip {'on' if s['block_skip'] else 'off'}, motion {'on' if s['motion'] else 'off'}, "
+        f"picture layer {'on' if s['picture_layer'] else 'off'}",
     ]
     for a in doc["audio"]:
         lines.append(f"  Audio #{a['track']}:  {a['codec']}, {a['sample_rate']} Hz, {a['channels']} ch, "

@@ -50,6 +50,7 @@ _ENCODE_KEYS = {
     "skip_threshold": "skip_threshold",
     "block_skip": "block_skip",
     "motion": "motion",
+    "layer_step": "layer_step",
     "numerics": "numerics",
 }
 

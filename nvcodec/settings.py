@@ -101,7 +101,9 @@ class CodingSettings:
     any model; False never.  ``motion`` (nvc's, see :mod:`nvcodec.codec.motion`: P frames carry a
     vector per 16x16 block and the reference is moved by them; the encoder then reconstructs every P
     frame): None uses it with nvc's own models (:data:`MOTION_BY_DEFAULT`) and not with DCVC-RT's;
-    True with any model; False never.
+    True with any model; False never.  ``layer_step`` (nvc's, see :mod:`nvcodec.codec.picture_layer`):
+    each I frame also carries a picture layer, the residual quantised in steps of this many grey levels
+    (1..64, in 1/16); None: no layer.
     """
 
     qp_i: int = 32
@@ -113,6 +115,7 @@ class CodingSettings:
     numerics: str = DEFAULT_PROFILE
     block_skip: bool | None = None
     motion: bool | None = None
+    layer_step: float | None = None
 
     def __post_init__(self) -> None:
         # every field is checked against the type and the field size the .nvc header stores it in
@@ -134,6 +137,10 @@ class CodingSettings:
         if skip is not None and (isinstance(skip, bool) or not isinstance(skip, (int, float))
                                  or not 0.0 <= float(skip) < 16.0):
             raise ConfigError("skip_threshold", skip, "None or a scale in [0, 16)")
+        step = self.layer_step
+        if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float))
+                                 or not 1.0 <= float(step) <= 64.0 or float(step) * 16 != round(float(step) * 16)):
+            raise ConfigError("layer_step", step, "None or grey levels 1..64 in sixteenths")
         if not (self.block_skip is None or isinstance(self.block_skip, bool)):
             raise ConfigError("block_skip", self.block_skip, "None (by model), true or false")
         if not (self.motion is None or isinstance(self.motion, bool)):

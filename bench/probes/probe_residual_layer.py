@@ -43,8 +43,9 @@ import numpy as np  # noqa: E402
 from nvcodec.codec import motion  # noqa: E402
 from nvcodec.codec.frames import planes_to_tensor, tensor_to_planes  # noqa: E402
 from nvcodec.codec.sequence import SequenceEncoder  # noqa: E402
+from nvcodec.entropy import magnitude_classes  # noqa: E402
 from nvcodec.eval import build_codecs, run_evaluation  # noqa: E402
-from nvcodec.io import open_source  # noqa: E402
+from nvcodec.eval.sources import load_source  # noqa: E402
 from nvcodec.media import Planes  # noqa: E402
 from nvcodec.metrics.bdrate import bd_rate  # noqa: E402
 from nvcodec.metrics.psnr import frame_quality  # noqa: E402
@@ -91,20 +92,20 @@ def position_entropy_bits(symbols: np.ndarray) -> float:
 
 
 BANDS = 8
-ROW_BITS = motion._row_bits(motion.class_table())
+ROW_BITS = magnitude_classes.row_bits(magnitude_classes.class_table())
 
 
 def class_coded_bits(symbols: np.ndarray, chroma: bool) -> float:
     """Bits of the [rows, cols, 8, 8] symbols coded as motion vectors are: classes under each band's
     best geometric row (one parameter byte a band), then signs and the bits under the leading one."""
     band = np.minimum(np.add.outer(np.arange(BLOCK), np.arange(BLOCK)), BANDS - 1)
-    classes = motion._classes(symbols.astype(np.int64))
-    if classes.max(initial=0) > motion.MAX_CLASS:
+    classes = magnitude_classes.classes_of(symbols.astype(np.int64))
+    if classes.max(initial=0) > magnitude_classes.MAX_CLASS:
         raise ValueError("a coefficient outside the classes' range")
     bits = 0.0
     for b in range(BANDS):
         seen = classes[..., band == b].reshape(-1)
-        histogram = np.bincount(seen, minlength=motion.MAX_CLASS + 1)
+        histogram = np.bincount(seen, minlength=magnitude_classes.MAX_CLASS + 1)
         bits += 8 + float((ROW_BITS @ histogram).min())
     return bits + float(classes.sum())  # a sign and k - 1 bits for each class k > 0
 
@@ -191,14 +192,8 @@ def frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def read(path: str, count: int) -> list[Planes]:
-    frames = []
-    with open_source(path) as source:
-        for item in source.items():
-            if hasattr(item, "planes"):
-                frames.append(item.planes)
-                if len(frames) == count:
-                    break
-    return frames
+    """The frames as the evaluation reads them (its colour conversion), so x264 and nvc see the same ones."""
+    return list(load_source(path, count).frames)
 
 
 def main() -> None:

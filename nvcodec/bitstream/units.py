@@ -5,9 +5,10 @@ A stream is a plain concatenation of units (no header, no magic)::
     unit        := header_byte body
     header_byte := (unit_type << 4) | sps_id          unit_type: 0 SPS, 1 I frame, 2 P frame
     SPS body    := height:auint  width:auint  flags:u8
-                   flags = (motion << 4) | (block_skip << 3) | (ec_part << 2) | use_ada_i
-                   (block_skip and motion are nvc's: P frames carry a skip map, see
-                   nvcodec.codec.block_skip, and motion vectors, see nvcodec.codec.motion)
+                   flags = (layer << 5) | (motion << 4) | (block_skip << 3) | (ec_part << 2) | use_ada_i
+                   (block_skip, motion and layer are nvc's: P frames carry a skip map, see
+                   nvcodec.codec.block_skip, and motion vectors, see nvcodec.codec.motion; I frames
+                   a picture layer, see nvcodec.codec.picture_layer)
     frame body  := qp:u8  payload_length:auint  payload
     auint       := 0xxxxxxx | 10xxxxxx x8 | 11xxxxxx x8 x8 x8     (big-endian, < 2^30)
 
@@ -73,13 +74,14 @@ class SpsUnit:
     use_ada_i: bool  # P frame predicted from the previous frame's pixels (a reset)
     block_skip: bool = False  # nvc: P frames carry a block-skip map (never set in DCVC-RT streams)
     motion: bool = False  # nvc: P frames carry motion vectors (never set in DCVC-RT streams)
+    layer: bool = False  # nvc: I frames may carry a picture layer (never set in DCVC-RT streams)
 
     def to_bytes(self) -> bytes:
         _check_id(self.sps_id)
         if self.height <= 0 or self.width <= 0:
             raise ValueError(f"SPS frame size must be positive, got {self.width}x{self.height}")
-        flags = ((int(self.motion) << 4) | (int(self.block_skip) << 3) | (int(self.ec_part) << 2)
-                 | int(self.use_ada_i))
+        flags = ((int(self.layer) << 5) | (int(self.motion) << 4) | (int(self.block_skip) << 3)
+                 | (int(self.ec_part) << 2) | int(self.use_ada_i))
         return (
             bytes(((FrameType.SPS << 4) | self.sps_id,))
             + write_adaptive_uint(self.height)
@@ -132,12 +134,12 @@ def read_unit(data: bytes | memoryview, pos: int) -> tuple[Unit, int]:
         if pos >= len(data):
             raise TruncatedStreamError("stream ends inside an SPS", pos)
         flags = data[pos]
-        if flags & ~0x1D:
+        if flags & ~0x3D:
             raise StreamError(f"SPS has reserved flag bits set (0x{flags:02x})", pos)
         if height == 0 or width == 0:
             raise StreamError(f"SPS has an empty frame size {width}x{height}", start)
         return SpsUnit(sps_id, height, width, bool(flags & 0x04), bool(flags & 0x01), bool(flags & 0x08),
-                       bool(flags & 0x10)), pos + 1
+                       bool(flags & 0x10), bool(flags & 0x20)), pos + 1
     if kind in (FrameType.I, FrameType.P):
         if pos >= len(data):
             raise TruncatedStreamError("stream ends inside a frame header", pos)

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from nvcodec.codec import block_skip, motion
+from nvcodec.codec import block_skip, motion, picture_layer
 from nvcodec.codec.context_steps import StepReader
-from nvcodec.codec.frames import latent_size
+from nvcodec.codec.frames import ChromaFormat, Planes, latent_size, tensor_to_planes
 from nvcodec.codec.inter_codec import Analysis, InterCodec, Reference, regenerate_reference, with_skips
 from nvcodec.codec.intra_codec import IntraCodec
 from nvcodec.codec.outputs import Symbols
@@ -137,28 +137,60 @@ def _reader(coder: RansDecoder, ctx: CoderContext) -> StepReader:
 # -- intra ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LayerRequest:
+    """An I frame's picture layer, as the encoder asks for it: the source picture and the step (1/16)."""
+
+    source: Planes
+    step16: int
+
+
 @torch.no_grad()
 def encode_intra(model: IntraModel, ctx: CoderContext, x: torch.Tensor, qp: int, coder: RansEncoder,
-                 latent: torch.Tensor | None = None) -> tuple[bytes, torch.Tensor]:
-    """Payload and reconstruction (padded, clamped) of an I frame.
+                 latent: torch.Tensor | None = None, layer: LayerRequest | None = None
+                 ) -> tuple[bytes, torch.Tensor, Planes | None]:
+    """Payload, reconstruction (padded, clamped) and, with ``layer``, the enhanced picture of an I frame.
 
     ``coder`` (its ``two_ec`` as the SPS says) is kept by the caller across frames, so that
     its buffers are reused; anything left queued in it (by a frame that failed) is dropped.
-    ``latent``: the y to code in place of the analysis of ``x`` (:mod:`nvcodec.codec.latent_refine`)."""
+    ``latent``: the y to code in place of the analysis of ``x`` (:mod:`nvcodec.codec.latent_refine`).
+    ``layer`` (the SPS's layer flag must be set): the payload starts with the layer byte and its
+    parameters, and the layer's symbols follow the networks' in the rANS stream."""
     codec = IntraCodec(model)
     symbols, x_hat = codec.compress(x, qp, ctx.indexer.skip_threshold, ctx.masks, y=latent)
     _write(coder, ctx, qp, symbols, codec.schedule.steps)
-    return coder.flush(), x_hat
+    if layer is None:
+        return coder.flush(), x_hat, None
+    source = layer.source
+    decoded = tensor_to_planes(x_hat, source.height, source.width, source.chroma)
+    code, enhanced = picture_layer.plan(source, decoded, layer.step16, ctx.vectors)
+    picture_layer.write(coder, ctx.vectors, code)
+    return b"\x01" + code.params + coder.flush(), x_hat, enhanced
 
 
 @torch.no_grad()
 def decode_intra(model: IntraModel, ctx: CoderContext, payload: bytes, qp: int, height: int, width: int,
-                 two_ec: bool, device: torch.device) -> torch.Tensor:
+                 two_ec: bool, device: torch.device, layer: bool = False, chroma: ChromaFormat = "420"
+                 ) -> tuple[torch.Tensor, Planes | None]:
+    """Reconstruction of an I frame and, when it carries a picture layer (``layer``: the SPS's flag),
+    the enhanced picture."""
+    params = None
+    if layer:
+        if not payload or payload[0] > 1:
+            raise StreamError(f"I frame has picture layer byte {payload[:1].hex() or 'none'} (0 or 1)")
+        if payload[0] == 1:
+            params = bytes(payload[1:1 + picture_layer.params_size()])
+            if len(params) != picture_layer.params_size():
+                raise StreamError("I frame ends inside its picture layer's parameters")
+        payload = payload[1 + (len(params) if params is not None else 0):]
     coder = RansDecoder(payload, two_ec)
     z_hat = _decode_z(coder, ctx, qp, model.cfg.hyper, latent_size(height, width, 64), device)
     x_hat = IntraCodec(model).decompress(z_hat, _reader(coder, ctx), qp, latent_size(height, width, 16), ctx.masks)
+    enhanced = None
+    if params is not None:
+        enhanced = picture_layer.read(coder, ctx.vectors, params, tensor_to_planes(x_hat, height, width, chroma))
     coder.finish()
-    return x_hat
+    return x_hat, enhanced
 
 
 # -- inter ----------------------------------------------------------------------------------------

@@ -47,22 +47,33 @@ import numpy as np
 import torch
 
 from nvcodec import _kernels
-from nvcodec.entropy.rans import CdfTable, RansDecoder, RansEncoder, pmf_to_quantized_cdf
+from nvcodec.entropy.magnitude_classes import (
+    GEOMETRIC_ROWS,
+    MAX_CLASS,
+    RAW_ROW,
+    check_classes,
+    check_raw,
+    classes_of,
+    raw_bits,
+    row_bits,
+    values_from_bits,
+)
+from nvcodec.entropy.magnitude_classes import (
+    class_table as class_table,  # the motion field's table, as callers name it
+)
+from nvcodec.entropy.rans import CdfTable, RansDecoder, RansEncoder
 from nvcodec.errors import StreamError
 
 #: pixels per side of a motion block: one position of the P-frame latent
 BLOCK = 16
 #: the largest vector component, in quarter pels (64 pixels)
 MAX_QPEL = 256
-#: the largest residual class: |residual| <= 2 * MAX_QPEL < 2 ** MAX_CLASS
-MAX_CLASS = 10
+#: residuals are coded as magnitude classes (nvcodec.entropy.magnitude_classes): |residual| <= 2 * MAX_QPEL
+#: < 2 ** MAX_CLASS; row g of the class table has P(k) proportional to ((g + 1) / 64) ** k
+assert 2 * MAX_QPEL < 2 ** MAX_CLASS
 #: class contexts: two in the first half of the checkerboard (one per component), three
 #: neighbourhood buckets per component in the second
 CONTEXTS = 8
-#: rows of the class table: row g has P(k) proportional to ((g + 1) / 64) ** k
-GEOMETRIC_ROWS = 63
-#: the row of the raw bits (signs and mantissas): two equally likely values
-RAW_ROW = GEOMETRIC_ROWS
 #: integer-pel search range around the best predictor
 SEARCH_RANGE = 16
 #: the motion cost is SAD + MOTION_LAMBDA_SCALE / sqrt(lambda) * bits: the frame's lambda prices a
@@ -174,39 +185,6 @@ def predictors(field: Field) -> np.ndarray:
 # -- coding the field ---------------------------------------------------------------------------
 
 
-def class_table() -> CdfTable:
-    """Rows 0..GEOMETRIC_ROWS-1: classes 0..MAX_CLASS under a geometric law; row RAW_ROW: one bit."""
-    classes = MAX_CLASS + 1
-    width = classes + 2
-    cdf = np.zeros((GEOMETRIC_ROWS + 1, width), dtype=np.int32)
-    lengths = np.zeros(GEOMETRIC_ROWS + 1, dtype=np.int32)
-    for g in range(GEOMETRIC_ROWS):
-        ratio = (g + 1) / 64
-        pmf = ratio ** np.arange(classes, dtype=np.float64)
-        pmf = np.append(pmf / pmf.sum() * (1 - 1e-6), 1e-6).astype(np.float32)
-        row = pmf_to_quantized_cdf(pmf)
-        cdf[g, : len(row)] = row
-        lengths[g] = len(row)
-    raw = pmf_to_quantized_cdf(np.array([0.5 - 5e-7, 0.5 - 5e-7, 1e-6], dtype=np.float32))
-    cdf[RAW_ROW, : len(raw)] = raw
-    lengths[RAW_ROW] = len(raw)
-    return CdfTable(cdf, lengths, np.zeros(GEOMETRIC_ROWS + 1, dtype=np.int32))
-
-
-def _row_bits(table: CdfTable) -> np.ndarray:
-    """[GEOMETRIC_ROWS, MAX_CLASS + 1]: bits of each class under each geometric row."""
-    counts = np.diff(table.cdf[:GEOMETRIC_ROWS, : MAX_CLASS + 2].astype(np.float64), axis=1)
-    return -np.log2(counts / 65536.0)
-
-
-def _classes(residuals: np.ndarray) -> np.ndarray:
-    magnitude = np.abs(residuals)
-    out = np.zeros(residuals.shape, dtype=np.int64)
-    nonzero = magnitude > 0
-    out[nonzero] = np.floor(np.log2(magnitude[nonzero])).astype(np.int64) + 1
-    return out
-
-
 def _first_half(h: int, w: int) -> np.ndarray:
     rows, cols = np.indices((h, w))
     return (rows + cols) % 2 == 0
@@ -241,13 +219,13 @@ class FieldCode:
 def plan_field(field: Field, table: CdfTable) -> FieldCode:
     """The residual classes, their contexts' best rows and the raw bits of a non-zero field."""
     residuals = field.astype(np.int64) - predictors(field)
-    classes = _classes(residuals)
+    classes = classes_of(residuals)
     h, w, _ = field.shape
     first = _first_half(h, w)
     first_ctx, second_ctx = _context_rows(classes, first)
     ordered = np.concatenate((classes[first], classes[~first]))  # [n, 2], coding order
     contexts = np.concatenate((first_ctx, second_ctx))
-    bits = _row_bits(table)
+    bits = row_bits(table)
     rows = np.zeros(CONTEXTS, dtype=np.int64)
     for ctx in range(CONTEXTS):
         seen = ordered[contexts == ctx]
@@ -255,7 +233,7 @@ def plan_field(field: Field, table: CdfTable) -> FieldCode:
             histogram = np.bincount(seen, minlength=MAX_CLASS + 1)
             rows[ctx] = int(np.argmin(bits @ histogram))
     res_ordered = np.concatenate((residuals[first], residuals[~first]))
-    raw = _raw_bits(res_ordered.reshape(-1), ordered.reshape(-1))
+    raw = raw_bits(res_ordered.reshape(-1), ordered.reshape(-1))
     n1 = int(first.sum())
     arrays = [
         (ordered[:n1].reshape(-1), rows[first_ctx].reshape(-1)),
@@ -263,19 +241,6 @@ def plan_field(field: Field, table: CdfTable) -> FieldCode:
         (raw, np.full(len(raw), RAW_ROW)),
     ]
     return FieldCode(bytes(int(r) for r in rows), arrays)
-
-
-def _raw_bits(residuals: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Per non-zero residual, in order: its sign (1: negative), then the k - 1 bits of its magnitude
-    under the leading one, highest first."""
-    k = classes.astype(np.int64)
-    nonzero = k > 0
-    r, k = residuals.astype(np.int64)[nonzero], k[nonzero]
-    column = np.arange(MAX_CLASS)[None, :]
-    shift = np.maximum(k[:, None] - 1 - column, 0)
-    table = (np.abs(r)[:, None] >> shift) & 1
-    table[:, 0] = r < 0
-    return np.ascontiguousarray(table[column < k[:, None]], dtype=np.int32)
 
 
 def encode_field(coder: RansEncoder, table: CdfTable, code: FieldCode) -> None:
@@ -293,48 +258,21 @@ def decode_field(coder: RansDecoder, table: CdfTable, params: bytes, h: int, w: 
     n1, n2 = int(first.sum()), int((~first).sum())
     classes = np.zeros((h, w, 2), dtype=np.int64)
     got = coder.decode(np.tile(rows[[0, 1]], n1), table).reshape(n1, 2)
-    _check_classes(got)
+    check_classes(got, "P frame has a motion residual")
     classes[first] = got
     second_ctx = 2 + 3 * np.array([0, 1])[None, :] + _neighbour_buckets(classes, first)
     got = coder.decode(rows[second_ctx].reshape(-1), table).reshape(n2, 2)
-    _check_classes(got)
+    check_classes(got, "P frame has a motion residual")
     classes[~first] = got
     ordered = np.concatenate((classes[first], classes[~first])).reshape(-1)
     raw_count = int(ordered.sum())  # a sign and k - 1 bits per non-zero residual: k bits
     raw = coder.decode(np.full(raw_count, RAW_ROW, dtype=np.int32), table)
-    if raw.size and (raw.min() < 0 or raw.max() > 1):
-        raise StreamError("P frame has a motion bit that is neither 0 nor 1")
-    residual_ordered = _residuals_from_bits(ordered, raw)
+    check_raw(raw, "P frame has a motion")
+    residual_ordered = values_from_bits(ordered, raw)
     residuals = np.zeros((h, w, 2), dtype=np.int64)
     residuals[first] = residual_ordered[: 2 * n1].reshape(n1, 2)
     residuals[~first] = residual_ordered[2 * n1:].reshape(n2, 2)
     return _integrate(residuals)
-
-
-def _check_classes(classes: np.ndarray) -> None:
-    if classes.size and (classes.min() < 0 or classes.max() > MAX_CLASS):
-        raise StreamError(f"P frame has a motion residual class outside 0..{MAX_CLASS}")
-
-
-def _residuals_from_bits(classes: np.ndarray, raw: np.ndarray) -> np.ndarray:
-    """Signed residuals from their classes and the raw bits (a sign, then the k - 1 bits under the
-    leading one, highest first), all at once: each residual's bits start where the classes before it
-    end."""
-    k = classes.astype(np.int64)
-    start = np.cumsum(k) - k
-    nonzero = k > 0
-    out = np.zeros(len(k), dtype=np.int64)
-    if not nonzero.any():
-        return out
-    bits = raw.astype(np.int64)
-    ks, starts = k[nonzero], start[nonzero]
-    magnitude = np.ones(len(ks), dtype=np.int64)
-    for j in range(MAX_CLASS - 1):  # mantissa bit j of every residual that has one
-        has = ks - 1 > j
-        magnitude[has] = (magnitude[has] << 1) | bits[starts[has] + 1 + j]
-    negative = bits[starts] == 1
-    out[nonzero] = np.where(negative, -magnitude, magnitude)
-    return out
 
 
 def _integrate(residuals: np.ndarray) -> Field:

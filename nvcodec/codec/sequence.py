@@ -57,10 +57,11 @@ def _contexts(model: CodecModel, skip_threshold: float | None) -> tuple[fc.Coder
     indexer = ScaleIndexer(skip_threshold)
     masks = MaskCache()
     gauss = gaussian_table()
+    classes = motion.class_table()  # the motion field's and the picture layer's magnitude classes
     return (
-        fc.CoderContext(gauss, factorized_table(model.intra.bit_estimator_z), indexer, masks),
+        fc.CoderContext(gauss, factorized_table(model.intra.bit_estimator_z), indexer, masks, vectors=classes),
         fc.CoderContext(gauss, factorized_table(model.inter.bit_estimator_z), indexer, masks,
-                        block_skip.flag_table(), motion.class_table()),
+                        block_skip.flag_table(), classes),
     )
 
 
@@ -79,6 +80,8 @@ class SequenceEncoder:
         """``intra_refine``: iterations of the encoder's search for each I frame's latent
         (:mod:`nvcodec.codec.latent_refine`; 0: the analysis' latent, as DCVC-RT codes it)."""
         self.intra_refine = check_intra_refine(intra_refine)
+        step = settings.layer_step
+        self.layer_step16 = None if step is None else round(float(step) * 16)
         self.settings = settings.resolve(model.inter.cfg)
         self.block_skip = bool(self.settings.block_skip)
         self.motion = bool(self.settings.motion)
@@ -145,6 +148,7 @@ class SequenceEncoder:
         units: list[Unit] = []
         sps_id = self._sps_id(size, two_ec, plan.use_ada_i, units)
 
+        enhanced = None
         with pinned(self.numerics):
             x = planes_to_tensor(frame, self.device)
             if plan.frame_type == FrameType.I:
@@ -154,8 +158,14 @@ class SequenceEncoder:
                         self.model.intra, x, plan.qp, lambda_for_qp(plan.qp, self.model.lambda_max),
                         self.intra_refine, frame.height, frame.width, frame.chroma == "420",
                         self.intra_ctx.indexer.skip_threshold)
-                payload, x_hat = fc.encode_intra(self.model.intra, self.intra_ctx, x, plan.qp,
-                                                 self._coders[two_ec], latent)
+                layer = None
+                if self.layer_step16 is not None:
+                    layer = fc.LayerRequest(frame, self.layer_step16)
+                payload, x_hat, enhanced = fc.encode_intra(self.model.intra, self.intra_ctx, x, plan.qp,
+                                                           self._coders[two_ec], latent, layer)
+                if enhanced is not None:
+                    # the enhanced picture is what the decoder shows and predicts the next frame from
+                    x_hat = planes_to_tensor(enhanced, self.device)
                 self._ref = fc.Reference(frame=x_hat, feature=None, qp=plan.qp)
                 self._skip = fc.SkipEstimate(lambda_max=self.model.lambda_max) if self.block_skip else None
                 self._moves = fc.MotionEstimate(lambda_max=self.model.lambda_max) if self.motion else None
@@ -169,7 +179,10 @@ class SequenceEncoder:
                                                      self._coders[two_ec], self.reconstruct, self._skip,
                                                      shown if uses_shown else None, self._moves)
                 x_hat = self._ref.frame
-            recon = tensor_to_planes(x_hat, *size, self._chroma) if x_hat is not None else None
+            if enhanced is not None:
+                recon = enhanced
+            else:
+                recon = tensor_to_planes(x_hat, *size, self._chroma) if x_hat is not None else None
         units.append(FrameUnit(plan.frame_type, sps_id, plan.qp, payload))
         self._index += 1
         return EncodedFrame(plan, units, recon)
@@ -181,7 +194,7 @@ class SequenceEncoder:
                 raise ConfigError("sps", len(self._sps), f"at most {MAX_SPS_ID + 1} parameter sets per stream")
             self._sps[key] = len(self._sps)
             units.append(SpsUnit(self._sps[key], size[0], size[1], two_ec, use_ada_i, self.block_skip,
-                                 self.motion))
+                                 self.motion, self.layer_step16 is not None))
         return self._sps[key]
 
 
@@ -220,12 +233,15 @@ class SequenceDecoder:
         size = (sps.height, sps.width)
         if self._size is not None and size != self._size and unit.frame_type == FrameType.P:
             raise StreamError(f"P frame {self.frames_decoded} changes the frame size without an I frame")
+        enhanced = None
         with pinned(self.numerics):
             if unit.frame_type == FrameType.I:
                 if unit.qp >= INTRA_QP_COUNT:
                     raise StreamError(f"I frame {self.frames_decoded} has qp {unit.qp} (0..{INTRA_QP_COUNT - 1})")
-                x_hat = fc.decode_intra(self.model.intra, self.intra_ctx, unit.payload, unit.qp, *size,
-                                        sps.ec_part, self.device)
+                x_hat, enhanced = fc.decode_intra(self.model.intra, self.intra_ctx, unit.payload, unit.qp, *size,
+                                                  sps.ec_part, self.device, sps.layer, self.chroma)
+                if enhanced is not None:
+                    x_hat = planes_to_tensor(enhanced, self.device)
                 self._ref = fc.Reference(frame=x_hat, feature=None, qp=unit.qp)
             else:
                 if unit.qp >= INTER_QP_COUNT:
@@ -241,7 +257,7 @@ class SequenceDecoder:
                                             block_skips=sps.block_skip, moves=sps.motion)
                 x_hat = self._ref.frame
             self._size = size
-            out = tensor_to_planes(x_hat, *size, self.chroma)
+            out = enhanced if enhanced is not None else tensor_to_planes(x_hat, *size, self.chroma)
         self.frames_decoded += 1
         return out
 

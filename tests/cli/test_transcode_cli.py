@@ -357,6 +357,24 @@ def test_motion_option_reaches_the_stream(media, nvc, tmp_path):
     assert json.loads(nvc("info", plain, "--json")[1])["settings"]["motion"] is False
 
 
+def test_layer_step_option_reaches_the_stream_and_a_bad_step_is_one_line(media, nvc, tmp_path):
+    """--layer-step sets the SPS flag (nvc info says so), the file decodes to the encoder's pictures
+    and its I frames come closer to the source (exactness is tests/unit/test_picture_layer.py's)."""
+    coded = tmp_path / "layer.nvc"
+    code, _, err = nvc("encode", media["clip"], coded, *MODEL, "--frames", "3", "-g", "1", "--layer-step", "4",
+                       "--psnr")
+    assert code == 0
+    layered_psnr = float(err.split("PSNR-YUV")[1].split()[0])
+    assert json.loads(nvc("info", coded, "--json")[1])["settings"]["picture_layer"] is True
+    assert nvc("decode", coded, tmp_path / "layer.y4m")[0] == 0
+    plain = tmp_path / "plain.nvc"
+    code, _, err = nvc("encode", media["clip"], plain, *MODEL, "--frames", "3", "-g", "1", "--psnr")
+    assert code == 0 and json.loads(nvc("info", plain, "--json")[1])["settings"]["picture_layer"] is False
+    assert layered_psnr > float(err.split("PSNR-YUV")[1].split()[0]) + 1
+    code, _, err = nvc("encode", media["clip"], tmp_path / "bad.nvc", *MODEL, "--layer-step", "4.01")
+    assert code == 1 and err.count("\n") == 1 and "layer_step" in err and not (tmp_path / "bad.nvc").exists()
+
+
 def test_decode_to_mp4_plays_everywhere_by_default(media, nvc, tmp_path):
     import av
 

@@ -75,7 +75,7 @@ def test_the_sps_carries_the_flag_and_other_reserved_bits_stay_refused():
         assert back == unit
     assert SpsUnit(0, 8, 8, False, False).to_bytes()[-1] & 0x08 == 0  # DCVC-RT's byte unchanged
     with pytest.raises(StreamError):
-        list(read_units(bytes([0x00, 0x10, 0x10, 0x20])))
+        list(read_units(bytes([0x00, 0x10, 0x10, 0x40])))  # bit 6: nvc uses bits 3-5 (skip, motion, layer)
 
 
 def half_still_clip(frames: int, height: int, width: int) -> list[Planes]:

@@ -109,7 +109,7 @@ def test_motion_is_on_for_nvcs_models_and_off_for_dcvc_rts_unless_asked_and_the_
     assert list(read_units(unit.to_bytes())) == [unit]
     assert unit.to_bytes()[-1] == 0x1C
     with pytest.raises(StreamError, match="reserved"):
-        list(read_units(bytes([0x00, 0x10, 0x10, 0x20])))
+        list(read_units(bytes([0x00, 0x10, 0x10, 0x40])))
     with pytest.raises(ConfigError):
         CodingSettings(motion="yes")
 

@@ -56,6 +56,7 @@ def test_rungs():
     ({"encode": {"intra_refine": -1}}, "encode.intra_refine"),
     ({"encode": {"intra_refine": True}}, "encode.intra_refine"),
     ({"encode": {"intra_refine": 1001}}, "encode.intra_refine"),
+    ({"encode": {"layer_step": 0.5}}, "encode.layer_step"),
     ({"encode": []}, "encode"),
     ({"bogus": 1}, "bogus"),
     ({"rung": [{"qp": 70}]}, "rung[0].qp"),
@@ -68,6 +69,10 @@ def test_malformed_preset_names_its_key(doc, key):
     with pytest.raises(ConfigError) as info:
         parse_preset(doc, "bad", "bad.toml")
     assert info.value.key == f"bad.toml: {key}"
+
+
+def test_a_preset_may_code_a_picture_layer():
+    assert parse_preset({"encode": {"qp": 40, "layer_step": 6}}, "stills", "stills.toml").settings().layer_step == 6
 
 
 def test_bad_toml_and_unknown_name(tmp_path):
