@@ -75,6 +75,13 @@ def test_chunked_encode_is_byte_identical_to_one_process(clip, model, tmp_path, 
     assert list(tmp_path.iterdir()) == []  # the pieces and their folder are gone
 
 
+def test_chunks_code_the_picture_layer_as_one_process_does(clip, model, tmp_path):
+    settings = CodingSettings(qp_i=40, intra_period=4, reset_interval=3, layer_step=6.0)
+    expected = one_process(clip, model, settings)
+    assert chunked(clip, model, settings, spool=tmp_path)[0] == expected
+    assert expected != one_process(clip, model, CodingSettings(qp_i=40, intra_period=4, reset_interval=3))
+
+
 def test_chunks_search_their_i_frames_as_one_process_does(clip, model, monkeypatch):
     from nvcodec.codec import latent_refine
 
