@@ -1,20 +1,14 @@
 """What a transform-coded residual on top of nvc's pictures could buy at the top of the range.
 
 nvc-compact's quality stops near 34-38 dB whatever the rate (its transforms set the ceiling; see
-``probe_intra_ceiling.py``).  A second layer that codes what the networks left, the picture minus
-nvc's reconstruction, with an 8x8 DCT and a uniform quantiser (JPEG's and H.264's tools), has no such
-ceiling.  This estimates it before any format work: each frame is coded by nvc at a qp, its residual
-transformed per plane, quantised with step ``step`` (rounding offset 1/3, as intra coders use) and its
-rate estimated as the zeroth-order entropy of each coefficient position's symbols over the frame (an
-adaptive coder pays a little more to learn them, context modelling saves more), or with ``--coder
-classes`` as nvc's motion vectors are coded (``nvcodec.codec.motion``): each magnitude's class under the
-best geometric row of its context (plane kind x frequency band, a byte each), then its sign and the bits
-under its leading one, a rate rANS reaches within a fraction of a percent.  For clips the
-enhanced picture replaces the encoder's reference pixels (what block skip copies, motion searches and
-the pixel gate blends); the P frames' feature path is left as it is.  With ``--temporal`` a P frame's
-layer codes each 16x16 block over the better of two bases: nvc's picture, or the enhanced previous
-picture moved by the frame's own motion vectors (a flag a block, its entropy counted), as a hybrid
-coder predicts.  No stream is written.
+``probe_intra_ceiling.py``).  The picture layer (``nvcodec.codec.picture_layer``) codes what the networks
+left with an 8x8 transform; streams carry it on I frames only.  This asks what it would buy on every
+frame of a clip before any P-frame syntax exists: each frame is coded by nvc at a qp and the layer at
+``step`` is coded after it (its bits as its rANS stream takes them), and the enhanced picture replaces
+the encoder's reference pixels (what block skip copies, motion searches and the pixel gate blends); the
+P frames' feature path is left as it is.  With ``--temporal`` a P frame's layer codes each 16x16 block
+over the better of two bases: nvc's picture, or the enhanced previous picture moved by the frame's own
+motion vectors (a flag a block, its entropy counted), as a hybrid coder predicts.  No stream is written.
 
 Each source gets nvc's own curve, the best of nvc + layer over the ``--qps`` x ``--steps`` grid (its
 upper frontier), and x264's (crf 10-42, through the evaluation's codec), with BD-rates against x264
@@ -40,10 +34,11 @@ numerics.prepare_environment()
 
 import numpy as np  # noqa: E402
 
-from nvcodec.codec import motion  # noqa: E402
+from nvcodec.codec import motion, picture_layer  # noqa: E402
 from nvcodec.codec.frames import planes_to_tensor, tensor_to_planes  # noqa: E402
 from nvcodec.codec.sequence import SequenceEncoder  # noqa: E402
-from nvcodec.entropy import magnitude_classes  # noqa: E402
+from nvcodec.entropy.magnitude_classes import class_table  # noqa: E402
+from nvcodec.entropy.rans import RansEncoder  # noqa: E402
 from nvcodec.eval import build_codecs, run_evaluation  # noqa: E402
 from nvcodec.eval.sources import load_source  # noqa: E402
 from nvcodec.media import Planes  # noqa: E402
@@ -52,76 +47,16 @@ from nvcodec.metrics.psnr import frame_quality  # noqa: E402
 from nvcodec.models.registry import resolve_model  # noqa: E402
 from nvcodec.settings import CodingSettings  # noqa: E402
 
-BLOCK = 8
-ROUNDING = 1 / 3
+TABLE = class_table()
 
 
-def dct_matrix(n: int = BLOCK) -> np.ndarray:
-    """The orthonormal DCT-II basis, one row per frequency."""
-    k = np.arange(n)[:, None]
-    i = np.arange(n)[None, :]
-    m = np.cos(math.pi * (2 * i + 1) * k / (2 * n)) * math.sqrt(2 / n)
-    m[0] /= math.sqrt(2)
-    return m
-
-
-DCT = dct_matrix()
-
-
-def to_blocks(plane: np.ndarray) -> np.ndarray:
-    h, w = plane.shape
-    padded = np.zeros(((h + BLOCK - 1) // BLOCK * BLOCK, (w + BLOCK - 1) // BLOCK * BLOCK))
-    padded[:h, :w] = plane
-    rows, cols = padded.shape[0] // BLOCK, padded.shape[1] // BLOCK
-    return padded.reshape(rows, BLOCK, cols, BLOCK).transpose(0, 2, 1, 3)
-
-
-def from_blocks(blocks: np.ndarray, h: int, w: int) -> np.ndarray:
-    rows, cols = blocks.shape[:2]
-    return blocks.transpose(0, 2, 1, 3).reshape(rows * BLOCK, cols * BLOCK)[:h, :w]
-
-
-def position_entropy_bits(symbols: np.ndarray) -> float:
-    """Sum over the 64 coefficient positions of the symbols' zeroth-order entropy (bits)."""
-    flat = symbols.reshape(-1, BLOCK * BLOCK)
-    bits = 0.0
-    for k in range(flat.shape[1]):
-        _, counts = np.unique(flat[:, k], return_counts=True)
-        bits -= float((counts * np.log2(counts / counts.sum())).sum())
-    return bits
-
-
-BANDS = 8
-ROW_BITS = magnitude_classes.row_bits(magnitude_classes.class_table())
-
-
-def class_coded_bits(symbols: np.ndarray, chroma: bool) -> float:
-    """Bits of the [rows, cols, 8, 8] symbols coded as motion vectors are: classes under each band's
-    best geometric row (one parameter byte a band), then signs and the bits under the leading one."""
-    band = np.minimum(np.add.outer(np.arange(BLOCK), np.arange(BLOCK)), BANDS - 1)
-    classes = magnitude_classes.classes_of(symbols.astype(np.int64))
-    if classes.max(initial=0) > magnitude_classes.MAX_CLASS:
-        raise ValueError("a coefficient outside the classes' range")
-    bits = 0.0
-    for b in range(BANDS):
-        seen = classes[..., band == b].reshape(-1)
-        histogram = np.bincount(seen, minlength=magnitude_classes.MAX_CLASS + 1)
-        bits += 8 + float((ROW_BITS @ histogram).min())
-    return bits + float(classes.sum())  # a sign and k - 1 bits for each class k > 0
-
-
-def enhance(source: Planes, decoded: Planes, step: float, coder: str = "entropy") -> tuple[Planes, float]:
-    """The decoded picture plus its quantised residual, and the residual's estimated bits."""
-    bits, planes = 0.0, {}
-    for name in "yuv":
-        x = getattr(source, name).astype(np.float64)
-        base = getattr(decoded, name).astype(np.float64)
-        coefficients = DCT @ to_blocks(x - base) @ DCT.T
-        symbols = np.sign(coefficients) * np.floor(np.abs(coefficients) / step + ROUNDING)
-        bits += position_entropy_bits(symbols) if coder == "entropy" else class_coded_bits(symbols, name != "y")
-        residual = from_blocks(DCT.T @ (symbols * step) @ DCT, *x.shape)
-        planes[name] = np.clip(np.round(base + residual), 0, 255).astype(np.uint8)
-    return Planes(planes["y"], planes["u"], planes["v"], chroma=source.chroma), bits
+def enhance(source: Planes, decoded: Planes, step: float) -> tuple[Planes, float]:
+    """The decoded picture with the picture layer at ``step`` (nvcodec.codec.picture_layer), and the
+    layer's bits as its rANS stream and parameters take them."""
+    code, enhanced = picture_layer.plan(source, decoded, round(step * 16), TABLE)
+    coder = RansEncoder()
+    picture_layer.write(coder, TABLE, code)
+    return enhanced, 8.0 * (len(code.params) + len(coder.flush()))
 
 
 def yuv_psnr(source: Planes, decoded: Planes) -> float:
@@ -156,8 +91,7 @@ def hybrid_base(source: Planes, decoded: Planes, moved: Planes) -> tuple[Planes,
     return Planes(planes["y"], planes["u"], planes["v"], chroma=source.chroma), flag_bits
 
 
-def code(model, frames: list[Planes], qp: int, step: float | None, temporal: bool = False,
-         coder: str = "entropy") -> tuple[float, float]:
+def code(model, frames: list[Planes], qp: int, step: float | None, temporal: bool = False) -> tuple[float, float]:
     """(bits per pixel, mean PSNR-YUV) of the frames coded at ``qp``, with the layer at ``step`` (None: without)."""
     encoder = SequenceEncoder(model, CodingSettings(qp_i=qp), device="cpu")
     bits, psnrs = 0.0, []
@@ -174,7 +108,7 @@ def code(model, frames: list[Planes], qp: int, step: float | None, temporal: boo
                 shown, flag_bits = hybrid_base(frame, shown, tensor_to_planes(moved, frame.height, frame.width,
                                                                               frame.chroma))
                 bits += flag_bits
-            shown, extra = enhance(frame, shown, step, coder)
+            shown, extra = enhance(frame, shown, step)
             bits += extra
             # the enhanced picture is what the next frame is predicted from, copied and moved
             encoder._ref.frame = planes_to_tensor(shown)
@@ -205,7 +139,6 @@ def main() -> None:
     parser.add_argument("--base-qps", default="32,48,63", help="qps the layer is tried on")
     parser.add_argument("--steps", default="4,6,8,12,16,24")
     parser.add_argument("--temporal", action="store_true", help="P frames' layer over the moved previous picture")
-    parser.add_argument("--coder", choices=("entropy", "classes"), default="entropy")
     args = parser.parse_args()
     model = resolve_model(args.model)
     qps = [int(v) for v in args.qps.split(",")]
@@ -216,7 +149,7 @@ def main() -> None:
         frames = read(path, args.frames)
         name = Path(path).name
         alone = [code(model, frames, qp, None) for qp in qps]
-        layered = [code(model, frames, qp, step, args.temporal, args.coder) for qp in bases for step in steps]
+        layered = [code(model, frames, qp, step, args.temporal) for qp in bases for step in steps]
         best = frontier(alone + layered)
         report = run_evaluation([path], x264, max_frames=args.frames)
         anchor = sorted((p.bpp, p.psnr_yuv) for p in report.sources[0].points)

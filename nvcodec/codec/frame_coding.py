@@ -51,7 +51,7 @@ class CoderContext:
     indexer: ScaleIndexer
     masks: MaskCache
     flags: CdfTable | None = None  # the block-skip map's table (P frames of streams that use it)
-    vectors: CdfTable | None = None  # the motion field's table (P frames of streams that use motion)
+    classes: CdfTable | None = None  # magnitude classes: the motion field's and the picture layer's
 
 
 # -- symbols in and out of the rANS stream ------------------------------------------------------
@@ -117,7 +117,7 @@ def _write(coder: RansEncoder, ctx: CoderContext, qp: int, symbols: Symbols, gro
     z and every step."""
     coder.reset()
     if field is not None:
-        motion.encode_field(coder, ctx.vectors, field)
+        motion.encode_field(coder, ctx.classes, field)
     keep = None
     if skips is not None:
         block_skip.encode_map(coder, ctx.flags, skips, block_skip.first_half_prob(skips))
@@ -163,8 +163,8 @@ def encode_intra(model: IntraModel, ctx: CoderContext, x: torch.Tensor, qp: int,
         return coder.flush(), x_hat, None
     source = layer.source
     decoded = tensor_to_planes(x_hat, source.height, source.width, source.chroma)
-    code, enhanced = picture_layer.plan(source, decoded, layer.step16, ctx.vectors)
-    picture_layer.write(coder, ctx.vectors, code)
+    code, enhanced = picture_layer.plan(source, decoded, layer.step16, ctx.classes)
+    picture_layer.write(coder, ctx.classes, code)
     return b"\x01" + code.params + coder.flush(), x_hat, enhanced
 
 
@@ -188,7 +188,7 @@ def decode_intra(model: IntraModel, ctx: CoderContext, payload: bytes, qp: int, 
     x_hat = IntraCodec(model).decompress(z_hat, _reader(coder, ctx), qp, latent_size(height, width, 16), ctx.masks)
     enhanced = None
     if params is not None:
-        enhanced = picture_layer.read(coder, ctx.vectors, params, tensor_to_planes(x_hat, height, width, chroma))
+        enhanced = picture_layer.read(coder, ctx.classes, params, tensor_to_planes(x_hat, height, width, chroma))
     coder.finish()
     return x_hat, enhanced
 
@@ -282,7 +282,7 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
             raise ModelError("motion is searched in the previous decoded frame, and none was given")
         vectors = motion.search(x, shown, lambda_for_qp(qp, moves.lambda_max), moves.previous)
         moves.previous = vectors
-        field = motion.plan_field(vectors, ctx.vectors) if vectors.any() else None
+        field = motion.plan_field(vectors, ctx.classes) if vectors.any() else None
         header = _motion_header(field)
         ref, shown = compensate(ref, shown, vectors)
         reconstruct = True
@@ -345,7 +345,7 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
             raise StreamError(f"P frame has skip probability {prob}/{block_skip.PROB_STEPS}")
     coder = RansDecoder(payload, two_ec)
     if params is not None:
-        field = motion.decode_field(coder, ctx.vectors, params, *latent_size(height, width, 16))
+        field = motion.decode_field(coder, ctx.classes, params, *latent_size(height, width, 16))
         ref, shown = compensate(ref, shown, field)
     if prob:
         skips = block_skip.decode_map(coder, ctx.flags, prob, *latent_size(height, width, 16))

@@ -129,25 +129,20 @@ def plan(source: Planes, decoded: Planes, step16: int, table: CdfTable) -> tuple
     """The layer that brings ``decoded`` towards ``source`` at ``step16``, and the picture it decodes to."""
     if not MIN_STEP16 <= step16 <= MAX_STEP16:
         raise ValueError(f"picture layer step {step16}/16 outside {MIN_STEP16}..{MAX_STEP16}")
-    bits = row_bits(table)
     symbols = [quantise(getattr(source, n).astype(np.int64) - getattr(decoded, n).astype(np.int64), step16)
                for n in "yuv"]
-    rows = np.zeros(CONTEXTS, dtype=np.int64)
+    values = [_band_classes(plane) for plane in symbols]  # [plane][band], in stream order
+    classes = [[classes_of(band) for band in plane] for plane in values]
+    # one row per band for luma, one per band for both chroma planes together
+    bits = row_bits(table)
+    rows = np.array([best_row(classes[0][b], bits) for b in range(BANDS)]
+                    + [best_row(np.concatenate((classes[1][b], classes[2][b])), bits) for b in range(BANDS)])
     arrays: list[tuple[np.ndarray, np.ndarray]] = []
-    for index, plane_symbols in enumerate(symbols):
+    for index in range(3):
         kind = 0 if index == 0 else 1
-        ordered = _band_classes(plane_symbols)
-        raw = []
-        for band, values in enumerate(ordered):
-            classes = classes_of(values)
-            context = kind * BANDS + band
-            if index < 2:  # Y chooses the luma rows, U the chroma rows; V codes under U's
-                rows[context] = best_row(classes if index == 0 else np.concatenate(
-                    (classes, classes_of(_band_classes(symbols[2])[band]))), bits)
-            arrays.append((classes, np.full(len(classes), rows[context])))
-            raw.append(raw_bits(values, classes))
-        joined = np.concatenate(raw)
-        arrays.append((joined, np.full(len(joined), RAW_ROW)))
+        arrays += [(c, np.full(len(c), rows[kind * BANDS + b])) for b, c in enumerate(classes[index])]
+        raw = np.concatenate([raw_bits(v, c) for v, c in zip(values[index], classes[index], strict=True)])
+        arrays.append((raw, np.full(len(raw), RAW_ROW)))
     params = step16.to_bytes(2, "big") + bytes(int(r) for r in rows)
     return LayerCode(params, arrays), _apply(decoded, symbols, step16)
 

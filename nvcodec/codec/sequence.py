@@ -59,7 +59,7 @@ def _contexts(model: CodecModel, skip_threshold: float | None) -> tuple[fc.Coder
     gauss = gaussian_table()
     classes = motion.class_table()  # the motion field's and the picture layer's magnitude classes
     return (
-        fc.CoderContext(gauss, factorized_table(model.intra.bit_estimator_z), indexer, masks, vectors=classes),
+        fc.CoderContext(gauss, factorized_table(model.intra.bit_estimator_z), indexer, masks, classes=classes),
         fc.CoderContext(gauss, factorized_table(model.inter.bit_estimator_z), indexer, masks,
                         block_skip.flag_table(), classes),
     )
