@@ -102,7 +102,7 @@ class CodingSettings:
     vector per 16x16 block and the reference is moved by them; the encoder then reconstructs every P
     frame): None uses it with nvc's own models (:data:`MOTION_BY_DEFAULT`) and not with DCVC-RT's;
     True with any model; False never.  ``layer_step`` (nvc's, see :mod:`nvcodec.codec.picture_layer`):
-    each I frame also carries a picture layer, the residual quantised in steps of this many grey levels
+    every frame also carries a picture layer, the residual quantised in steps of this many grey levels
     (1..64, in 1/16); None: no layer.
     """
 

@@ -7,8 +7,8 @@ A stream is a plain concatenation of units (no header, no magic)::
     SPS body    := height:auint  width:auint  flags:u8
                    flags = (layer << 5) | (motion << 4) | (block_skip << 3) | (ec_part << 2) | use_ada_i
                    (block_skip, motion and layer are nvc's: P frames carry a skip map, see
-                   nvcodec.codec.block_skip, and motion vectors, see nvcodec.codec.motion; I frames
-                   a picture layer, see nvcodec.codec.picture_layer)
+                   nvcodec.codec.block_skip, and motion vectors, see nvcodec.codec.motion; every frame
+                   may carry a picture layer, see nvcodec.codec.picture_layer)
     frame body  := qp:u8  payload_length:auint  payload
     auint       := 0xxxxxxx | 10xxxxxx x8 | 11xxxxxx x8 x8 x8     (big-endian, < 2^30)
 
@@ -74,7 +74,7 @@ class SpsUnit:
     use_ada_i: bool  # P frame predicted from the previous frame's pixels (a reset)
     block_skip: bool = False  # nvc: P frames carry a block-skip map (never set in DCVC-RT streams)
     motion: bool = False  # nvc: P frames carry motion vectors (never set in DCVC-RT streams)
-    layer: bool = False  # nvc: I frames may carry a picture layer (never set in DCVC-RT streams)
+    layer: bool = False  # nvc: every frame may carry a picture layer (never set in DCVC-RT streams)
 
     def to_bytes(self) -> bytes:
         _check_id(self.sps_id)

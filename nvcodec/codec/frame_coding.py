@@ -26,7 +26,7 @@ import torch
 
 from nvcodec.codec import block_skip, motion, picture_layer
 from nvcodec.codec.context_steps import StepReader
-from nvcodec.codec.frames import ChromaFormat, Planes, latent_size, tensor_to_planes
+from nvcodec.codec.frames import ChromaFormat, Planes, latent_size, planes_to_tensor, tensor_to_planes
 from nvcodec.codec.inter_codec import Analysis, InterCodec, Reference, regenerate_reference, with_skips
 from nvcodec.codec.intra_codec import IntraCodec
 from nvcodec.codec.outputs import Symbols
@@ -139,10 +139,33 @@ def _reader(coder: RansDecoder, ctx: CoderContext) -> StepReader:
 
 @dataclass(frozen=True)
 class LayerRequest:
-    """An I frame's picture layer, as the encoder asks for it: the source picture and the step (1/16)."""
+    """A frame's picture layer, as the encoder asks for it: the source picture and the step (1/16)."""
 
     source: Planes
     step16: int
+
+
+def _plan_layer(ctx: CoderContext, coder: RansEncoder, layer: LayerRequest, decoded: Planes
+                ) -> tuple[bytes, Planes | None]:
+    """The layer byte and parameters a payload starts with, the layer's symbols queued in ``coder``
+    after the networks', and the enhanced picture; a layer with nothing in it is not sent (byte 0)."""
+    code, enhanced = picture_layer.plan(layer.source, decoded, layer.step16, ctx.classes)
+    if picture_layer.is_empty(code):
+        return b"\x00", None
+    picture_layer.write(coder, ctx.classes, code)
+    return b"\x01" + code.params, enhanced
+
+
+def _layer_params(payload: bytes, what: str) -> tuple[bytes | None, bytes]:
+    """The layer parameters a payload starts with (None: no layer in this frame) and the rest."""
+    if not payload or payload[0] > 1:
+        raise StreamError(f"{what} has picture layer byte {payload[:1].hex() or 'none'} (0 or 1)")
+    if payload[0] == 0:
+        return None, payload[1:]
+    params = bytes(payload[1:1 + picture_layer.params_size()])
+    if len(params) != picture_layer.params_size():
+        raise StreamError(f"{what} ends inside its picture layer's parameters")
+    return params, payload[1 + len(params):]
 
 
 @torch.no_grad()
@@ -163,9 +186,8 @@ def encode_intra(model: IntraModel, ctx: CoderContext, x: torch.Tensor, qp: int,
         return coder.flush(), x_hat, None
     source = layer.source
     decoded = tensor_to_planes(x_hat, source.height, source.width, source.chroma)
-    code, enhanced = picture_layer.plan(source, decoded, layer.step16, ctx.classes)
-    picture_layer.write(coder, ctx.classes, code)
-    return b"\x01" + code.params + coder.flush(), x_hat, enhanced
+    head, enhanced = _plan_layer(ctx, coder, layer, decoded)
+    return head + coder.flush(), x_hat, enhanced
 
 
 @torch.no_grad()
@@ -176,13 +198,7 @@ def decode_intra(model: IntraModel, ctx: CoderContext, payload: bytes, qp: int, 
     the enhanced picture."""
     params = None
     if layer:
-        if not payload or payload[0] > 1:
-            raise StreamError(f"I frame has picture layer byte {payload[:1].hex() or 'none'} (0 or 1)")
-        if payload[0] == 1:
-            params = bytes(payload[1:1 + picture_layer.params_size()])
-            if len(params) != picture_layer.params_size():
-                raise StreamError("I frame ends inside its picture layer's parameters")
-        payload = payload[1 + (len(params) if params is not None else 0):]
+        params, payload = _layer_params(payload, "I frame")
     coder = RansDecoder(payload, two_ec)
     z_hat = _decode_z(coder, ctx, qp, model.cfg.hyper, latent_size(height, width, 64), device)
     x_hat = IntraCodec(model).decompress(z_hat, _reader(coder, ctx), qp, latent_size(height, width, 16), ctx.masks)
@@ -268,11 +284,14 @@ def _motion_header(code: motion.FieldCode | None) -> bytes:
 @torch.no_grad()
 def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int, ref: Reference,
                  coder: RansEncoder, reconstruct: bool, skip: SkipEstimate | None = None,
-                 shown: torch.Tensor | None = None, moves: MotionEstimate | None = None
-                 ) -> tuple[bytes, Reference]:
+                 shown: torch.Tensor | None = None, moves: MotionEstimate | None = None,
+                 layer: LayerRequest | None = None) -> tuple[bytes, Reference]:
     """Payload of a P frame and the new reference (with pixels when ``reconstruct``); ``coder`` as
     for :func:`encode_intra`.  ``skip`` turns on block skip and ``moves`` motion (the stream's SPS
-    must say so), with ``shown`` the previous decoded frame; the reference then always has pixels."""
+    must say so), with ``shown`` the previous decoded frame; the reference then always has pixels.
+    ``layer`` (the SPS's layer flag must be set): the new reference's pixels are the enhanced picture."""
+    if layer is not None:
+        reconstruct = True
     codec = InterCodec(model)
     threshold = ctx.indexer.skip_threshold
     steps = codec.schedule.steps
@@ -291,7 +310,7 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
         # rebuilds its own from the feature
         symbols, new_ref = codec.compress(x, qp, ref, threshold, masks=ctx.masks, reconstruct=reconstruct)
         _write(coder, ctx, qp, symbols, steps, field=field)
-        return header + coder.flush(), new_ref
+        return _finish_inter(ctx, coder, layer, header, new_ref)
 
     if shown is None:
         raise ModelError("block skip copies from the previous decoded frame, and none was given")
@@ -313,18 +332,37 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     coded_error = block_skip.block_error(x, frame)
     skip.code_error = torch.where(torch.as_tensor(skips, device=coded_error.device), code_error, coded_error)
     feature, frame = with_skips(feature, frame, ref.feature, shown, skips)
-    payload = header + bytes((block_skip.first_half_prob(skips),)) + coder.flush()
-    return payload, Reference(frame=frame, feature=feature, qp=qp)
+    header += bytes((block_skip.first_half_prob(skips),))
+    return _finish_inter(ctx, coder, layer, header, Reference(frame=frame, feature=feature, qp=qp))
+
+
+def _finish_inter(ctx: CoderContext, coder: RansEncoder, layer: LayerRequest | None, header: bytes,
+                  ref: Reference) -> tuple[bytes, Reference]:
+    """A P frame's payload once its networks' symbols are queued: with its picture layer, if any, whose
+    enhanced picture becomes the reference's pixels (the feature stays the networks')."""
+    if layer is None:
+        return header + coder.flush(), ref
+    source = layer.source
+    decoded = tensor_to_planes(ref.frame, source.height, source.width, source.chroma)
+    layer_header, enhanced = _plan_layer(ctx, coder, layer, decoded)
+    if enhanced is not None:
+        ref = Reference(frame=planes_to_tensor(enhanced, ref.frame.device), feature=ref.feature, qp=ref.qp)
+    return layer_header + header + coder.flush(), ref
 
 
 @torch.no_grad()
 def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, height: int, width: int,
                  ref: Reference, two_ec: bool, device: torch.device, shown: torch.Tensor | None = None,
-                 block_skips: bool = False, moves: bool = False) -> Reference:
-    """``block_skips`` / ``moves``: the stream's SPS flags; ``shown``, the previous decoded frame, is
-    required with either."""
+                 block_skips: bool = False, moves: bool = False, layer: bool = False,
+                 chroma: ChromaFormat = "420") -> Reference:
+    """``block_skips`` / ``moves`` / ``layer``: the stream's SPS flags; ``shown``, the previous decoded
+    frame, is required with block skip or motion.  With a picture layer the reference's pixels are the
+    enhanced picture."""
     if (block_skips or moves) and shown is None:
         raise ModelError("block skip and motion read the previous decoded frame, and none was given")
+    layer_params = None
+    if layer:
+        layer_params, payload = _layer_params(payload, "P frame")
     params = None
     if moves:
         if not payload:
@@ -351,5 +389,10 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
         skips = block_skip.decode_map(coder, ctx.flags, prob, *latent_size(height, width, 16))
     z_hat = _decode_z(coder, ctx, qp, model.cfg.hyper, latent_size(height, width, 64), device)
     new_ref = InterCodec(model).decompress(z_hat, _reader(coder, ctx), qp, ref, skips, shown, ctx.masks)
+    if layer_params is not None:
+        decoded = tensor_to_planes(new_ref.frame, height, width, chroma)
+        enhanced = picture_layer.read(coder, ctx.classes, layer_params, decoded)
+        new_ref = Reference(frame=planes_to_tensor(enhanced, new_ref.frame.device), feature=new_ref.feature,
+                            qp=new_ref.qp)
     coder.finish()
     return new_ref

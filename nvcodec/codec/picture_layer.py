@@ -10,10 +10,14 @@ The decoder's half is integer arithmetic only (:func:`reconstruct`): the picture
 is already exact, so the enhanced picture is exact too, on any machine.  The encoder's forward
 transform and quantiser are its own choice (floats); only the symbols matter.
 
-What a frame carries (the caller places it): ``params`` (the step in 1/16 and one row byte per
-context) and, in the frame's rANS stream, per plane (Y, U, V) the classes of every coefficient band by
-band, each band's blocks in raster order and each block's positions in raster order, then the plane's
-raw bits (a sign and the bits under the leading one of each non-zero coefficient, in the same order).
+What a frame carries (the caller places it): ``params`` (the step in 1/16 and how many bands are
+coded; those above are zero) and, in the frame's rANS stream, band by band from the lowest up: the
+rows of the laws the band uses (six bits each, for the contexts some block is in: luma's, then
+chroma's), then the band's classes in the Y, U and V planes (blocks in raster order, each block's
+positions in raster order); after the last band, every non-zero coefficient's raw bits (a sign and the
+bits under its leading one) in the classes' order.  A band's context is what its block holds in the
+bands under it, so the decoder knows it before reading the band and the whole layer decodes in
+vectors: the detail a block has at low frequencies says how much it has at high ones.
 """
 
 from __future__ import annotations
@@ -58,26 +62,40 @@ STEP_SHIFT = 4
 MIN_STEP16 = 1 << STEP_SHIFT  # a step of one grey level
 MAX_STEP16 = 64 << STEP_SHIFT
 #: frequency bands: a coefficient at (i, j) is in band min(i + j, BANDS - 1)
-BANDS = 8
+BANDS = 12
 BAND = np.minimum(np.add.outer(np.arange(BLOCK), np.arange(BLOCK)), BANDS - 1)
-#: one geometric row per (plane kind: luma, chroma) and band
-CONTEXTS = 2 * BANDS
+#: each band's positions in a block's raster order
+BAND_POSITIONS = [np.flatnonzero(BAND.reshape(-1) == b) for b in range(BANDS)]
+#: a band above the first has its law chosen by what its block holds below it (the classes of the
+#: lower bands summed: 0, 1-2, 3-6, 7 or more) and in the band just below (0, 1-2, 3 or more)
+LOWER_EDGES = np.array([1, 3, 7])
+BELOW_EDGES = np.array([1, 3])
+BAND_CONTEXTS = (len(LOWER_EDGES) + 1) * (len(BELOW_EDGES) + 1)
+#: a context's row is sent in this many equiprobable bits
+ROW_BITS = 6
 #: the encoder's rounding offset: a coefficient rounds up from this fraction of a step past a multiple
 ROUNDING = 1 / 3
 #: the largest coefficient symbol the classes can carry
 MAX_SYMBOL = (1 << MAX_CLASS) - 1
+#: plane kinds: luma has its own laws, the two chroma planes share theirs
+KINDS = (0, 1, 1)
 
 
 @dataclass(frozen=True)
 class LayerCode:
     """What the encoder writes for a picture's layer: its parameters and the arrays of the rANS stream."""
 
-    params: bytes  # the step (u16, big-endian, in 1/16) and CONTEXTS row bytes
+    params: bytes  # the step (u16, big-endian, in 1/16) and the number of bands coded (u8)
     arrays: list[tuple[np.ndarray, np.ndarray]]  # (symbols, table rows) in stream order
 
 
 def params_size() -> int:
-    return 2 + CONTEXTS
+    return 3
+
+
+def is_empty(code: LayerCode) -> bool:
+    """True when the layer changes nothing (every coefficient zero): not worth sending."""
+    return code.params[2] == 0
 
 
 def _blocks(plane: np.ndarray) -> np.ndarray:
@@ -119,10 +137,17 @@ def _apply(decoded: Planes, symbols: list[np.ndarray], step16: int) -> Planes:
     return Planes(*planes, chroma=decoded.chroma)
 
 
-def _band_classes(symbols: np.ndarray) -> list[np.ndarray]:
-    """The symbols of each band, in stream order (blocks in raster order, positions in raster order)."""
-    flat = symbols.reshape(-1, BLOCK * BLOCK)
-    return [flat[:, (b == BAND).reshape(-1)].reshape(-1) for b in range(BANDS)]
+def _contexts(band: int, lower: np.ndarray, below: np.ndarray) -> np.ndarray:
+    """Each block's context in ``band`` from the classes it holds in the bands under it (``lower``: all of
+    them summed, ``below``: the band just under): known to the decoder before it reads the band."""
+    if band == 0:
+        return np.zeros(len(lower), dtype=np.int64)
+    return (np.searchsorted(LOWER_EDGES, lower, side="right") * (len(BELOW_EDGES) + 1)
+            + np.searchsorted(BELOW_EDGES, below, side="right"))
+
+
+def _row_symbols(row: int) -> np.ndarray:
+    return np.array([(row >> (ROW_BITS - 1 - i)) & 1 for i in range(ROW_BITS)], dtype=np.int32)
 
 
 def plan(source: Planes, decoded: Planes, step16: int, table: CdfTable) -> tuple[LayerCode, Planes]:
@@ -131,20 +156,34 @@ def plan(source: Planes, decoded: Planes, step16: int, table: CdfTable) -> tuple
         raise ValueError(f"picture layer step {step16}/16 outside {MIN_STEP16}..{MAX_STEP16}")
     symbols = [quantise(getattr(source, n).astype(np.int64) - getattr(decoded, n).astype(np.int64), step16)
                for n in "yuv"]
-    values = [_band_classes(plane) for plane in symbols]  # [plane][band], in stream order
-    classes = [[classes_of(band) for band in plane] for plane in values]
-    # one row per band for luma, one per band for both chroma planes together
+    flat = [s.reshape(-1, BLOCK * BLOCK) for s in symbols]
+    classes = [classes_of(f) for f in flat]
+    lower = [np.zeros(len(f), dtype=np.int64) for f in flat]
+    below = [np.zeros(len(f), dtype=np.int64) for f in flat]
+    nonzero = [b for b, positions in enumerate(BAND_POSITIONS) if any(c[:, positions].any() for c in classes)]
+    coded = max(nonzero, default=-1) + 1  # the bands above are zero throughout and cost nothing
     bits = row_bits(table)
-    rows = np.array([best_row(classes[0][b], bits) for b in range(BANDS)]
-                    + [best_row(np.concatenate((classes[1][b], classes[2][b])), bits) for b in range(BANDS)])
     arrays: list[tuple[np.ndarray, np.ndarray]] = []
-    for index in range(3):
-        kind = 0 if index == 0 else 1
-        arrays += [(c, np.full(len(c), rows[kind * BANDS + b])) for b, c in enumerate(classes[index])]
-        raw = np.concatenate([raw_bits(v, c) for v, c in zip(values[index], classes[index], strict=True)])
-        arrays.append((raw, np.full(len(raw), RAW_ROW)))
-    params = step16.to_bytes(2, "big") + bytes(int(r) for r in rows)
-    return LayerCode(params, arrays), _apply(decoded, symbols, step16)
+    raw: list[np.ndarray] = [np.zeros(0, dtype=np.int32)]
+    for band, positions in enumerate(BAND_POSITIONS[:coded]):
+        band_classes = [c[:, positions] for c in classes]
+        contexts = [_contexts(band, lower[i], below[i]) for i in range(3)]
+        rows = np.zeros((2, BAND_CONTEXTS), dtype=np.int64)
+        for kind in (0, 1):
+            planes = [i for i in range(3) if KINDS[i] == kind]
+            for context in np.unique(np.concatenate([contexts[i] for i in planes])):
+                chosen = np.concatenate([band_classes[i][contexts[i] == context].reshape(-1) for i in planes])
+                rows[kind, context] = best_row(chosen, bits)
+                arrays.append((_row_symbols(int(rows[kind, context])), np.full(ROW_BITS, RAW_ROW)))
+        for i in range(3):
+            row_of_block = rows[KINDS[i], contexts[i]]
+            arrays.append((band_classes[i].reshape(-1), np.repeat(row_of_block, len(positions))))
+            raw.append(raw_bits(flat[i][:, positions].reshape(-1), band_classes[i].reshape(-1)))
+            below[i] = band_classes[i].sum(axis=1)
+            lower[i] += below[i]
+    every_raw = np.concatenate(raw)
+    arrays.append((every_raw, np.full(len(every_raw), RAW_ROW)))
+    return LayerCode(step16.to_bytes(2, "big") + bytes([coded]), arrays), _apply(decoded, symbols, step16)
 
 
 def write(coder: RansEncoder, table: CdfTable, code: LayerCode) -> None:
@@ -159,30 +198,45 @@ def read(coder: RansDecoder, table: CdfTable, params: bytes, decoded: Planes) ->
     step16 = int.from_bytes(params[:2], "big")
     if not MIN_STEP16 <= step16 <= MAX_STEP16:
         raise StreamError(f"picture layer step {step16}/16 outside {MIN_STEP16}..{MAX_STEP16}")
-    rows = np.frombuffer(params[2:], dtype=np.uint8).astype(np.int32)
-    if rows.max(initial=0) >= GEOMETRIC_ROWS:
-        raise StreamError(f"picture layer table rows {rows.tolist()} (0..{GEOMETRIC_ROWS - 1})")
-    symbols = []
-    for index, name in enumerate("yuv"):
-        h, w = getattr(decoded, name).shape
-        blocks = (-(-h // BLOCK)) * (-(-w // BLOCK))
-        kind = 0 if index == 0 else 1
-        band_classes = []
-        for band in range(BANDS):
-            count = blocks * int((band == BAND).sum())
-            got = coder.decode(np.full(count, rows[kind * BANDS + band], dtype=np.int32), table)
+    coded = params[2]
+    if coded > BANDS:
+        raise StreamError(f"picture layer codes {coded} bands (0..{BANDS})")
+    shapes = [getattr(decoded, n).shape for n in "yuv"]
+    counts = [(-(-h // BLOCK)) * (-(-w // BLOCK)) for h, w in shapes]
+    lower = [np.zeros(n, dtype=np.int64) for n in counts]
+    below = [np.zeros(n, dtype=np.int64) for n in counts]
+    order: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]  # the classes in stream order, for the raw bits
+    for band, positions in enumerate(BAND_POSITIONS[:coded]):
+        contexts = [_contexts(band, lower[i], below[i]) for i in range(3)]
+        rows = np.zeros((2, BAND_CONTEXTS), dtype=np.int64)
+        for kind in (0, 1):
+            used = np.unique(np.concatenate([contexts[i] for i in range(3) if KINDS[i] == kind]))
+            if len(used):
+                got = coder.decode(np.full(ROW_BITS * len(used), RAW_ROW, dtype=np.int32), table)
+                check_raw(got, "picture layer has a row")
+                values = got.reshape(-1, ROW_BITS).astype(np.int64) @ (1 << np.arange(ROW_BITS - 1, -1, -1))
+                if values.max() >= GEOMETRIC_ROWS:
+                    raise StreamError(f"picture layer table row {int(values.max())} (0..{GEOMETRIC_ROWS - 1})")
+                rows[kind, used] = values
+        for i in range(3):
+            rows_needed = np.repeat(rows[KINDS[i], contexts[i]], len(positions)).astype(np.int32)
+            got = coder.decode(rows_needed, table)
             check_classes(got, "picture layer has a coefficient")
-            band_classes.append(got.astype(np.int64))
-        ordered = np.concatenate(band_classes)
-        raw = coder.decode(np.full(int(ordered.sum()), RAW_ROW, dtype=np.int32), table)
-        check_raw(raw, "picture layer has a coefficient")
-        values = values_from_bits(ordered, raw)
-        flat = np.zeros((blocks, BLOCK * BLOCK), dtype=np.int64)
-        start = 0
-        for band in range(BANDS):
-            positions = (band == BAND).reshape(-1)
-            count = blocks * int(positions.sum())
-            flat[:, positions] = values[start:start + count].reshape(blocks, -1)
+            band_classes = got.astype(np.int64).reshape(counts[i], len(positions))
+            order.append(band_classes.reshape(-1))
+            below[i] = band_classes.sum(axis=1)
+            lower[i] += below[i]
+    ordered = np.concatenate(order)
+    raw = coder.decode(np.full(int(ordered.sum()), RAW_ROW, dtype=np.int32), table)
+    check_raw(raw, "picture layer has a coefficient")
+    values = values_from_bits(ordered, raw)
+    symbols = [np.zeros((n, BLOCK * BLOCK), dtype=np.int64) for n in counts]
+    start = 0
+    for positions in BAND_POSITIONS[:coded]:
+        for i in range(3):
+            count = counts[i] * len(positions)
+            symbols[i][:, positions] = values[start:start + count].reshape(counts[i], len(positions))
             start += count
-        symbols.append(flat.reshape(-(-h // BLOCK), -(-w // BLOCK), BLOCK, BLOCK))
-    return _apply(decoded, symbols, step16)
+    blocks = [s.reshape(-(-h // BLOCK), -(-w // BLOCK), BLOCK, BLOCK)
+              for s, (h, w) in zip(symbols, shapes, strict=True)]
+    return _apply(decoded, blocks, step16)

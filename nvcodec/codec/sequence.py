@@ -175,9 +175,10 @@ class SequenceEncoder:
                 if plan.use_ada_i:
                     self._ref = fc.regenerate_reference(self.model.inter, self._ref)
                 uses_shown = self._skip is not None or self._moves is not None
+                layer = fc.LayerRequest(frame, self.layer_step16) if self.layer_step16 is not None else None
                 payload, self._ref = fc.encode_inter(self.model.inter, self.inter_ctx, x, plan.qp, self._ref,
                                                      self._coders[two_ec], self.reconstruct, self._skip,
-                                                     shown if uses_shown else None, self._moves)
+                                                     shown if uses_shown else None, self._moves, layer)
                 x_hat = self._ref.frame
             if enhanced is not None:
                 recon = enhanced
@@ -254,7 +255,8 @@ class SequenceDecoder:
                 self._ref = fc.decode_inter(self.model.inter, self.inter_ctx, unit.payload, unit.qp, *size,
                                             ref, sps.ec_part, self.device,
                                             shown=self._ref.frame if sps.block_skip or sps.motion else None,
-                                            block_skips=sps.block_skip, moves=sps.motion)
+                                            block_skips=sps.block_skip, moves=sps.motion, layer=sps.layer,
+                                            chroma=self.chroma)
                 x_hat = self._ref.frame
             self._size = size
             out = enhanced if enhanced is not None else tensor_to_planes(x_hat, *size, self.chroma)

@@ -7,7 +7,7 @@ import pytest
 from nvcodec.bitstream.units import SpsUnit, read_unit
 from nvcodec.codec import picture_layer as layer
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder
-from nvcodec.entropy.magnitude_classes import GEOMETRIC_ROWS, class_table
+from nvcodec.entropy.magnitude_classes import GEOMETRIC_ROWS, RAW_ROW, class_table
 from nvcodec.entropy.rans import RansDecoder, RansEncoder
 from nvcodec.errors import ConfigError, StreamError
 from nvcodec.media import Planes
@@ -78,7 +78,7 @@ def test_a_picture_already_exact_costs_only_its_parameters_and_stays_as_it_is():
     source, _ = pictures(16, 24)
     enhanced, out, data = round_trip(source, source, 16)
     assert all(np.array_equal(getattr(out, n), getattr(source, n)) for n in "yuv")
-    assert len(data) <= layer.params_size() + 16
+    assert len(data) <= layer.params_size() + 4
 
 
 def test_4_4_4_pictures_round_trip():
@@ -90,15 +90,35 @@ def test_4_4_4_pictures_round_trip():
 
 
 @pytest.mark.parametrize("params", [
-    (0).to_bytes(2, "big") + bytes(layer.CONTEXTS),  # a zero step
-    (layer.MAX_STEP16 + 1).to_bytes(2, "big") + bytes(layer.CONTEXTS),
-    (32).to_bytes(2, "big") + bytes([GEOMETRIC_ROWS]) + bytes(layer.CONTEXTS - 1),  # no such row
-    (32).to_bytes(2, "big") + bytes(layer.CONTEXTS - 1),  # short
+    (0).to_bytes(2, "big") + bytes([layer.BANDS]),  # a zero step
+    (layer.MAX_STEP16 + 1).to_bytes(2, "big") + bytes([layer.BANDS]),
+    (32).to_bytes(2, "big") + bytes([layer.BANDS + 1]),  # more bands than there are
+    (32).to_bytes(2, "big"),  # short
+    (32).to_bytes(4, "big"),  # long
 ])
 def test_bad_parameters_are_a_stream_error(params):
     source, decoded = pictures(8, 8)
     with pytest.raises(StreamError, match="picture layer"):
         layer.read(RansDecoder(b"\x00" * 16), TABLE, params, decoded)
+
+
+def test_a_row_outside_the_table_is_a_stream_error():
+    """The first thing in the stream is luma's row for the lowest band: all six bits set is row 63."""
+    source, decoded = pictures(8, 8)
+    coder = RansEncoder()
+    coder.encode(np.ones(layer.ROW_BITS, dtype=np.int32), np.full(layer.ROW_BITS, RAW_ROW, dtype=np.int32), TABLE)
+    assert (1 << layer.ROW_BITS) - 1 >= GEOMETRIC_ROWS
+    with pytest.raises(StreamError, match="row"):
+        layer.read(RansDecoder(coder.flush()), TABLE, (32).to_bytes(2, "big") + bytes([1]), decoded)
+
+
+def test_contexts_follow_what_a_block_holds_under_the_band():
+    """A block with nothing below a band and a block with much there use different laws; the lowest band
+    has one."""
+    lower, below = np.array([0, 0, 2, 9]), np.array([0, 0, 2, 5])
+    assert layer._contexts(0, lower, below).tolist() == [0, 0, 0, 0]
+    got = layer._contexts(3, lower, below)
+    assert got[0] == got[1] == 0 and len(set(got.tolist())) == 3 and got.max() < layer.BAND_CONTEXTS
 
 
 def test_a_truncated_layer_is_a_stream_error():
@@ -134,7 +154,7 @@ def code(model, frames, settings):
 
 
 @pytest.mark.parametrize("size,tools", [((17, 33), {}), ((32, 48), {"block_skip": True, "motion": True})])
-def test_streams_with_the_layer_decode_exactly_and_their_i_frames_come_closer(model, size, tools):
+def test_streams_with_the_layer_decode_exactly_and_every_frame_comes_closer(model, size, tools):
     frames = seeded_clip(21, 5, *size)
     base = CodingSettings(qp_i=40, intra_period=3, reset_interval=2, **tools)
     layered = CodingSettings(qp_i=40, intra_period=3, reset_interval=2, layer_step=4.0, **tools)
@@ -144,8 +164,8 @@ def test_streams_with_the_layer_decode_exactly_and_their_i_frames_come_closer(mo
     assert len(decoded) == len(frames)
     for i, (a, b) in enumerate(zip(decoded, recons, strict=True)):
         assert_planes_equal(a, b, i)
-    for i in (0, 3):  # the I frames
-        assert frame_quality(frames[i], recons[i]).y > frame_quality(frames[i], plain[i]).y + 3
+    for i in range(len(frames)):  # I frames (0, 3) and P frames, which predict from enhanced pictures
+        assert frame_quality(frames[i], recons[i]).y > frame_quality(frames[i], plain[i]).y + 3, i
     assert len(stream) > len(plain_stream)
 
 
@@ -160,7 +180,7 @@ def test_rgb_streams_with_the_layer_decode_exactly(model):
         assert_planes_equal(a, b, i)
 
 
-def test_the_sps_says_when_i_frames_carry_a_layer():
+def test_the_sps_says_when_frames_carry_a_layer():
     sps = SpsUnit(0, 48, 64, False, False, True, True, True)
     data = sps.to_bytes()
     assert data[-1] == 0x38 and read_unit(data, 0)[0] == sps
@@ -168,18 +188,59 @@ def test_the_sps_says_when_i_frames_carry_a_layer():
         read_unit(data[:-1] + bytes((0x40,)), 0)
 
 
-@pytest.mark.parametrize("damage", [lambda p: b"\x02" + p[1:], lambda p: p[:5], lambda p: b""])
-def test_a_damaged_layer_header_is_a_stream_error(model, damage):
-    frames = seeded_clip(2, 1, 16, 16)
+@pytest.mark.parametrize("frame_index", [0, 1])
+@pytest.mark.parametrize("damage", [lambda p: b"\x02" + p[1:], lambda p: p[:3], lambda p: b"",
+                                    lambda p: p[:1] + b"\x00\x00" + p[3:],  # a zero step
+                                    lambda p: p[:3] + bytes((13,)) + p[4:]])  # more bands than there are
+def test_a_damaged_layer_header_is_a_stream_error(model, damage, frame_index):
+    frames = seeded_clip(2, 2, 16, 16)
     settings = CodingSettings(qp_i=40, layer_step=4.0)
     stream, _ = code(model, frames, settings)
-    sps, pos = read_unit(stream, 0)
-    frame, _ = read_unit(stream, pos)
-    bad = type(frame)(frame.frame_type, frame.sps_id, frame.qp, damage(frame.payload))
+    units, pos = [], 0
+    while pos < len(stream):
+        unit, pos = read_unit(stream, pos)
+        units.append(unit)
+    where = [i for i, u in enumerate(units) if not isinstance(u, SpsUnit)][frame_index]
+    frame = units[where]
+    assert frame.payload[0] == 1  # a layer is there to damage
+    units[where] = type(frame)(frame.frame_type, frame.sps_id, frame.qp, damage(frame.payload))
     decoder = SequenceDecoder(model, settings.skip_threshold, device="cpu")
-    decoder.decode(sps)
     with pytest.raises(StreamError):
-        decoder.decode(bad)
+        for unit in units:
+            decoder.decode(unit)
+
+
+def test_an_empty_layer_is_not_planned_to_be_sent():
+    source, decoded = pictures(16, 24)
+    assert layer.is_empty(layer.plan(source, source, 16, TABLE)[0])
+    assert not layer.is_empty(layer.plan(source, decoded, 16, TABLE)[0])
+
+
+def test_frames_whose_layer_is_empty_carry_byte_0_and_the_plain_payload(model, monkeypatch):
+    """Layer byte 0 is the frame without a layer: the rest of it is exactly what the stream without the
+    layer codes, and it decodes to the same pictures."""
+    frames = seeded_clip(4, 3, 16, 24)
+    plain_stream, plain = code(model, frames, CodingSettings(qp_i=40, intra_period=2))
+    monkeypatch.setattr(layer, "is_empty", lambda code: True)
+    settings = CodingSettings(qp_i=40, intra_period=2, layer_step=4.0)
+    stream, recons = code(model, frames, settings)
+    decoded = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
+    for i in range(len(frames)):
+        assert_planes_equal(decoded[i], recons[i], i)
+        assert_planes_equal(recons[i], plain[i], i)
+    units, plain_units = frame_units(stream), frame_units(plain_stream)
+    assert len(units) == len(plain_units) == len(frames)
+    for unit, plain_unit in zip(units, plain_units, strict=True):
+        assert unit.payload == b"\x00" + plain_unit.payload
+
+
+def frame_units(stream: bytes) -> list:
+    out, pos = [], 0
+    while pos < len(stream):
+        unit, pos = read_unit(stream, pos)
+        if not isinstance(unit, SpsUnit):
+            out.append(unit)
+    return out
 
 
 @pytest.mark.parametrize("bad", [0.5, 65.0, 4.01, True, "4"])
