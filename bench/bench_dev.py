@@ -100,26 +100,32 @@ def main() -> int:
 def with_anchor(doc: dict, earlier: dict, anchor) -> dict:
     """``doc`` (the candidate's run) with the anchor's points of the ``earlier`` report put back in.
 
-    Refused unless the earlier anchor is the same weights coded the same way, at the same rate
-    points, on the same sources and frames: anything else would compare unlike runs.
+    The earlier run may have coded the anchor under another label (the candidate that has since become
+    the default weights): what must match is its description (weights, settings).  Refused unless it is
+    the same weights coded the same way, at the same rate points, on the same sources and frames:
+    anything else would compare unlike runs.
     """
     label = anchor.name
-    if earlier.get("codecs", {}).get(label) != json.loads(json.dumps(anchor.describe())):
-        raise SystemExit(f"bench_dev: the earlier report's {label} is not this anchor (weights or settings differ)")
+    wanted = json.loads(json.dumps(anchor.describe()))
+    codecs = earlier.get("codecs", {})
+    found = [name for name in ([label] + list(codecs)) if codecs.get(name) == wanted]
+    if not found:
+        raise SystemExit(f"bench_dev: the earlier report has no codec that is {label} (weights or settings differ)")
+    was = found[0]
     for key in ("intra_period", "max_frames"):
         if earlier["settings"].get(key) != doc["settings"].get(key):
             raise SystemExit(f"bench_dev: the earlier report's {key} differs")
-    if earlier["settings"]["rate_points"].get(label) != {"parameter": anchor.parameter, "values": list(anchor.values)}:
+    if earlier["settings"]["rate_points"].get(was) != {"parameter": anchor.parameter, "values": list(anchor.values)}:
         raise SystemExit(f"bench_dev: the earlier report's rate points for {label} differ")
     before = {(s["path"], s["frames"], s["width"], s["height"]): s for s in earlier["sources"]}
     for source in doc["sources"]:
         old = before.get((source["path"], source["frames"], source["width"], source["height"]))
         if old is None:
             raise SystemExit(f"bench_dev: the earlier report has no {source['name']} at {source['frames']} frames")
-        source["points"] = [p for p in old["points"] if p["codec"] == label] + source["points"]
+        source["points"] = [{**p, "codec": label} for p in old["points"] if p["codec"] == was] + source["points"]
         source.pop("bd_rate", None)  # the candidate's run alone had nothing to compare
-    doc["codecs"] = {label: earlier["codecs"][label], **doc["codecs"]}
-    doc["settings"]["rate_points"] = {label: earlier["settings"]["rate_points"][label],
+    doc["codecs"] = {label: codecs[was], **doc["codecs"]}
+    doc["settings"]["rate_points"] = {label: earlier["settings"]["rate_points"][was],
                                       **doc["settings"]["rate_points"]}
     doc["settings"]["anchor_from"] = earlier.get("created")
     return doc

@@ -106,6 +106,11 @@ def test_dev_bench_reuses_an_earlier_anchor_only_when_it_is_the_same_run():
     assert list(merged["codecs"]) == ["nvc:nvc-compact", "nvc:new.pt"]
     assert [p["codec"] for p in merged["sources"][0]["points"]] == ["nvc:nvc-compact"] * 2 + ["nvc:new.pt"] * 2
     assert "nvc:old.pt" not in merged["settings"]["rate_points"]
+    # the weights an earlier run judged as a candidate, since become the default, are its anchor
+    promoted = with_anchor(_report({"nvc:newer.pt": "dd"}), _report({"nvc:old": "aa", "nvc:new.pt": "bb"}),
+                           _Anchor("bb"))
+    assert [p["codec"] for p in promoted["sources"][0]["points"]] == ["nvc:nvc-compact"] * 2 + ["nvc:newer.pt"] * 2
+    assert promoted["codecs"]["nvc:nvc-compact"] == {"codec": "nvc", "sha256": "bb"}
     for candidate, anchor in ((_report({"nvc:new.pt": "bb"}), _Anchor("other weights")),
                               (_report({"nvc:new.pt": "bb"}, frames=9), _Anchor("aa"))):
         with pytest.raises(SystemExit):
