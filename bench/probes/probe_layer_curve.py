@@ -25,6 +25,7 @@ numerics.prepare_environment()
 
 import numpy as np  # noqa: E402
 
+from nvcodec.codec import picture_layer  # noqa: E402
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder  # noqa: E402
 from nvcodec.eval import build_codecs, run_evaluation  # noqa: E402
 from nvcodec.eval.sources import load_source  # noqa: E402
@@ -39,16 +40,12 @@ def frames_of(path: str, count: int):
     return load_source(path, count).frames[:count]
 
 
-def point(model, frames, qp: int, step: float | None, p_ratio: float = 1.0, qp_p: int | None = None
-          ) -> tuple[float, float]:
+def point(model, frames, qp: int, step: float | None, qp_p: int | None = None) -> tuple[float, float]:
     """(bpp, PSNR-YUV averaged over frames, as the evaluation does) of the frames as one stream
-    (one I frame, then P frames at ``qp_p`` with the layer's step times ``p_ratio``), decoded and checked."""
+    (one I frame, then P frames at ``qp_p``), decoded and checked."""
     settings = CodingSettings(qp_i=qp, qp_p=qp_p if step is not None else None, layer_step=step)
     encoder = SequenceEncoder(model, settings, device="cpu")
-    coded = [encoder.encode(frames[0])]
-    if step is not None:
-        encoder.layer_step16 = min(round(step * p_ratio * 16), 64 * 16)
-    coded += [encoder.encode(f) for f in frames[1:]]
+    coded = [encoder.encode(f) for f in frames]
     data = b"".join(u.to_bytes() for c in coded for u in c.units)
     decoder = SequenceDecoder(model, settings.skip_threshold, device="cpu", chroma=frames[0].chroma)
     decoded = list(decoder.decode_stream(data))
@@ -67,17 +64,20 @@ def main() -> None:
     parser.add_argument("--steps", default="32,24,16,12,8,6,4", help="the layer's steps above the base, coarse first")
     parser.add_argument("--crfs", default="18,22,26,30,34,38,42")
     parser.add_argument("--frames", type=int, default=1, help="frames of each source (1: the first picture)")
-    parser.add_argument("--p-ratio", type=float, default=1.0, help="P frames' layer step over the I frame's")
+    parser.add_argument("--p-ratio", type=float, default=None,
+                        help="P frames' layer step over the I frame's (default: the codec's)")
     parser.add_argument("--p-qp", type=int, default=None, help="P frames' qp under the layer (default: the codec's)")
     args = parser.parse_args()
     model = resolve_model(args.model)
+    if args.p_ratio is not None:
+        picture_layer.P_STEP_RATIO = args.p_ratio
     x264 = build_codecs(("x264",), crfs=[int(v) for v in args.crfs.split(",")])
     rates = [(int(q), None) for q in args.qps.split(",")] + [(args.base, None)]
     rates += [(args.base, float(s)) for s in args.steps.split(",") if s]
     bds, tops = [], []
     for path in args.paths:
         frames = frames_of(path, args.frames)
-        curve = [point(model, frames, qp, step, args.p_ratio, args.p_qp) for qp, step in rates]
+        curve = [point(model, frames, qp, step, args.p_qp) for qp, step in rates]
         x264_points = run_evaluation([path], x264, max_frames=args.frames).sources[0].points
         anchor = sorted((p.bpp, p.psnr_yuv) for p in x264_points)
         result = bd_rate([r for r, _ in anchor], [q for _, q in anchor], [r for r, _ in curve], [q for _, q in curve])

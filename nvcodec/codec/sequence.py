@@ -21,7 +21,7 @@ import torch
 
 from nvcodec.bitstream import FrameType, FrameUnit, SpsUnit, Unit, read_units
 from nvcodec.bitstream.units import MAX_SPS_ID
-from nvcodec.codec import block_skip, motion
+from nvcodec.codec import block_skip, motion, picture_layer
 from nvcodec.codec import frame_coding as fc
 from nvcodec.codec.device import resolve_device
 from nvcodec.codec.frames import CHROMA_FORMATS, ChromaFormat, Planes, planes_to_tensor, tensor_to_planes
@@ -175,7 +175,9 @@ class SequenceEncoder:
                 if plan.use_ada_i:
                     self._ref = fc.regenerate_reference(self.model.inter, self._ref)
                 uses_shown = self._skip is not None or self._moves is not None
-                layer = fc.LayerRequest(frame, self.layer_step16) if self.layer_step16 is not None else None
+                layer = None
+                if self.layer_step16 is not None:
+                    layer = fc.LayerRequest(frame, picture_layer.p_step16(self.layer_step16))
                 payload, self._ref = fc.encode_inter(self.model.inter, self.inter_ctx, x, plan.qp, self._ref,
                                                      self._coders[two_ec], self.reconstruct, self._skip,
                                                      shown if uses_shown else None, self._moves, layer)

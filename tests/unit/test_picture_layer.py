@@ -247,3 +247,12 @@ def frame_units(stream: bytes) -> list:
 def test_a_layer_step_outside_the_syntax_is_refused_by_name(bad):
     with pytest.raises(ConfigError, match="layer_step"):
         CodingSettings(layer_step=bad)
+
+
+def test_p_frames_code_their_layer_at_the_coarser_p_step(model):
+    frames = seeded_clip(6, 2, 16, 24)
+    stream, _ = code(model, frames, CodingSettings(qp_i=40, layer_step=4.0))
+    i_frame, p_frame = frame_units(stream)
+    assert int.from_bytes(i_frame.payload[1:3], "big") == 64
+    assert int.from_bytes(p_frame.payload[1:3], "big") == layer.p_step16(64) > 64
+    assert layer.p_step16(layer.MAX_STEP16) == layer.MAX_STEP16
