@@ -58,6 +58,12 @@ def default_p_offset(block_skip: bool) -> int:
     return P_QP_OFFSET_BLOCK_SKIP if block_skip else P_QP_OFFSET
 
 
+#: the P frames' distance under the I frame when every frame carries a picture layer: the networks' P
+#: frames far under the I frame leave the layer to code again what the I frame had (development clips,
+#: I qp 40: 8 under gave 0.4 dB at equal rate on bikes and 0.1 dB on bedroom over the usual 24)
+LAYER_P_QP_OFFSET = 8
+
+
 def default_p_qp(qp_i: int, block_skip: bool) -> int:
     """The P frames' base qp under an I frame at ``qp_i`` when no P qp is given: the default offset
     under it (at least 0), the offset narrowing above P_OFFSET_KNEE to 0 at qp 63 (rounded half up)."""
@@ -107,7 +113,7 @@ class CodingSettings:
     """
 
     qp_i: int = 32
-    qp_p: int | None = None  # None: default_p_qp(qp_i, block_skip)
+    qp_p: int | None = None  # None: default_p_qp(qp_i, block_skip), or LAYER_P_QP_OFFSET under a layer
     intra_period: int = -1
     reset_interval: int = 64
     two_ec: bool | None = None
@@ -160,9 +166,13 @@ class CodingSettings:
         return self.qp_p
 
     def resolve(self, inter_config) -> CodingSettings:
-        """These settings as a model with this P-frame config codes them: block skip decided, P qp filled in."""
+        """These settings as a model with this P-frame config codes them: block skip decided, P qp filled in
+        (:data:`LAYER_P_QP_OFFSET` under the I frame with a picture layer, else :func:`default_p_qp`)."""
         block_skip = self.block_skip_for(inter_config)
-        qp_p = default_p_qp(self.qp_i, block_skip) if self.qp_p is None else self.qp_p
+        qp_p = self.qp_p
+        if qp_p is None:
+            layered = self.layer_step is not None
+            qp_p = max(0, self.qp_i - LAYER_P_QP_OFFSET) if layered else default_p_qp(self.qp_i, block_skip)
         return dataclasses.replace(self, qp_p=qp_p, block_skip=block_skip, motion=self.motion_for(inter_config))
 
     def block_skip_for(self, inter_config) -> bool:

@@ -256,3 +256,14 @@ def test_p_frames_code_their_layer_at_the_coarser_p_step(model):
     assert int.from_bytes(i_frame.payload[1:3], "big") == 64
     assert int.from_bytes(p_frame.payload[1:3], "big") == layer.p_step16(64) > 64
     assert layer.p_step16(layer.MAX_STEP16) == layer.MAX_STEP16
+
+
+def test_with_a_layer_p_frames_default_to_a_smaller_distance_under_the_i_frame(model):
+    from nvcodec.settings import LAYER_P_QP_OFFSET, default_p_qp
+
+    inter = model.inter.cfg
+    assert CodingSettings(qp_i=40, layer_step=8.0).resolve(inter).qp_p == 40 - LAYER_P_QP_OFFSET
+    assert CodingSettings(qp_i=4, layer_step=8.0).resolve(inter).qp_p == 0
+    plain = CodingSettings(qp_i=40).resolve(inter)
+    assert plain.qp_p == default_p_qp(40, bool(plain.block_skip)) != 40 - LAYER_P_QP_OFFSET
+    assert CodingSettings(qp_i=40, qp_p=12, layer_step=8.0).resolve(inter).qp_p == 12  # given wins

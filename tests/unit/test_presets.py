@@ -17,7 +17,8 @@ def test_shipped_presets_parse():
     for name in names:
         load_preset(name)
     assert load_preset("balanced").settings().qp_i == 32
-    assert load_preset("archive").intra_refine == 30 and load_preset("balanced").intra_refine == 0
+    assert load_preset("archive").settings().layer_step == 8
+    assert load_preset("balanced").settings().layer_step is None
     assert load_preset("ladder-web").is_ladder
 
 
