@@ -156,8 +156,8 @@ def code(model, frames, settings):
 @pytest.mark.parametrize("size,tools", [((17, 33), {}), ((32, 48), {"block_skip": True, "motion": True})])
 def test_streams_with_the_layer_decode_exactly_and_every_frame_comes_closer(model, size, tools):
     frames = seeded_clip(21, 5, *size)
-    base = CodingSettings(qp_i=40, intra_period=3, reset_interval=2, **tools)
-    layered = CodingSettings(qp_i=40, intra_period=3, reset_interval=2, layer_step=4.0, **tools)
+    base = CodingSettings(qp_i=40, qp_p=30, intra_period=3, reset_interval=2, **tools)
+    layered = CodingSettings(qp_i=40, qp_p=30, intra_period=3, reset_interval=2, layer_step=4.0, **tools)
     plain_stream, plain = code(model, frames, base)
     stream, recons = code(model, frames, layered)
     decoded = list(SequenceDecoder(model, layered.skip_threshold, device="cpu").decode_stream(stream))
@@ -220,9 +220,9 @@ def test_frames_whose_layer_is_empty_carry_byte_0_and_the_plain_payload(model, m
     """Layer byte 0 is the frame without a layer: the rest of it is exactly what the stream without the
     layer codes, and it decodes to the same pictures."""
     frames = seeded_clip(4, 3, 16, 24)
-    plain_stream, plain = code(model, frames, CodingSettings(qp_i=40, intra_period=2))
+    plain_stream, plain = code(model, frames, CodingSettings(qp_i=40, qp_p=30, intra_period=2))
     monkeypatch.setattr(layer, "is_empty", lambda code: True)
-    settings = CodingSettings(qp_i=40, intra_period=2, layer_step=4.0)
+    settings = CodingSettings(qp_i=40, qp_p=30, intra_period=2, layer_step=4.0)
     stream, recons = code(model, frames, settings)
     decoded = list(SequenceDecoder(model, settings.skip_threshold, device="cpu").decode_stream(stream))
     for i in range(len(frames)):
