@@ -346,8 +346,13 @@ def _finish_inter(ctx: CoderContext, coder: RansEncoder, layer: LayerRequest | N
     decoded = tensor_to_planes(ref.frame, source.height, source.width, source.chroma)
     layer_header, enhanced = _plan_layer(ctx, coder, layer, decoded)
     if enhanced is not None:
-        ref = Reference(frame=planes_to_tensor(enhanced, ref.frame.device), feature=ref.feature, qp=ref.qp)
+        ref = _with_pixels(ref, enhanced)
     return layer_header + header + coder.flush(), ref
+
+
+def _with_pixels(ref: Reference, enhanced: Planes) -> Reference:
+    """A P frame's reference whose pixels are its enhanced picture (the feature stays the networks')."""
+    return Reference(frame=planes_to_tensor(enhanced, ref.frame.device), feature=ref.feature, qp=ref.qp)
 
 
 @torch.no_grad()
@@ -391,8 +396,6 @@ def decode_inter(model: InterModel, ctx: CoderContext, payload: bytes, qp: int, 
     new_ref = InterCodec(model).decompress(z_hat, _reader(coder, ctx), qp, ref, skips, shown, ctx.masks)
     if layer_params is not None:
         decoded = tensor_to_planes(new_ref.frame, height, width, chroma)
-        enhanced = picture_layer.read(coder, ctx.classes, layer_params, decoded)
-        new_ref = Reference(frame=planes_to_tensor(enhanced, new_ref.frame.device), feature=new_ref.feature,
-                            qp=new_ref.qp)
+        new_ref = _with_pixels(new_ref, picture_layer.read(coder, ctx.classes, layer_params, decoded))
     coder.finish()
     return new_ref

@@ -154,8 +154,10 @@ def _contexts(band: int, lower: np.ndarray, below: np.ndarray) -> np.ndarray:
             + np.searchsorted(BELOW_EDGES, below, side="right"))
 
 
-def _row_symbols(row: int) -> np.ndarray:
-    return np.array([(row >> (ROW_BITS - 1 - i)) & 1 for i in range(ROW_BITS)], dtype=np.int32)
+def _row_symbols(rows: np.ndarray) -> np.ndarray:
+    """Each row's ROW_BITS bits, highest first, rows in order."""
+    shifts = np.arange(ROW_BITS - 1, -1, -1)
+    return ((rows.astype(np.int64)[:, None] >> shifts) & 1).reshape(-1).astype(np.int32)
 
 
 def plan(source: Planes, decoded: Planes, step16: int, table: CdfTable) -> tuple[LayerCode, Planes]:
@@ -179,10 +181,11 @@ def plan(source: Planes, decoded: Planes, step16: int, table: CdfTable) -> tuple
         rows = np.zeros((2, BAND_CONTEXTS), dtype=np.int64)
         for kind in (0, 1):
             planes = [i for i in range(3) if KINDS[i] == kind]
-            for context in np.unique(np.concatenate([contexts[i] for i in planes])):
+            used = np.unique(np.concatenate([contexts[i] for i in planes]))
+            for context in used:
                 chosen = np.concatenate([band_classes[i][contexts[i] == context].reshape(-1) for i in planes])
                 rows[kind, context] = best_row(chosen, bits)
-                arrays.append((_row_symbols(int(rows[kind, context])), np.full(ROW_BITS, RAW_ROW)))
+            arrays.append((_row_symbols(rows[kind, used]), np.full(ROW_BITS * len(used), RAW_ROW)))
         for i in range(3):
             row_of_block = rows[KINDS[i], contexts[i]]
             arrays.append((band_classes[i].reshape(-1), np.repeat(row_of_block, len(positions))))
