@@ -46,7 +46,9 @@ INTRA_PERIOD = 32
 
 
 def encode(clip: str, frames: int, model, settings: CodingSettings, request: RateRequest | None) -> dict:
-    """One encode in memory: per-frame bits, qps and PSNR, and the time the frames took."""
+    """One encode in memory: per-frame bits, qps and PSNR, and the time the frames took (the networks'
+    qps throughout, as a rate controller moves them, the fixed-qp runs included)."""
+    settings = settings.for_rate_control()
     with open_source(clip, InputOptions(frames=frames, audio=False)) as source:
         info = source.info
         rate = None

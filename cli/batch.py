@@ -35,6 +35,8 @@ from nvcodec.settings import MAX_INTRA_REFINE
               "on with nvc's own models).")
 @click.option("--motion/--no-motion", "motion", default=None, help="Motion vectors in P frames (default: as the "
               "model's defaults say).")
+@click.option("--layer/--no-layer", "layer", default=None, help="Above -q 40, the networks at qp 40 plus a "
+              "picture layer (see nvc encode --help; default: as the model's defaults say).")
 @click.option("--intra-refine", "intra_refine", type=click.IntRange(0, MAX_INTRA_REFINE), metavar="N",
               help="Encoder effort on I frames (see nvc encode --help). Default 0, or the preset's.")
 @click.option("--frames", "-frames", "-frames:v", "-vframes", "frames", type=click.IntRange(min=1),
@@ -53,7 +55,7 @@ from nvcodec.settings import MAX_INTRA_REFINE
 @common.overwrite_options
 @common.loglevel_option
 @click.pass_obj
-def batch(obj, inputs: tuple[str, ...], outdir: str, qp, qp_p, intra_period, reset_interval, block_skip, motion,
+def batch(obj, inputs: tuple[str, ...], outdir: str, qp, qp_p, intra_period, reset_interval, block_skip, motion, layer,
           intra_refine, frames,
           no_audio: bool, preset, model, device, numerics, workers, ray_address, as_json: bool, overwrite: bool,
           no_overwrite: bool) -> None:
@@ -73,7 +75,7 @@ def batch(obj, inputs: tuple[str, ...], outdir: str, qp, qp_p, intra_period, res
     if chosen.is_ladder:
         raise click.UsageError(f"preset {preset!r} is a ladder: use nvc ladder")
     settings = chosen.settings(qp_i=qp, qp_p=qp_p, intra_period=intra_period, reset_interval=reset_interval,
-                               numerics=numerics, block_skip=block_skip, motion=motion)
+                               numerics=numerics, block_skip=block_skip, motion=motion, layer=layer)
     items = _plan(inputs, outdir, overwrite, no_overwrite)
     if ray_address is not None or (workers or 1) > 1:
         from nvcodec.scaleout import RayExecutor

@@ -11,7 +11,8 @@ from nvcodec.settings import MAX_INTRA_REFINE
 @click.command()
 @common.input_output
 @click.option("-q", "--qp", type=click.IntRange(0, 63), help="Quality 0..63; HIGHER is better quality (as in "
-              "DCVC-RT, unlike x264's crf). Default 32, or the preset's.")
+              "DCVC-RT, unlike x264's crf); with nvc's own models a picture layer carries it on above 40 (see "
+              "--layer). Default 32, or the preset's.")
 @click.option("-b:v", "--bitrate", "bitrate", type=common.BITRATE, help="Target bitrate (500k, 2.5M, 1e6): each "
               "frame's qp from a rate model of this content, fitted as the frames are coded; instead of -q.")
 @click.option("-maxrate", "--maxrate", type=common.BITRATE, help="With -bufsize: a decoder buffer of BUFSIZE bits, "
@@ -34,10 +35,13 @@ from nvcodec.settings import MAX_INTRA_REFINE
 @click.option("--motion/--no-motion", "motion", default=None, help="Predict P frames through a motion vector "
               "per 16x16 block, searched in the previous decoded frame (nvc's extension; default: "
               "as the model's defaults say, never with DCVC-RT's models).")
+@click.option("--layer/--no-layer", "layer", default=None, help="Above -q 40, code the networks at qp 40 "
+              "and add a picture layer (what the networks left, as an integer 8x8 transform) whose step halves "
+              "every 6 qp up to 5 grey levels at -q 63: past the networks' ceiling to x264's top quality. "
+              "nvc's extension, recorded in the stream (default: on with nvc's own models, off with DCVC-RT's).")
 @click.option("--layer-step", "layer_step", type=click.FloatRange(1.0, 64.0), metavar="S",
-              help="Code a picture layer on every I frame: what the networks left, as an integer 8x8 transform "
-              "quantised in steps of S grey levels (1..64, in sixteenths; smaller is better). Lifts I frames "
-              "past the model's ceiling; nvc's extension, recorded in the stream. Default: none.")
+              help="A picture layer on every frame at this step instead (1..64 grey levels, in sixteenths; "
+              "smaller is better), over the networks at -q as given.")
 @click.option("--intra-refine", "intra_refine", type=click.IntRange(0, MAX_INTRA_REFINE), metavar="N",
               help="Encoder effort on I frames: N steps of a search for the latent that codes each one best "
               "(each step costs a few I-frame encodes; streams decode as any other). Default 0 (off), or "
@@ -70,8 +74,8 @@ from nvcodec.settings import MAX_INTRA_REFINE
 @common.ffmpeg_compatibility
 @click.pass_obj
 def encode(obj, input_option, paths, out_format, qp, bitrate, maxrate, bufsize, pass_number, passlogfile, qp_p,
-           intra_period, reset_interval, block_skip, motion, layer_step, intra_refine: int, frames, start, duration,
-           pix_fmt: str, raw_size, raw_rate,
+           intra_period, reset_interval, block_skip, motion, layer, layer_step, intra_refine: int, frames, start,
+           duration, pix_fmt: str, raw_size, raw_rate,
            stream: int, no_audio: bool, preset, model, device, numerics, threads, psnr: bool, progress_to,
            overwrite: bool, no_overwrite: bool) -> None:
     """Encode INPUT (a file, a raw .yuv, a PNG pattern or folder, or - for y4m on stdin) into OUTPUT
@@ -100,7 +104,10 @@ def encode(obj, input_option, paths, out_format, qp, bitrate, maxrate, bufsize, 
     if chosen.is_ladder:
         raise click.UsageError(f"preset {preset!r} is a ladder: use nvc ladder")
     settings = chosen.settings(qp_i=qp, qp_p=qp_p, intra_period=intra_period, reset_interval=reset_interval,
-                               numerics=numerics, block_skip=block_skip, motion=motion, layer_step=layer_step)
+                               numerics=numerics, block_skip=block_skip, motion=motion, layer=layer,
+                               layer_step=layer_step)
+    if request.active:
+        settings = settings.for_rate_control()
     intra_refine = chosen.intra_refine if intra_refine is None else intra_refine
     opts = _input_options(pix_fmt, raw_size, raw_rate, stream, start, duration, frames, not no_audio, threads)
     if raw_rate is not None and not _is_raw_input(input_path, raw_size):

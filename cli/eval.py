@@ -82,6 +82,9 @@ def _intra_period(ctx, param, value: int) -> int:
               help="Frames between I frames for every codec; -1: one I frame per sequence.")
 @click.option("--intra-refine", "intra_refine", type=click.IntRange(0, MAX_INTRA_REFINE), default=0, show_default=True,
               metavar="N", help="nvc's encoder effort on I frames (see nvc encode --help).")
+@click.option("--layer/--no-layer", "layer", default=None,
+              help="Whether nvc's qps above 40 take the picture layer (see nvc encode --help; default: as the "
+              "model's defaults say).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where nvc's networks run.")
 @click.option("--numerics", type=click.Choice(sorted(PROFILES)), default=None,
@@ -93,7 +96,8 @@ def _intra_period(ctx, param, value: int) -> int:
 @click.pass_obj
 def evaluate_command(obj, sources: tuple[Path, ...], models: tuple[str, ...], codecs: tuple[str, ...],
                      qps: tuple[int, ...], crfs: tuple[int, ...], jpeg_q: tuple[int, ...], frames: int | None,
-                     intra_period: int, intra_refine: int, device: str, numerics: str | None, json_path: Path | None,
+                     intra_period: int, intra_refine: int, layer: bool | None, device: str, numerics: str | None,
+                     json_path: Path | None,
                      plot_path: Path | None) -> None:
     """Encode and decode SOURCES (videos, frame folders, images) with each codec and compare.
 
@@ -107,7 +111,7 @@ def evaluate_command(obj, sources: tuple[Path, ...], models: tuple[str, ...], co
     stderr = Console(stderr=True)
     quiet = obj is not None and obj.loglevel in ("quiet", "error")
     chosen = build_codecs(codecs, models, qps, crfs, jpeg_q, device=device, numerics=numerics,
-                          intra_refine=intra_refine)
+                          intra_refine=intra_refine, layer=layer)
 
     with _progress(stderr, quiet) as progress:
         task = progress.add_task("reading sources", total=len(sources))

@@ -71,6 +71,7 @@ def ladder(obj, input_path: str, outdir: str, preset: str, frames, start, durati
         if rung.bitrate is not None or rung.maxrate is not None:
             from nvcodec.ratecontrol import RateRequest, build_controller
 
+            settings = settings.for_rate_control()
             rate = build_controller(RateRequest(rung.bitrate, rung.maxrate, rung.bufsize),
                                     settings.resolve(codec_model.inter.cfg), width * height, float(src.frame_rate),
                                     codec_model.sha256)

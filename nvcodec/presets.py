@@ -51,6 +51,7 @@ _ENCODE_KEYS = {
     "block_skip": "block_skip",
     "motion": "motion",
     "layer_step": "layer_step",
+    "layer": "layer",
     "numerics": "numerics",
 }
 

@@ -64,6 +64,43 @@ def default_p_offset(block_skip: bool) -> int:
 LAYER_P_QP_OFFSET = 8
 
 
+#: a P frame's layer step over its I frame's when a step is given: the I frame's detail lives on in the
+#: frames predicted from it, so it is worth finer steps (development clips: bikes 0.3 dB better at equal
+#: rate, bedroom equal)
+LAYER_P_STEP_RATIO = 1.5
+#: above this -q, nvc's own models code I frames with the networks at this qp plus a picture layer whose
+#: step falls as -q rises: the networks' stills stop near 34-38 dB whatever their qp, and the layer goes
+#: on past x264's top.  On development stills the layer over qp 40 beat the networks' own qps 44-63 at
+#: equal rates (bench/probes/probe_quality_scale.py: knee 40 -2.2 % against the networks alone, 48 -0.8 %)
+LAYER_KNEE = 40
+#: above this -q the P frames carry a layer too (under it, their qp follows the networks' own rule at
+#: -q).  A P frame's layer re-codes what the networks left in every frame, which costs more than the
+#: networks' own finer qps in the range both reach (development clips: a knee of 40 for both frame types
+#: +12.2 % against the networks alone, 48 +4.2 %, 52 +1.3 %), so the P frames take it only at the top
+LAYER_P_KNEE = 52
+#: the layer's step (grey levels) at -q 63 (a P frame's: LAYER_P_STEP_RATIO times it); from 64 just
+#: above each knee the step falls geometrically to this
+LAYER_TOP_STEP = 5.0
+
+
+def _falling_step(level: int, knee: int, top: float) -> float | None:
+    if level <= knee:
+        return None
+    step = top * (64 / top) ** ((QP_MAX - level) / (QP_MAX - knee))
+    return min(64.0, round(step * 16) / 16)
+
+
+def level_layer_step(level: int) -> float | None:
+    """The I frames' picture layer step at ``-q level`` with a model that takes the layer (None: no
+    layer), in the sixteenths the stream carries."""
+    return _falling_step(level, LAYER_KNEE, LAYER_TOP_STEP)
+
+
+def level_p_layer_step(level: int) -> float | None:
+    """The P frames' picture layer step at ``-q level`` (None: none)."""
+    return _falling_step(level, LAYER_P_KNEE, min(64.0, LAYER_TOP_STEP * LAYER_P_STEP_RATIO))
+
+
 def default_p_qp(qp_i: int, block_skip: bool) -> int:
     """The P frames' base qp under an I frame at ``qp_i`` when no P qp is given: the default offset
     under it (at least 0), the offset narrowing above P_OFFSET_KNEE to 0 at qp 63 (rounded half up)."""
@@ -109,7 +146,12 @@ class CodingSettings:
     frame): None uses it with nvc's own models (:data:`MOTION_BY_DEFAULT`) and not with DCVC-RT's;
     True with any model; False never.  ``layer_step`` (nvc's, see :mod:`nvcodec.codec.picture_layer`):
     every frame also carries a picture layer, the residual quantised in steps of this many grey levels
-    (1..64, in 1/16); None: no layer.
+    (1..64, in 1/16), over the networks at ``qp_i``; None: as ``layer`` says.  ``layer_step_p``: the P
+    frames' step (None while ``layer`` is None: :data:`LAYER_P_STEP_RATIO` times ``layer_step``; once
+    resolved: no layer on P frames).  ``layer``: whether ``qp_i`` above :data:`LAYER_KNEE` means the
+    networks at the knee plus a layer at :func:`level_layer_step` and :func:`level_p_layer_step` (one
+    quality scale from the networks' bottom to past x264's top); None: with nvc's own models, not with
+    DCVC-RT's; False: ``qp_i`` is the networks' qp throughout.
     """
 
     qp_i: int = 32
@@ -122,6 +164,8 @@ class CodingSettings:
     block_skip: bool | None = None
     motion: bool | None = None
     layer_step: float | None = None
+    layer_step_p: float | None = None
+    layer: bool | None = None
 
     def __post_init__(self) -> None:
         # every field is checked against the type and the field size the .nvc header stores it in
@@ -143,20 +187,27 @@ class CodingSettings:
         if skip is not None and (isinstance(skip, bool) or not isinstance(skip, (int, float))
                                  or not 0.0 <= float(skip) < 16.0):
             raise ConfigError("skip_threshold", skip, "None or a scale in [0, 16)")
-        step = self.layer_step
-        if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float))
-                                 or not 1.0 <= float(step) <= 64.0 or float(step) * 16 != round(float(step) * 16)):
-            raise ConfigError("layer_step", step, "None or grey levels 1..64 in sixteenths")
+        for key in ("layer_step", "layer_step_p"):
+            step = getattr(self, key)
+            if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float))
+                                     or not 1.0 <= float(step) <= 64.0
+                                     or float(step) * 16 != round(float(step) * 16)):
+                raise ConfigError(key, step, "None or grey levels 1..64 in sixteenths")
         if not (self.block_skip is None or isinstance(self.block_skip, bool)):
             raise ConfigError("block_skip", self.block_skip, "None (by model), true or false")
         if not (self.motion is None or isinstance(self.motion, bool)):
             raise ConfigError("motion", self.motion, "None (by model), true or false")
+        if not (self.layer is None or isinstance(self.layer, bool)):
+            raise ConfigError("layer", self.layer, "None (by model), true or false")
+        if self.layer is False and (self.layer_step is not None or self.layer_step_p is not None):
+            raise ConfigError("layer", self.layer, "true or None with a layer step")
         if not isinstance(self.numerics, str) or self.numerics not in PROFILES:
             raise ConfigError("numerics", self.numerics, f"one of {', '.join(PROFILES)}")
 
     @property
     def is_resolved(self) -> bool:
-        return self.qp_p is not None and self.block_skip is not None and self.motion is not None
+        return (self.qp_p is not None and self.block_skip is not None and self.motion is not None
+                and self.layer is not None)
 
     @property
     def base_qp_p(self) -> int:
@@ -166,14 +217,43 @@ class CodingSettings:
         return self.qp_p
 
     def resolve(self, inter_config) -> CodingSettings:
-        """These settings as a model with this P-frame config codes them: block skip decided, P qp filled in
-        (:data:`LAYER_P_QP_OFFSET` under the I frame with a picture layer, else :func:`default_p_qp`)."""
+        """These settings as a model with this P-frame config codes them: a level above the knee turned
+        into the networks' qps and the layer's steps, block skip decided, P qp filled in
+        (:data:`LAYER_P_QP_OFFSET` under the I frame with a layer step given, else :func:`default_p_qp`).
+        Resolving resolved settings changes nothing."""
         block_skip = self.block_skip_for(inter_config)
-        qp_p = self.qp_p
-        if qp_p is None:
-            layered = self.layer_step is not None
-            qp_p = max(0, self.qp_i - LAYER_P_QP_OFFSET) if layered else default_p_qp(self.qp_i, block_skip)
-        return dataclasses.replace(self, qp_p=qp_p, block_skip=block_skip, motion=self.motion_for(inter_config))
+        qp_i, qp_p, step, step_p = self.qp_i, self.qp_p, self.layer_step, self.layer_step_p
+        if self.layer is None:
+            step_p = self._p_step_from_i()
+        if step is None and step_p is None and self.layer_for(inter_config) and self.qp_i > LAYER_KNEE:
+            level = self.qp_i
+            qp_i, step, step_p = LAYER_KNEE, level_layer_step(level), level_p_layer_step(level)
+            if qp_p is None:
+                qp_p = default_p_qp(min(level, LAYER_P_KNEE), block_skip)
+        elif qp_p is None:
+            qp_p = max(0, qp_i - LAYER_P_QP_OFFSET) if step is not None else default_p_qp(qp_i, block_skip)
+        layer = step is not None or step_p is not None
+        return dataclasses.replace(self, qp_i=qp_i, qp_p=qp_p, layer_step=step, layer_step_p=step_p, layer=layer,
+                                   block_skip=block_skip, motion=self.motion_for(inter_config))
+
+    def for_rate_control(self) -> CodingSettings:
+        """These settings under a rate controller, whose levels are the networks' qps frame by frame: a
+        layer only where a step was given."""
+        if self.layer is not None:
+            return self
+        step_p = self._p_step_from_i()
+        return dataclasses.replace(self, layer_step_p=step_p, layer=self.layer_step is not None or step_p is not None)
+
+    def _p_step_from_i(self) -> float | None:
+        """The P frames' step where only the I frames' was given: LAYER_P_STEP_RATIO times it."""
+        if self.layer_step is None or self.layer_step_p is not None:
+            return self.layer_step_p
+        return min(64.0, round(self.layer_step * LAYER_P_STEP_RATIO * 16) / 16)
+
+    def layer_for(self, inter_config) -> bool:
+        """Whether -q above the knee reaches for the picture layer with a model of this P-frame config: by
+        default with nvc's own models, never with DCVC-RT's, whose streams keep DCVC-RT's syntax."""
+        return bool(inter_config.reference_skip) if self.layer is None else self.layer
 
     def block_skip_for(self, inter_config) -> bool:
         """Whether a sequence coded with these settings by a model with this P-frame config skips blocks:

@@ -25,7 +25,7 @@ numerics.prepare_environment()
 
 import numpy as np  # noqa: E402
 
-from nvcodec.codec import picture_layer  # noqa: E402
+from nvcodec import settings as coding  # noqa: E402
 from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder  # noqa: E402
 from nvcodec.eval import build_codecs, run_evaluation  # noqa: E402
 from nvcodec.eval.sources import load_source  # noqa: E402
@@ -43,7 +43,9 @@ def frames_of(path: str, count: int):
 def point(model, frames, qp: int, step: float | None, qp_p: int | None = None) -> tuple[float, float]:
     """(bpp, PSNR-YUV averaged over frames, as the evaluation does) of the frames as one stream
     (one I frame, then P frames at ``qp_p``), decoded and checked."""
-    settings = CodingSettings(qp_i=qp, qp_p=qp_p if step is not None else None, layer_step=step)
+    # nvc alone: the networks' qp, whatever -q would do above the knee
+    settings = CodingSettings(qp_i=qp, qp_p=qp_p if step is not None else None, layer_step=step,
+                              layer=None if step is not None else False)
     encoder = SequenceEncoder(model, settings, device="cpu")
     coded = [encoder.encode(f) for f in frames]
     data = b"".join(u.to_bytes() for c in coded for u in c.units)
@@ -70,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     model = resolve_model(args.model)
     if args.p_ratio is not None:
-        picture_layer.P_STEP_RATIO = args.p_ratio
+        coding.LAYER_P_STEP_RATIO = args.p_ratio
     x264 = build_codecs(("x264",), crfs=[int(v) for v in args.crfs.split(",")])
     rates = [(int(q), None) for q in args.qps.split(",")] + [(args.base, None)]
     rates += [(args.base, float(s)) for s in args.steps.split(",") if s]

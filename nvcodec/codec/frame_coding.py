@@ -139,16 +139,19 @@ def _reader(coder: RansDecoder, ctx: CoderContext) -> StepReader:
 
 @dataclass(frozen=True)
 class LayerRequest:
-    """A frame's picture layer, as the encoder asks for it: the source picture and the step (1/16)."""
+    """A frame's picture layer, as the encoder asks for it: the source picture and the step (1/16; None:
+    this frame carries none, in a stream whose frames may)."""
 
     source: Planes
-    step16: int
+    step16: int | None
 
 
 def _plan_layer(ctx: CoderContext, coder: RansEncoder, layer: LayerRequest, decoded: Planes
                 ) -> tuple[bytes, Planes | None]:
     """The layer byte and parameters a payload starts with, the layer's symbols queued in ``coder``
     after the networks', and the enhanced picture; a layer with nothing in it is not sent (byte 0)."""
+    if layer.step16 is None:
+        return b"\x00", None
     code, enhanced = picture_layer.plan(layer.source, decoded, layer.step16, ctx.classes)
     if picture_layer.is_empty(code):
         return b"\x00", None
@@ -182,8 +185,8 @@ def encode_intra(model: IntraModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     codec = IntraCodec(model)
     symbols, x_hat = codec.compress(x, qp, ctx.indexer.skip_threshold, ctx.masks, y=latent)
     _write(coder, ctx, qp, symbols, codec.schedule.steps)
-    if layer is None:
-        return coder.flush(), x_hat, None
+    if layer is None or layer.step16 is None:
+        return (b"" if layer is None else b"\x00") + coder.flush(), x_hat, None
     source = layer.source
     decoded = tensor_to_planes(x_hat, source.height, source.width, source.chroma)
     head, enhanced = _plan_layer(ctx, coder, layer, decoded)
@@ -290,7 +293,7 @@ def encode_inter(model: InterModel, ctx: CoderContext, x: torch.Tensor, qp: int,
     for :func:`encode_intra`.  ``skip`` turns on block skip and ``moves`` motion (the stream's SPS
     must say so), with ``shown`` the previous decoded frame; the reference then always has pixels.
     ``layer`` (the SPS's layer flag must be set): the new reference's pixels are the enhanced picture."""
-    if layer is not None:
+    if layer is not None and layer.step16 is not None:
         reconstruct = True
     codec = InterCodec(model)
     threshold = ctx.indexer.skip_threshold
@@ -340,8 +343,8 @@ def _finish_inter(ctx: CoderContext, coder: RansEncoder, layer: LayerRequest | N
                   ref: Reference) -> tuple[bytes, Reference]:
     """A P frame's payload once its networks' symbols are queued: with its picture layer, if any, whose
     enhanced picture becomes the reference's pixels (the feature stays the networks')."""
-    if layer is None:
-        return header + coder.flush(), ref
+    if layer is None or layer.step16 is None:
+        return (b"" if layer is None else b"\x00") + header + coder.flush(), ref
     source = layer.source
     decoded = tensor_to_planes(ref.frame, source.height, source.width, source.chroma)
     layer_header, enhanced = _plan_layer(ctx, coder, layer, decoded)

@@ -75,9 +75,6 @@ BAND_CONTEXTS = (len(LOWER_EDGES) + 1) * (len(BELOW_EDGES) + 1)
 ROW_BITS = 6
 #: the encoder's rounding offset: a coefficient rounds up from this fraction of a step past a multiple
 ROUNDING = 1 / 3
-#: a P frame's step over its I frame's: the I frame's detail lives on in the frames predicted from it,
-#: so it is worth finer steps (development clips: bikes 0.3 dB better at equal rate, bedroom equal)
-P_STEP_RATIO = 1.5
 #: the largest coefficient symbol the classes can carry
 MAX_SYMBOL = (1 << MAX_CLASS) - 1
 #: plane kinds: luma has its own laws, the two chroma planes share theirs
@@ -99,11 +96,6 @@ def params_size() -> int:
 def is_empty(code: LayerCode) -> bool:
     """True when the layer changes nothing (every coefficient zero): not worth sending."""
     return code.params[2] == 0
-
-
-def p_step16(step16: int) -> int:
-    """The step of the P frames after an I frame coded at ``step16`` (within the syntax's steps)."""
-    return min(round(step16 * P_STEP_RATIO), MAX_STEP16)
 
 
 def _blocks(plane: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import torch
 
 from nvcodec.bitstream import FrameType, FrameUnit, SpsUnit, Unit, read_units
 from nvcodec.bitstream.units import MAX_SPS_ID
-from nvcodec.codec import block_skip, motion, picture_layer
+from nvcodec.codec import block_skip, motion
 from nvcodec.codec import frame_coding as fc
 from nvcodec.codec.device import resolve_device
 from nvcodec.codec.frames import CHROMA_FORMATS, ChromaFormat, Planes, planes_to_tensor, tensor_to_planes
@@ -72,6 +72,10 @@ def _numerics_for(device: torch.device, requested: str | None) -> str:
     return name
 
 
+def _step16(step: float | None) -> int | None:
+    return None if step is None else round(float(step) * 16)
+
+
 class SequenceEncoder:
     """Encodes frames of one size in display order (low-delay P)."""
 
@@ -80,9 +84,10 @@ class SequenceEncoder:
         """``intra_refine``: iterations of the encoder's search for each I frame's latent
         (:mod:`nvcodec.codec.latent_refine`; 0: the analysis' latent, as DCVC-RT codes it)."""
         self.intra_refine = check_intra_refine(intra_refine)
-        step = settings.layer_step
-        self.layer_step16 = None if step is None else round(float(step) * 16)
         self.settings = settings.resolve(model.inter.cfg)
+        # the layer's steps in the stream's sixteenths (None: frames of that type carry none)
+        self.layer_step16 = _step16(self.settings.layer_step)
+        self.layer_step16_p = _step16(self.settings.layer_step_p)
         self.block_skip = bool(self.settings.block_skip)
         self.motion = bool(self.settings.motion)
         self.device = resolve_device(device)
@@ -158,9 +163,7 @@ class SequenceEncoder:
                         self.model.intra, x, plan.qp, lambda_for_qp(plan.qp, self.model.lambda_max),
                         self.intra_refine, frame.height, frame.width, frame.chroma == "420",
                         self.intra_ctx.indexer.skip_threshold)
-                layer = None
-                if self.layer_step16 is not None:
-                    layer = fc.LayerRequest(frame, self.layer_step16)
+                layer = fc.LayerRequest(frame, self.layer_step16) if self.settings.layer else None
                 payload, x_hat, enhanced = fc.encode_intra(self.model.intra, self.intra_ctx, x, plan.qp,
                                                            self._coders[two_ec], latent, layer)
                 if enhanced is not None:
@@ -175,9 +178,7 @@ class SequenceEncoder:
                 if plan.use_ada_i:
                     self._ref = fc.regenerate_reference(self.model.inter, self._ref)
                 uses_shown = self._skip is not None or self._moves is not None
-                layer = None
-                if self.layer_step16 is not None:
-                    layer = fc.LayerRequest(frame, picture_layer.p_step16(self.layer_step16))
+                layer = fc.LayerRequest(frame, self.layer_step16_p) if self.settings.layer else None
                 payload, self._ref = fc.encode_inter(self.model.inter, self.inter_ctx, x, plan.qp, self._ref,
                                                      self._coders[two_ec], self.reconstruct, self._skip,
                                                      shown if uses_shown else None, self._moves, layer)
@@ -197,7 +198,7 @@ class SequenceEncoder:
                 raise ConfigError("sps", len(self._sps), f"at most {MAX_SPS_ID + 1} parameter sets per stream")
             self._sps[key] = len(self._sps)
             units.append(SpsUnit(self._sps[key], size[0], size[1], two_ec, use_ada_i, self.block_skip,
-                                 self.motion, self.layer_step16 is not None))
+                                 self.motion, bool(self.settings.layer)))
         return self._sps[key]
 
 

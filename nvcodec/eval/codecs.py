@@ -79,15 +79,17 @@ class NvcCodec(Codec):
 
     def __init__(self, model_spec: str | None, qps: Sequence[int], device: str = "auto",
                  numerics: str | None = None, name: str = "nvc", p_offset: int | None = None,
-                 motion: bool | None = None, intra_refine: int = 0) -> None:
+                 motion: bool | None = None, intra_refine: int = 0, layer: bool | None = None) -> None:
         """``p_offset``: how many qp under each rate point's I frame its P frames are coded (at least qp 0);
         None: as the encoder chooses by default (``CodingSettings.resolved``).  ``motion``: explicit
-        motion on or off (None: the encoder's default).  ``intra_refine``: the encoder's effort on I frames."""
+        motion on or off (None: the encoder's default).  ``intra_refine``: the encoder's effort on I frames.
+        ``layer``: whether rate points above the knee take the picture layer (None: the encoder's default)."""
         super().__init__(name, "qp", tuple(qps))
         self.model_spec = model_spec
         self.intra_refine = intra_refine
         self.p_offset = p_offset
         self.motion = motion
+        self.layer = layer
         self.device = device
         self.numerics = numerics
         self._model = None
@@ -113,7 +115,23 @@ class NvcCodec(Codec):
                 "block_skip": self._block_skip(),
                 "motion": CodingSettings(motion=self.motion).motion_for(model.inter.cfg),
                 "intra_refine": self.intra_refine,
-                "rate": "qp of the I frame (higher is better)"}
+                "layer": self._layer(),
+                "rate": self._rate_rule()}
+
+    def _layer(self) -> bool:
+        from nvcodec.settings import CodingSettings
+
+        return CodingSettings(layer=self.layer).layer_for(self.model.inter.cfg)
+
+    def _rate_rule(self) -> str:
+        from nvcodec.settings import LAYER_KNEE, LAYER_P_KNEE, LAYER_P_STEP_RATIO, LAYER_TOP_STEP
+
+        if not self._layer():
+            return "qp of the I frame (higher is better)"
+        return (f"-q (higher is better): the I frame's qp up to {LAYER_KNEE}; above it qp {LAYER_KNEE} plus a "
+                f"picture layer whose step falls geometrically from 64 to {LAYER_TOP_STEP:g} at 63; P frames at "
+                f"the qp of -q's rule up to {LAYER_P_KNEE}, above it that qp plus a layer falling from 64 to "
+                f"{LAYER_TOP_STEP * LAYER_P_STEP_RATIO:g}")
 
     def _block_skip(self) -> bool:
         from nvcodec.settings import CodingSettings
@@ -132,7 +150,7 @@ class NvcCodec(Codec):
         options = {} if self.numerics is None else {"numerics": self.numerics}
         qp_p = None if self.p_offset is None else max(0, value - self.p_offset)
         settings = CodingSettings(qp_i=value, qp_p=qp_p, intra_period=intra_period, motion=self.motion,
-                                  **options)
+                                  layer=self.layer, **options)
         if frames and (frames[0].height, frames[0].width) not in self._warmed:
             self._run(frames[:2], settings)
             self._warmed.add((frames[0].height, frames[0].width))

@@ -27,7 +27,7 @@ CODEC_NAMES = ("nvc", "x264", "x265", "jpeg")
 
 def build_codecs(names: Sequence[str], models: Sequence[str] = (), qps: Sequence[int] = (),
                  crfs: Sequence[int] = (), jpeg_q: Sequence[int] = (), device: str = "auto",
-                 numerics: str | None = None, intra_refine: int = 0) -> list[Codec]:
+                 numerics: str | None = None, intra_refine: int = 0, layer: bool | None = None) -> list[Codec]:
     """The codecs ``names`` asks for, each with its own rate points.
 
     ``nvc`` becomes one codec per model spec (none: the shipped default model), labelled
@@ -40,7 +40,8 @@ def build_codecs(names: Sequence[str], models: Sequence[str] = (), qps: Sequence
             specs: Sequence[str | None] = models or (None,)
             for spec in specs:
                 label = "nvc" if len(specs) == 1 else f"nvc:{Path(spec).name if spec else 'default'}"
-                codec = NvcCodec(spec, qps, device=device, numerics=numerics, name=label, intra_refine=intra_refine)
+                codec = NvcCodec(spec, qps, device=device, numerics=numerics, name=label, intra_refine=intra_refine,
+                                 layer=layer)
                 codec.model  # noqa: B018 -- resolves the model now
                 codecs.append(codec)
         elif name in ("x264", "x265"):

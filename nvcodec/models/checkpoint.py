@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Mapping
 
 import torch
@@ -54,7 +55,10 @@ def load_untrusted(path: str | os.PathLike[str], what: str = "checkpoint") -> ob
     if size > MAX_CHECKPOINT_BYTES:
         raise ModelError(f"{what} {name!r} is {size} bytes, above the {MAX_CHECKPOINT_BYTES} limit")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about a pickle it is about to refuse; the refusal below says it in one line
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
         raise ModelError(f"{name!r} is not a loadable {what}: {exc}") from None
 

@@ -375,6 +375,22 @@ def test_layer_step_option_reaches_the_stream_and_a_bad_step_is_one_line(media, 
     assert code == 1 and err.count("\n") == 1 and "layer_step" in err and not (tmp_path / "bad.nvc").exists()
 
 
+def test_the_top_of_q_takes_the_layer_where_asked_and_contradictions_are_one_line(media, nvc, tmp_path):
+    """-q above 40 takes the picture layer with nvc's own models (here asked for with --layer: the tiny
+    test model is of DCVC-RT's kind, whose streams keep DCVC-RT's syntax by default)."""
+    def layered(*options: str) -> bool:
+        out = tmp_path / "q.nvc"
+        assert nvc("encode", media["clip"], out, *MODEL, "--frames", "2", "-y", *options)[0] == 0
+        assert nvc("decode", out, tmp_path / "q.y4m", "-y")[0] == 0
+        return json.loads(nvc("info", out, "--json")[1])["settings"]["picture_layer"]
+
+    assert layered("-q", "63", "--layer") is True
+    assert layered("-q", "40", "--layer") is False  # at and under the knee, the networks alone
+    assert layered("-q", "63") is False
+    code, _, err = nvc("encode", media["clip"], tmp_path / "bad.nvc", *MODEL, "--no-layer", "--layer-step", "4")
+    assert code == 1 and err.count("\n") == 1 and "layer" in err and not (tmp_path / "bad.nvc").exists()
+
+
 def test_decode_to_mp4_plays_everywhere_by_default(media, nvc, tmp_path):
     import av
 

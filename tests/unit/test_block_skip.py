@@ -180,7 +180,7 @@ def test_with_block_skip_the_default_p_qp_sits_further_under_the_i_frame():
 
     frames = half_still_clip(3, 32, 32)
     for model, offset in ((skip_model(), P_QP_OFFSET_BLOCK_SKIP), (tiny_model(), P_QP_OFFSET)):
-        encoder = SequenceEncoder(model, CodingSettings(qp_i=44, reset_interval=0), device="cpu")
+        encoder = SequenceEncoder(model, CodingSettings(qp_i=44, reset_interval=0, layer=False), device="cpu")
         assert encoder.settings.qp_p == 44 - offset  # written into the .nvc header as chosen
         assert [encoder.encode(f).plan.qp for f in frames] == [44, 44 - offset + 8, 44 - offset]
     explicit = SequenceEncoder(skip_model(), CodingSettings(qp_i=50, qp_p=45), device="cpu")

@@ -101,7 +101,7 @@ def test_the_training_pass_rounds_and_reconstructs_what_the_coder_codes(model, b
     """With motion, training's own search in its own previous picture finds the field the encoder coded,
     and both sides move their references by it."""
     frames = clip(6)
-    settings = CodingSettings(qp_i=44, qp_p=36, reset_interval=3, block_skip=block_skip_on,
+    settings = CodingSettings(qp_i=44, qp_p=36, layer=False, reset_interval=3, block_skip=block_skip_on,
                               skip_threshold=skip_threshold, motion=motion_on)
     encoder = SequenceEncoder(model, settings, device="cpu")
     encoded = [encoder.encode(f) for f in frames]

@@ -56,7 +56,7 @@ def field_of(unit: FrameUnit, height: int, width: int) -> np.ndarray:
 @pytest.mark.parametrize("reset_interval,intra_period", [(0, -1), (2, -1), (0, 3)])
 def test_motion_decodes_exactly_at_an_odd_size(model_name, block_skip, reset_interval, intra_period):
     model = skip_model() if model_name == "gated" else tiny_model()
-    settings = CodingSettings(qp_i=44, qp_p=40, reset_interval=reset_interval, intra_period=intra_period,
+    settings = CodingSettings(qp_i=44, qp_p=40, layer=False, reset_interval=reset_interval, intra_period=intra_period,
                               block_skip=block_skip, motion=True)
     frames = panning_clip(6, 45, 77)
     reported, units = encode(model, settings, frames)
@@ -77,7 +77,7 @@ def test_the_search_finds_the_pan_through_the_coded_reference():
     The search looks in the decoded frame, so this takes a model whose pictures resemble the source."""
     from nvcodec.models.registry import resolve_model
 
-    settings = CodingSettings(qp_i=63, qp_p=63, reset_interval=0, motion=True, block_skip=False)
+    settings = CodingSettings(qp_i=63, qp_p=63, layer=False, reset_interval=0, motion=True, block_skip=False)
     _, units = encode(resolve_model("nvc-compact"), settings, panning_clip(3, 96, 128))
     for unit in p_units(units):
         field = field_of(unit, 96, 128)
@@ -126,7 +126,7 @@ def damaged(payload: bytes) -> list[bytes]:
 @pytest.mark.parametrize("block_skip", [False, True])
 def test_damaged_motion_headers_are_stream_errors(block_skip):
     model = skip_model()
-    settings = CodingSettings(qp_i=50, qp_p=48, reset_interval=0, motion=True, block_skip=block_skip)
+    settings = CodingSettings(qp_i=50, qp_p=48, layer=False, reset_interval=0, motion=True, block_skip=block_skip)
     _, units = encode(model, settings, panning_clip(2, 48, 64))
     sps, i_frame, p_frame = units
     assert p_frame.payload[0] == 1

@@ -12,7 +12,7 @@ from nvcodec.entropy.rans import RansDecoder, RansEncoder
 from nvcodec.errors import ConfigError, StreamError
 from nvcodec.media import Planes
 from nvcodec.metrics.psnr import frame_quality
-from nvcodec.settings import CodingSettings
+from nvcodec.settings import LAYER_P_STEP_RATIO, CodingSettings
 from tests.unit.test_codec_roundtrip import assert_planes_equal, seeded_clip
 from tests.unit.tiny import tiny_model
 
@@ -254,8 +254,8 @@ def test_p_frames_code_their_layer_at_the_coarser_p_step(model):
     stream, _ = code(model, frames, CodingSettings(qp_i=40, layer_step=4.0))
     i_frame, p_frame = frame_units(stream)
     assert int.from_bytes(i_frame.payload[1:3], "big") == 64
-    assert int.from_bytes(p_frame.payload[1:3], "big") == layer.p_step16(64) > 64
-    assert layer.p_step16(layer.MAX_STEP16) == layer.MAX_STEP16
+    assert int.from_bytes(p_frame.payload[1:3], "big") == round(64 * LAYER_P_STEP_RATIO) > 64
+    assert CodingSettings(qp_i=40, layer_step=64.0).resolve(model.inter.cfg).layer_step_p == 64.0  # capped
 
 
 def test_with_a_layer_p_frames_default_to_a_smaller_distance_under_the_i_frame(model):
@@ -267,3 +267,46 @@ def test_with_a_layer_p_frames_default_to_a_smaller_distance_under_the_i_frame(m
     plain = CodingSettings(qp_i=40).resolve(inter)
     assert plain.qp_p == default_p_qp(40, bool(plain.block_skip)) != 40 - LAYER_P_QP_OFFSET
     assert CodingSettings(qp_i=40, qp_p=12, layer_step=8.0).resolve(inter).qp_p == 12  # given wins
+
+
+def test_the_top_of_q_codes_nvc_models_at_the_knee_with_the_layer_and_decodes_exactly():
+    """-q above the knees with a model of nvc's own kind: the SPS says layer, the networks code the I
+    frame at the knee, each frame type's layer step follows -q (P frames none under their own knee), and
+    the decoder reproduces the encoder's pictures."""
+    import dataclasses
+
+    from nvcodec.models.bundle import synthetic_model
+    from nvcodec.models.config import TINY, ModelConfig
+    from nvcodec.settings import LAYER_KNEE, LAYER_P_KNEE, level_layer_step, level_p_layer_step
+
+    config = ModelConfig("tiny-skip", TINY.intra, dataclasses.replace(TINY.inter, ffn_expansion=2,
+                                                                     reference_skip=True))
+    gated = synthetic_model(3, config)
+    frames = seeded_clip(31, 3, 24, 40)
+    for q in (60, LAYER_P_KNEE, LAYER_KNEE):
+        settings = CodingSettings(qp_i=q)
+        stream, recons = code(gated, frames, settings)
+        sps = [u for u in _units(stream) if isinstance(u, SpsUnit)]
+        assert sps and {u.layer for u in sps} == {q > LAYER_KNEE}
+        if q > LAYER_KNEE:
+            i_frame, *p_frames = frame_units(stream)
+            assert i_frame.qp == LAYER_KNEE
+            assert i_frame.payload[0] == 1
+            assert int.from_bytes(i_frame.payload[1:3], "big") == round(level_layer_step(q) * 16)
+            p_step = level_p_layer_step(q)
+            if p_step is None:  # under the P frames' knee: byte 0, no parameters
+                assert all(p.payload[0] == 0 for p in p_frames)
+            else:
+                assert all(p.payload[0] == 0 or int.from_bytes(p.payload[1:3], "big") == round(p_step * 16)
+                           for p in p_frames)
+        decoded = list(SequenceDecoder(gated, settings.skip_threshold, device="cpu").decode_stream(stream))
+        for i, (a, b) in enumerate(zip(decoded, recons, strict=True)):
+            assert_planes_equal(a, b, i)
+
+
+def _units(stream: bytes) -> list:
+    out, pos = [], 0
+    while pos < len(stream):
+        unit, pos = read_unit(stream, pos)
+        out.append(unit)
+    return out
