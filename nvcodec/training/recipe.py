@@ -7,7 +7,14 @@ from dataclasses import asdict, dataclass, field, replace
 from nvcodec.codec.gop import plan_frame
 from nvcodec.models.config import INTER_QP_COUNT, INTRA_QP_COUNT
 from nvcodec.models.lambdas import LAMBDA_MAX_NARROW, LAMBDA_MAX_WIDE, lambda_for_qp
-from nvcodec.settings import P_QP_OFFSET, P_QP_OFFSET_BLOCK_SKIP, CodingSettings, default_p_qp
+from nvcodec.settings import (
+    LAYER_KNEE,
+    LAYER_P_KNEE,
+    P_QP_OFFSET,
+    P_QP_OFFSET_BLOCK_SKIP,
+    CodingSettings,
+    default_p_qp,
+)
 
 __all__ = ["LAMBDA_MAX_WIDE", "Recipe", "StageConfig", "i_frame_qp", "lambda_for_qp", "p_frame_qps", "sample_qps"]
 
@@ -19,6 +26,8 @@ def i_frame_qp(base_qp: int, offset: int) -> int:
 
 def sample_qps(stage: StageConfig, drawn: int) -> tuple[int, int]:
     """(I frame qp, P frames' base qp) of an inter sample whose qp was drawn as ``drawn``."""
+    if stage.coder_qps and stage.level_qps:
+        return min(drawn, LAYER_KNEE), default_p_qp(min(drawn, LAYER_P_KNEE), stage.block_skip)
     if stage.coder_qps:
         return drawn, default_p_qp(drawn, stage.block_skip)
     return i_frame_qp(drawn, stage.i_qp_offset), drawn
@@ -95,6 +104,10 @@ class StageConfig:
     # the wide curve, where the offset stages trained 16 (10x): the P frames met coarser references
     # in training than in streams
     coder_qps: bool = False
+    # with coder_qps: the qps -q gives nvc's own models since -q reaches for the picture layer
+    # (nvcodec.settings: the I frame's qp stops at LAYER_KNEE, the P frames' rule at LAYER_P_KNEE), so
+    # the networks train on the qps streams code them at, not on ones only --no-layer still reaches
+    level_qps: bool = False
     # why a stage was left behind ("" for a live one): a run passes over a retired stage without
     # training it, and its config is not the recipe's (``Recipe.config_at``).  The recipe records what
     # ran, so a stage that did not pay is retired, never removed
@@ -323,6 +336,10 @@ class Recipe:
         replace(_coded_motion_inter(), coder_qps=True, steps=2000),
         # 71: the P frames on at a lower rate (stage 68's validation loss fell to its last check)
         replace(_coded_motion_inter(), coder_qps=True, steps=3000, lr=3e-5),
+        # 72: the P frames at the qps -q now gives them: -q above 40 codes the I frame at 40 with the
+        # picture layer and the P frames stop at -q 52's qp, so a quarter of stage 71's samples trained
+        # qps no default stream codes
+        replace(_coded_motion_inter(), coder_qps=True, level_qps=True, steps=3000, lr=3e-5),
     ])
 
     def config_at(self, stage_index: int) -> str:

@@ -300,7 +300,7 @@ def test_late_refinement_stages_read_whole_clips():
     assert stages[31] == replace(stages[29], crop=256, steps=3000) and stages[32] == stages[30]
     assert stages[33:35] == stages[35:37] == stages[37:39] == stages[31:33]
     assert stages[39] == replace(stages[31], i_qp_offset=P_QP_OFFSET) and stages[40] == stages[32]
-    assert stages[41:43] == stages[43:45] == stages[45:47] == stages[47:49] == stages[39:41] and len(stages) == 72
+    assert stages[41:43] == stages[43:45] == stages[45:47] == stages[47:49] == stages[39:41] and len(stages) == 73
     # stage 49 grows the reference skip in and trains its gate at 20x the rate; nothing else changes,
     # and the P-frame stages after it keep the gate's rate and end on their weights' moving average
     assert stages[49] == replace(stages[39], config="compact-skip", gate_lr_scale=20.0) and stages[50] == stages[40]
@@ -336,6 +336,7 @@ def test_late_refinement_stages_read_whole_clips():
     assert stages[69] == replace(stages[67], steps=6000, lr=3e-5, warmup_steps=100)
     assert stages[70] == replace(stages[62], steps=2000)
     assert stages[71] == replace(stages[62], steps=3000, lr=3e-5)
+    assert stages[72] == replace(stages[71], level_qps=True)  # and at the qps -q now gives them
     recipe = Recipe()
     assert recipe.config_at(62) == "compact-skip" and recipe.config_at(63) == "compact-skip-i256"
     assert recipe.config_at(65) == "compact-skip" and recipe.next_live(63) == 65
@@ -453,6 +454,13 @@ def test_a_coder_qps_stage_draws_the_i_frame_and_gives_its_p_frames_the_coders_d
     assert [sample_qps(trainer.stage, q) for q in (10, 40, 55, 63)] == [(10, 0), (40, 16), (55, 43), (63, 63)]
     assert all(sample_qps(trainer.stage, q) == (q, default_p_qp(q, True)) for q in range(64))
     assert sample_qps(replace(trainer.stage, coder_qps=False, i_qp_offset=16), 50) == (63, 50)
+    # as -q gives them since -q reaches for the picture layer: the I frame's qp stops at the layer's
+    # knee, the P frames' rule at theirs
+    from nvcodec.settings import LAYER_KNEE, LAYER_P_KNEE
+
+    levels = replace(trainer.stage, level_qps=True)
+    assert [sample_qps(levels, q) for q in (10, 40, 48, 63)] == [
+        (10, 0), (40, 16), (LAYER_KNEE, default_p_qp(48, True)), (LAYER_KNEE, default_p_qp(LAYER_P_KNEE, True))]
     seen_i, seen_p, original_i, original_p = [], [], loop.intra_forward, loop.inter_forward
     monkeypatch.setattr(loop, "intra_forward", lambda m, x, qp, hard_rate=False: seen_i.append(qp.tolist())
                         or original_i(m, x, qp, hard_rate))
