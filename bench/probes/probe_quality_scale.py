@@ -2,13 +2,13 @@
 
 Above ``LAYER_KNEE`` nvc's own models code I frames with the networks at the knee plus a picture layer
 whose step falls from 64 to ``LAYER_TOP_STEP`` at -q 63; above ``LAYER_P_KNEE`` the P frames carry one
-too (``settings.level_p_layer_step``).  Each candidate ``KNEE:P_KNEE:TOP`` codes every source at
+too, down to ``LAYER_P_TOP_STEP``.  Each candidate ``KNEE:P_KNEE:TOP:P_TOP`` codes every source at
 ``--levels`` through the encoder's own resolution of -q, real streams
 decoded and checked, and is reported against x264 (the evaluation's codec) and against the networks
 alone at the same levels (``--no-layer``), where the curves overlap, with both quality ranges.  Choose on
 development sources only:
 
-    python bench/probes/probe_quality_scale.py --candidates 40:52:5,52:52:5 --frames 9 CLIP...
+    python bench/probes/probe_quality_scale.py --candidates 40:52:11:5,52:52:11:5 --frames 9 CLIP...
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--model", default="nvc-compact")
-    parser.add_argument("--candidates", default="40:52:5", help="KNEE:P_KNEE:TOP_STEP, comma-separated")
+    parser.add_argument("--candidates", default="40:52:11:5",
+                        help="KNEE:P_KNEE:TOP_STEP:P_TOP_STEP, comma-separated")
     parser.add_argument("--levels", default="16,32,40,44,48,52,56,60,63")
     parser.add_argument("--crfs", default="18,22,26,30,34,38,42")
     parser.add_argument("--frames", type=int, default=1, help="frames of each source (1: the first picture)")
@@ -80,12 +81,13 @@ def main() -> None:
         print(f"{name}: x264 {anchor[0][1]:.2f}-{anchor[-1][1]:.2f} dB; networks alone {shown(bd(anchor, alone))} "
               f"against x264, {alone[0][1]:.2f}-{alone[-1][1]:.2f} dB: "
               + " ".join(f"{r:.3f}/{q:.2f}" for r, q in alone), flush=True)
-        for knee, p_knee, top in candidates:
-            coding.LAYER_KNEE, coding.LAYER_P_KNEE, coding.LAYER_TOP_STEP = int(knee), int(p_knee), top
+        for knee, p_knee, top, p_top in candidates:
+            coding.LAYER_KNEE, coding.LAYER_P_KNEE = int(knee), int(p_knee)
+            coding.LAYER_TOP_STEP, coding.LAYER_P_TOP_STEP = top, p_top
             curve = [alone[i] if level <= knee else point(model, frames, level, None)
                      for i, level in enumerate(levels)]
             against_x264, against_alone = bd(anchor, curve), bd(alone, curve)
-            key = f"{int(knee)}:{int(p_knee)}:{top:g}"
+            key = f"{int(knee)}:{int(p_knee)}:{top:g}:{p_top:g}"
             results.setdefault(key, []).append((against_x264, against_alone, curve[-1][1]))
             print(f"  knees:top {key}: {shown(against_x264)} against x264, "
                   f"{shown(against_alone)} against the networks alone, {curve[0][1]:.2f}-{curve[-1][1]:.2f} dB: "

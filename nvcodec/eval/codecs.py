@@ -124,14 +124,14 @@ class NvcCodec(Codec):
         return CodingSettings(layer=self.layer).layer_for(self.model.inter.cfg)
 
     def _rate_rule(self) -> str:
-        from nvcodec.settings import LAYER_KNEE, LAYER_P_KNEE, LAYER_P_STEP_RATIO, LAYER_TOP_STEP
+        from nvcodec.settings import LAYER_KNEE, LAYER_P_KNEE, LAYER_P_TOP_STEP, LAYER_TOP_STEP
 
         if not self._layer():
             return "qp of the I frame (higher is better)"
         return (f"-q (higher is better): the I frame's qp up to {LAYER_KNEE}; above it qp {LAYER_KNEE} plus a "
                 f"picture layer whose step falls geometrically from 64 to {LAYER_TOP_STEP:g} at 63; P frames at "
                 f"the qp of -q's rule up to {LAYER_P_KNEE}, above it that qp plus a layer falling from 64 to "
-                f"{LAYER_TOP_STEP * LAYER_P_STEP_RATIO:g}")
+                f"{LAYER_P_TOP_STEP:g}")
 
     def _block_skip(self) -> bool:
         from nvcodec.settings import CodingSettings

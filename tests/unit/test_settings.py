@@ -11,6 +11,7 @@ from nvcodec.settings import (
     LAYER_P_KNEE,
     LAYER_P_QP_OFFSET,
     LAYER_P_STEP_RATIO,
+    LAYER_P_TOP_STEP,
     LAYER_TOP_STEP,
     P_OFFSET_KNEE,
     P_QP_OFFSET,
@@ -82,7 +83,7 @@ def test_the_help_text_gives_both_offsets():
 
 
 @pytest.mark.parametrize("rule,knee,top", [(level_layer_step, LAYER_KNEE, LAYER_TOP_STEP),
-                                            (level_p_layer_step, LAYER_P_KNEE, LAYER_TOP_STEP * LAYER_P_STEP_RATIO)])
+                                            (level_p_layer_step, LAYER_P_KNEE, LAYER_P_TOP_STEP)])
 def test_each_frame_types_layer_step_falls_from_64_over_its_knee_to_the_top(rule, knee, top):
     steps = [rule(q) for q in range(QP_MAX + 1)]
     assert steps[: knee + 1] == [None] * (knee + 1)
@@ -96,7 +97,7 @@ def test_levels_above_the_knee_are_the_networks_at_the_knee_plus_a_finer_and_fin
     gated, plain = get_config("compact-skip").inter, get_config("dcvc-rt").inter
     top = CodingSettings(qp_i=63).resolve(gated)
     assert (top.qp_i, top.layer_step, top.layer_step_p, top.layer) == (
-        LAYER_KNEE, LAYER_TOP_STEP, LAYER_TOP_STEP * LAYER_P_STEP_RATIO, True)
+        LAYER_KNEE, LAYER_TOP_STEP, LAYER_P_TOP_STEP, True)
     assert top.qp_p == default_p_qp(LAYER_P_KNEE, True)  # the P frames' qp stops at their knee's
     assert top.resolve(gated) == top and top.is_resolved  # resolving twice changes nothing
     between = CodingSettings(qp_i=LAYER_P_KNEE).resolve(gated)
