@@ -333,8 +333,9 @@ def test_late_refinement_stages_read_whole_clips():
                                  warmup_steps=200)
     assert stages[68] == stages[62]
     # stages 69-70 go on with both at a lower intra rate and a shorter P stage
-    assert stages[69] == replace(stages[67], steps=6000, lr=3e-5, warmup_steps=100)
-    assert stages[70] == replace(stages[62], steps=2000)
+    assert stages[69] == replace(stages[67], steps=6000, lr=3e-5, warmup_steps=100, retired=stages[69].retired)
+    assert stages[70] == replace(stages[62], steps=2000, retired=stages[70].retired)
+    assert stages[69].retired and stages[70].retired  # neither paid
     assert stages[71] == replace(stages[62], steps=3000, lr=3e-5)
     assert stages[72] == replace(stages[71], level_qps=True)  # and at the qps -q now gives them
     recipe = Recipe()
