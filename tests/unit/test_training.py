@@ -336,8 +336,8 @@ def test_late_refinement_stages_read_whole_clips():
     assert stages[69] == replace(stages[67], steps=6000, lr=3e-5, warmup_steps=100, retired=stages[69].retired)
     assert stages[70] == replace(stages[62], steps=2000, retired=stages[70].retired)
     assert stages[69].retired and stages[70].retired  # neither paid
-    assert stages[71] == replace(stages[62], steps=3000, lr=3e-5)
-    assert stages[72] == replace(stages[71], level_qps=True)  # and at the qps -q now gives them
+    assert stages[71] == replace(stages[62], steps=3000, lr=3e-5, retired=stages[71].retired) and stages[71].retired
+    assert stages[72] == replace(stages[71], level_qps=True, retired="")  # at the qps -q now gives them
     recipe = Recipe()
     assert recipe.config_at(62) == "compact-skip" and recipe.config_at(63) == "compact-skip-i256"
     assert recipe.config_at(65) == "compact-skip" and recipe.next_live(63) == 65
