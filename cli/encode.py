@@ -5,14 +5,14 @@ from __future__ import annotations
 import click
 from nvcodec_cli import common, scaleout
 
-from nvcodec.settings import MAX_INTRA_REFINE
+from nvcodec.settings import LAYER_KNEE, LAYER_P_KNEE, LAYER_P_TOP_STEP, LAYER_TOP_STEP, MAX_INTRA_REFINE
 
 
 @click.command()
 @common.input_output
 @click.option("-q", "--qp", type=click.IntRange(0, 63), help="Quality 0..63; HIGHER is better quality (as in "
-              "DCVC-RT, unlike x264's crf); with nvc's own models a picture layer carries it on above 40 (see "
-              "--layer). Default 32, or the preset's.")
+              f"DCVC-RT, unlike x264's crf); with nvc's own models a picture layer carries it on above {LAYER_KNEE} "
+              "(see --layer). Default 32, or the preset's.")
 @click.option("-b:v", "--bitrate", "bitrate", type=common.BITRATE, help="Target bitrate (500k, 2.5M, 1e6): each "
               "frame's qp from a rate model of this content, fitted as the frames are coded; instead of -q.")
 @click.option("-maxrate", "--maxrate", type=common.BITRATE, help="With -bufsize: a decoder buffer of BUFSIZE bits, "
@@ -35,10 +35,12 @@ from nvcodec.settings import MAX_INTRA_REFINE
 @click.option("--motion/--no-motion", "motion", default=None, help="Predict P frames through a motion vector "
               "per 16x16 block, searched in the previous decoded frame (nvc's extension; default: "
               "as the model's defaults say, never with DCVC-RT's models).")
-@click.option("--layer/--no-layer", "layer", default=None, help="Above -q 40, code the networks at qp 40 "
-              "and add a picture layer (what the networks left, as an integer 8x8 transform) whose step halves "
-              "every 6 qp up to 5 grey levels at -q 63: past the networks' ceiling to x264's top quality. "
-              "nvc's extension, recorded in the stream (default: on with nvc's own models, off with DCVC-RT's).")
+@click.option("--layer/--no-layer", "layer", default=None, help=f"Above -q {LAYER_KNEE}, code I frames with "
+              f"the networks at qp {LAYER_KNEE} plus a picture layer (what the networks left, as an integer 8x8 "
+              f"transform) whose step falls from 64 grey levels to {LAYER_TOP_STEP:g} at -q 63; above -q "
+              f"{LAYER_P_KNEE} P frames carry one too (to {LAYER_P_TOP_STEP:g}): past the networks' ceiling to "
+              "x264's top quality. nvc's extension, recorded in the stream (default: on with nvc's own models, "
+              "off with DCVC-RT's).")
 @click.option("--layer-step", "layer_step", type=click.FloatRange(1.0, 64.0), metavar="S",
               help="A picture layer on every frame at this step instead (1..64 grey levels, in sixteenths; "
               "smaller is better), over the networks at -q as given.")

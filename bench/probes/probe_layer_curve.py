@@ -41,11 +41,15 @@ def frames_of(path: str, count: int):
 
 
 def point(model, frames, qp: int, step: float | None, qp_p: int | None = None) -> tuple[float, float]:
-    """(bpp, PSNR-YUV averaged over frames, as the evaluation does) of the frames as one stream
-    (one I frame, then P frames at ``qp_p``), decoded and checked."""
-    # nvc alone: the networks' qp, whatever -q would do above the knee
-    settings = CodingSettings(qp_i=qp, qp_p=qp_p if step is not None else None, layer_step=step,
-                              layer=None if step is not None else False)
+    """(bpp, PSNR-YUV) of the frames at ``qp`` with the layer at ``step`` (one I frame, then P frames at
+    ``qp_p``); without a step, nvc alone: the networks' qp, whatever -q would do above the knee."""
+    return coded_point(model, frames, CodingSettings(qp_i=qp, qp_p=qp_p if step is not None else None,
+                                                     layer_step=step, layer=None if step is not None else False))
+
+
+def coded_point(model, frames, settings: CodingSettings) -> tuple[float, float]:
+    """(bpp, PSNR-YUV averaged over frames, as the evaluation does) of the frames coded as one stream
+    with ``settings``, decoded and checked against the encoder's pictures."""
     encoder = SequenceEncoder(model, settings, device="cpu")
     coded = [encoder.encode(f) for f in frames]
     data = b"".join(u.to_bytes() for c in coded for u in c.units)

@@ -8,7 +8,7 @@ decoded and checked, and is reported against x264 (the evaluation's codec) and a
 alone at the same levels (``--no-layer``), where the curves overlap, with both quality ranges.  Choose on
 development sources only:
 
-    python bench/probes/probe_quality_scale.py --candidates 40:52:11:5,52:52:11:5 --frames 9 CLIP...
+    python bench/probes/probe_quality_scale.py --candidates 40:52:11:7.5,52:52:11:7.5 --frames 9 CLIP...
 """
 
 from __future__ import annotations
@@ -26,26 +26,18 @@ numerics.prepare_environment()
 import numpy as np  # noqa: E402
 
 from nvcodec import settings as coding  # noqa: E402
-from nvcodec.codec.sequence import SequenceDecoder, SequenceEncoder  # noqa: E402
 from nvcodec.eval import build_codecs, run_evaluation  # noqa: E402
 from nvcodec.eval.sources import load_source  # noqa: E402
 from nvcodec.metrics.bdrate import bd_rate  # noqa: E402
-from nvcodec.metrics.psnr import frame_quality, mean_quality  # noqa: E402
 from nvcodec.models.registry import resolve_model  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from probe_layer_curve import coded_point  # noqa: E402
 
 
 def point(model, frames, level: int, layer: bool | None) -> tuple[float, float]:
     """(bpp, PSNR-YUV averaged over frames) of the frames coded as one stream at ``-q level``."""
-    settings = coding.CodingSettings(qp_i=level, layer=layer)
-    encoder = SequenceEncoder(model, settings, device="cpu")
-    coded = [encoder.encode(f) for f in frames]
-    data = b"".join(u.to_bytes() for c in coded for u in c.units)
-    decoder = SequenceDecoder(model, settings.skip_threshold, device="cpu", chroma=frames[0].chroma)
-    decoded = list(decoder.decode_stream(data))
-    for c, d in zip(coded, decoded, strict=True):
-        assert all(np.array_equal(getattr(d, n), getattr(c.reconstruction, n)) for n in "yuv"), "decoder differs"
-    q = mean_quality([frame_quality(f, d) for f, d in zip(frames, decoded, strict=True)])
-    return 8 * len(data) / (frames[0].y.size * len(frames)), q.yuv
+    return coded_point(model, frames, coding.CodingSettings(qp_i=level, layer=layer))
 
 
 def bd(anchor, curve) -> float | None:
@@ -61,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--model", default="nvc-compact")
-    parser.add_argument("--candidates", default="40:52:11:5",
+    parser.add_argument("--candidates", default="40:52:11:7.5",
                         help="KNEE:P_KNEE:TOP_STEP:P_TOP_STEP, comma-separated")
     parser.add_argument("--levels", default="16,32,40,44,48,52,56,60,63")
     parser.add_argument("--crfs", default="18,22,26,30,34,38,42")

@@ -150,8 +150,6 @@ def _plan_layer(ctx: CoderContext, coder: RansEncoder, layer: LayerRequest, deco
                 ) -> tuple[bytes, Planes | None]:
     """The layer byte and parameters a payload starts with, the layer's symbols queued in ``coder``
     after the networks', and the enhanced picture; a layer with nothing in it is not sent (byte 0)."""
-    if layer.step16 is None:
-        return b"\x00", None
     code, enhanced = picture_layer.plan(layer.source, decoded, layer.step16, ctx.classes)
     if picture_layer.is_empty(code):
         return b"\x00", None
